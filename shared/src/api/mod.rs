@@ -1,0 +1,1 @@
+//! The HTTP error model and request helpers of the two HTTP functions.

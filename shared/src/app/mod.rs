@@ -1,0 +1,1 @@
+//! Application services: what the four functions do, written against the ports.

@@ -1,0 +1,136 @@
+//! Typed configuration, read from the environment once at cold start.
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+use crate::domain::target_url::UrlPolicy;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Everything the functions read from the environment. Each function uses
+/// the part it needs; unset optional values take their documented defaults.
+#[derive(Clone)]
+pub struct Config {
+    /// `CHATHOOKS_TABLE`: the DynamoDB table.
+    pub table: String,
+    /// `CHATHOOKS_DELIVERY_QUEUE_URL`.
+    pub delivery_queue_url: String,
+    /// `CHATHOOKS_RETRY_QUEUE_URL`.
+    pub retry_queue_url: String,
+    /// SHA-256 (hex) of `CHATHOOKS_ADMIN_KEY`; the key itself is not kept.
+    pub admin_key_hash: Option<String>,
+    /// `CHATHOOKS_ALLOW_PRIVATE_TARGETS` (default false): switches the SSRF guard off.
+    pub allow_private_targets: bool,
+    /// `CHATHOOKS_ALLOW_HTTP` (default false): plain-http target URLs.
+    pub allow_http: bool,
+    /// `CHATHOOKS_RETENTION_DAYS` (default 30): events and delivery logs.
+    pub retention: chrono::Duration,
+    /// `CHATHOOKS_INTEGRATION_CACHE_SECONDS` (default 5): warm-Lambda cache of a tenant's integrations.
+    pub integration_cache_ttl: Duration,
+    /// `CHATHOOKS_MAX_QUEUE_DELAY_SECONDS` (default 900, SQS's maximum): the hop size of long retries.
+    pub max_queue_delay: u32,
+    /// `CHATHOOKS_DISABLE_AFTER_HOURS` (default 120 = 5 days) of failures without success.
+    pub disable_after: chrono::Duration,
+    /// `CHATHOOKS_RETRY_AFTER_CAP_SECONDS` (default 86400): the most a `Retry-After` can postpone.
+    pub retry_after_cap: Duration,
+    /// `CHATHOOKS_SECRET_GRACE_HOURS` (default 24): old secret validity after a rotation.
+    pub secret_grace: chrono::Duration,
+}
+
+fn var(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn required(name: &'static str) -> Result<String, ConfigError> {
+    var(name).ok_or(ConfigError::Missing(name))
+}
+
+fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+            name,
+            reason: format!("`{v}` is not a whole number"),
+        }),
+    }
+}
+
+fn flag(name: &'static str) -> Result<bool, ConfigError> {
+    match var(name).as_deref() {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(other) => Err(ConfigError::Invalid {
+            name,
+            reason: format!("`{other}` is not true/false"),
+        }),
+    }
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let max_queue_delay = number("CHATHOOKS_MAX_QUEUE_DELAY_SECONDS", 900)?;
+        if !(1..=900).contains(&max_queue_delay) {
+            return Err(ConfigError::Invalid {
+                name: "CHATHOOKS_MAX_QUEUE_DELAY_SECONDS",
+                reason: "must be 1-900".into(),
+            });
+        }
+        Ok(Self {
+            table: required("CHATHOOKS_TABLE")?,
+            delivery_queue_url: required("CHATHOOKS_DELIVERY_QUEUE_URL")?,
+            retry_queue_url: required("CHATHOOKS_RETRY_QUEUE_URL")?,
+            admin_key_hash: var("CHATHOOKS_ADMIN_KEY").map(|k| sha256_hex(k.as_bytes())),
+            allow_private_targets: flag("CHATHOOKS_ALLOW_PRIVATE_TARGETS")?,
+            allow_http: flag("CHATHOOKS_ALLOW_HTTP")?,
+            retention: chrono::Duration::days(number("CHATHOOKS_RETENTION_DAYS", 30)? as i64),
+            integration_cache_ttl: Duration::from_secs(number(
+                "CHATHOOKS_INTEGRATION_CACHE_SECONDS",
+                5,
+            )?),
+            max_queue_delay: max_queue_delay as u32,
+            disable_after: chrono::Duration::hours(
+                number("CHATHOOKS_DISABLE_AFTER_HOURS", 120)? as i64
+            ),
+            retry_after_cap: Duration::from_secs(number(
+                "CHATHOOKS_RETRY_AFTER_CAP_SECONDS",
+                86_400,
+            )?),
+            secret_grace: chrono::Duration::hours(
+                number("CHATHOOKS_SECRET_GRACE_HOURS", 24)? as i64
+            ),
+        })
+    }
+
+    pub fn url_policy(&self) -> UrlPolicy {
+        UrlPolicy {
+            allow_http: self.allow_http,
+            allow_private: self.allow_private_targets,
+        }
+    }
+}
+
+/// Never prints the admin key hash.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("table", &self.table)
+            .field("delivery_queue_url", &self.delivery_queue_url)
+            .field("retry_queue_url", &self.retry_queue_url)
+            .field("admin_key_set", &self.admin_key_hash.is_some())
+            .field("allow_private_targets", &self.allow_private_targets)
+            .field("allow_http", &self.allow_http)
+            .finish_non_exhaustive()
+    }
+}

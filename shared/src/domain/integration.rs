@@ -1,0 +1,307 @@
+//! Integrations: one endpoint a tenant registered, with everything needed to
+//! render, sign and send to it. Built only through validation.
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::ValidationError;
+use super::catalogue::EventType;
+use super::ids::{IntegrationId, TenantId};
+use super::retry::RetryPolicy;
+use super::secret::WebhookSecret;
+use super::target_url::TargetUrl;
+
+pub const MIN_TIMEOUT_MS: u32 = 1_000;
+pub const MAX_TIMEOUT_MS: u32 = 30_000;
+pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
+pub const MAX_NAME_LEN: usize = 200;
+pub const MAX_CUSTOM_HEADERS: usize = 20;
+
+/// The payload shape an integration receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Standard,
+    Rocketchat,
+    Livechat,
+    Olark,
+    Amplifyreach,
+}
+
+impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Standard,
+        Format::Rocketchat,
+        Format::Livechat,
+        Format::Olark,
+        Format::Amplifyreach,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Standard => "standard",
+            Format::Rocketchat => "rocketchat",
+            Format::Livechat => "livechat",
+            Format::Olark => "olark",
+            Format::Amplifyreach => "amplifyreach",
+        }
+    }
+
+    /// Whether this format has a payload for the event type (the catalogue table).
+    pub fn supports(self, kind: EventType) -> bool {
+        use EventType::*;
+        if kind == WebhookTest {
+            return true;
+        }
+        match self {
+            Format::Standard => true,
+            Format::Rocketchat => matches!(
+                kind,
+                ChatStarted
+                    | ChatQueued
+                    | ChatTaken
+                    | ChatForwarded
+                    | ChatClosed
+                    | MessageVisitor
+                    | MessageAgent
+                    | OfflineMessage
+                    | LeadCaptured
+            ),
+            Format::Livechat => matches!(
+                kind,
+                ChatStarted
+                    | ChatQueued
+                    | ChatClosed
+                    | ChatTagsChanged
+                    | TicketCreated
+                    | CannedResponseChanged
+            ),
+            Format::Olark => matches!(
+                kind,
+                ChatStarted | ChatClosed | OfflineMessage | LeadCaptured
+            ),
+            Format::Amplifyreach => matches!(kind, ChatClosed | LeadCaptured),
+        }
+    }
+
+    /// The event types of `events` this format cannot render.
+    pub fn unsupported<'a>(
+        self,
+        events: impl IntoIterator<Item = &'a EventType>,
+    ) -> Vec<EventType> {
+        events
+            .into_iter()
+            .copied()
+            .filter(|e| !self.supports(*e))
+            .collect()
+    }
+}
+
+/// Per-format settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FormatOptions {
+    /// rocketchat: the `X-RocketChat-Livechat-Token` value; livechat: the body's
+    /// `token`. Defaults to the integration's secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// livechat: the body's `license_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_id: Option<String>,
+    /// livechat: which data types to include (`chat`, `visitor`,
+    /// `pre_chat_survey`, `ticket`, `canned_response`); all the event allows when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_types: Option<BTreeSet<String>>,
+    /// olark: also send the extra events (`start`), which carry `eventType`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub extra_events: bool,
+}
+
+/// A signing secret kept valid until `expires_at` after a rotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredSecret {
+    pub secret: WebhookSecret,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Integration {
+    pub id: IntegrationId,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub url: TargetUrl,
+    pub format: Format,
+    pub events: BTreeSet<EventType>,
+    pub secret: WebhookSecret,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_secrets: Vec<RetiredSecret>,
+    pub timeout_ms: u32,
+    pub retry_policy: RetryPolicy,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub format_options: FormatOptions,
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    /// Start of the current run of failures with no success; cleared by a success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Integration {
+    /// Whether an event of this type goes to this integration.
+    pub fn wants(&self, kind: EventType) -> bool {
+        let olark_extra_off = self.format == Format::Olark
+            && kind == EventType::ChatStarted
+            && !self.format_options.extra_events;
+        self.enabled && self.events.contains(&kind) && !olark_extra_off
+    }
+
+    /// The secrets that sign a delivery now: the current one, then the retired
+    /// ones still in their grace period.
+    pub fn signing_secrets(&self, now: DateTime<Utc>) -> impl Iterator<Item = &WebhookSecret> {
+        std::iter::once(&self.secret).chain(
+            self.retired_secrets
+                .iter()
+                .filter(move |r| r.expires_at > now)
+                .map(|r| &r.secret),
+        )
+    }
+
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.timeout_ms as u64)
+    }
+}
+
+pub fn validate_name(name: &str) -> Result<(), ValidationError> {
+    if name.trim().is_empty() || name.len() > MAX_NAME_LEN || name.chars().any(char::is_control) {
+        return Err(ValidationError::field(
+            "name",
+            format!("must be 1-{MAX_NAME_LEN} characters without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn validate_timeout(timeout_ms: u32) -> Result<(), ValidationError> {
+    if !(MIN_TIMEOUT_MS..=MAX_TIMEOUT_MS).contains(&timeout_ms) {
+        return Err(ValidationError::field(
+            "timeout_ms",
+            format!("must be between {MIN_TIMEOUT_MS} and {MAX_TIMEOUT_MS}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Header names a tenant may not set: hop-by-hop, framing, and our own signature headers.
+const RESERVED_HEADERS: [&str; 16] = [
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+];
+
+pub fn validate_headers(headers: &BTreeMap<String, String>) -> Result<(), ValidationError> {
+    if headers.len() > MAX_CUSTOM_HEADERS {
+        return Err(ValidationError::field(
+            "headers",
+            format!("at most {MAX_CUSTOM_HEADERS} custom headers"),
+        ));
+    }
+    for (name, value) in headers {
+        let field = format!("headers.{}", name.chars().take(64).collect::<String>());
+        let token_ok = !name.is_empty()
+            && name.len() <= 128
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !token_ok {
+            return Err(ValidationError::field(field, "is not a valid header name"));
+        }
+        let lower = name.to_ascii_lowercase();
+        if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("webhook-") {
+            return Err(ValidationError::field(
+                field,
+                "is reserved and cannot be set as a custom header",
+            ));
+        }
+        if value.len() > 4096 || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(ValidationError::field(
+                field,
+                "value must be at most 4096 bytes without CR, LF or NUL",
+            ));
+        }
+        if value.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
+            return Err(ValidationError::field(
+                field,
+                "value must not contain control characters",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_support_follows_the_catalogue() {
+        assert!(Format::Standard.supports(EventType::TicketCreated));
+        assert!(Format::Rocketchat.supports(EventType::MessageAgent));
+        assert!(!Format::Rocketchat.supports(EventType::TicketCreated));
+        assert!(Format::Livechat.supports(EventType::ChatTagsChanged));
+        assert!(!Format::Olark.supports(EventType::ChatTaken));
+        assert!(Format::Amplifyreach.supports(EventType::LeadCaptured));
+        for f in Format::ALL {
+            assert!(f.supports(EventType::WebhookTest));
+        }
+        let bad =
+            Format::Amplifyreach.unsupported(&[EventType::ChatClosed, EventType::ChatStarted]);
+        assert_eq!(bad, vec![EventType::ChatStarted]);
+    }
+
+    #[test]
+    fn headers_reject_reserved_names_and_line_breaks() {
+        let ok: BTreeMap<_, _> = [("X-Api-Key".to_string(), "abc".to_string())].into();
+        assert!(validate_headers(&ok).is_ok());
+        for (n, v) in [
+            ("Host", "x"),
+            ("content-length", "1"),
+            ("Transfer-Encoding", "chunked"),
+            ("webhook-signature", "v1,x"),
+            ("X-A", "a\r\nInjected: 1"),
+            ("Bad Name", "x"),
+            ("X-B", "a\nb"),
+            ("", "x"),
+        ] {
+            let h: BTreeMap<_, _> = [(n.to_string(), v.to_string())].into();
+            assert!(validate_headers(&h).is_err(), "{n}: {v:?}");
+        }
+    }
+
+    #[test]
+    fn timeouts_and_names_are_bounded() {
+        assert!(validate_timeout(999).is_err());
+        assert!(validate_timeout(1000).is_ok());
+        assert!(validate_timeout(30_001).is_err());
+        assert!(validate_name("").is_err());
+        assert!(validate_name("CRM").is_ok());
+    }
+}

@@ -1,0 +1,104 @@
+//! Queue messages: a tagged, versioned enum, so a new shape can be rolled
+//! out while old messages are still in flight.
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::catalogue::EventType;
+use super::event::Event;
+use super::ids::{DeliveryId, EventId, IntegrationId, TenantId};
+
+/// Events up to this size travel inside the queue message; larger ones are
+/// read from the event store by id (SQS messages are limited to 256 KiB).
+pub const INLINE_EVENT_MAX_BYTES: usize = 160 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum QueueMessage {
+    /// Attempt a delivery now (delivery queue).
+    #[serde(rename = "delivery.v1")]
+    DeliveryV1(DeliveryJob),
+    /// Re-attempt a delivery at `due_at` (retry queue; hops while not due).
+    #[serde(rename = "retry.v1")]
+    RetryV1(RetryJob),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryJob {
+    pub delivery_id: DeliveryId,
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
+    pub event_id: EventId,
+    pub event_type: EventType,
+    /// The attempt this job makes, 1-based.
+    pub attempt: u32,
+    /// The event itself when small enough; otherwise read from the event store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Box<Event>>,
+    /// When the delivery was first queued.
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetryJob {
+    #[serde(flatten)]
+    pub job: DeliveryJob,
+    pub due_at: DateTime<Utc>,
+}
+
+impl QueueMessage {
+    pub fn to_json(&self) -> String {
+        // Serializing these plain structs cannot fail (no maps with non-string keys).
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_json(raw: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(raw)
+    }
+}
+
+impl DeliveryJob {
+    /// Attach the event inline when it is small enough.
+    pub fn with_event(mut self, event: &Event, serialized_len: usize) -> Self {
+        if serialized_len <= INLINE_EVENT_MAX_BYTES {
+            self.event = Some(Box::new(event.clone()));
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> DeliveryJob {
+        DeliveryJob {
+            delivery_id: DeliveryId::parse("msg_1").unwrap(),
+            tenant_id: TenantId::parse("ten_1").unwrap(),
+            integration_id: IntegrationId::parse("int_1").unwrap(),
+            event_id: EventId::parse("e1").unwrap(),
+            event_type: EventType::ChatClosed,
+            attempt: 1,
+            event: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn messages_are_tagged_with_their_version() {
+        let m = QueueMessage::DeliveryV1(job());
+        let json = m.to_json();
+        assert!(json.contains(r#""type":"delivery.v1""#));
+        assert_eq!(QueueMessage::from_json(&json).unwrap(), m);
+        let r = QueueMessage::RetryV1(RetryJob {
+            job: job(),
+            due_at: Utc::now(),
+        });
+        assert_eq!(QueueMessage::from_json(&r.to_json()).unwrap(), r);
+    }
+
+    #[test]
+    fn unknown_versions_do_not_parse() {
+        assert!(QueueMessage::from_json(r#"{"type":"delivery.v9"}"#).is_err());
+        assert!(QueueMessage::from_json("garbage").is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! The domain: plain Rust with no AWS crate in it.
+pub mod catalogue;
+pub mod delivery;
+pub mod event;
+pub mod ids;
+pub mod integration;
+pub mod message;
+pub mod retry;
+pub mod secret;
+pub mod signing;
+pub mod ssrf;
+pub mod target_url;
+pub mod validation;
+
+pub use validation::ValidationError;

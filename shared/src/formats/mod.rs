@@ -1,0 +1,41 @@
+//! Payload formats: one module per format, each a pure function from
+//! (event, integration) to the body and the format's own headers.
+//! Signing and the Standard Webhooks headers are added by `app::outbound`
+//! for every format alike.
+use crate::domain::event::Event;
+use crate::domain::integration::{Format, Integration};
+
+pub mod standard;
+
+/// A rendered payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    /// The format's own headers (e.g. Rocket.Chat's token header).
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum RenderError {
+    #[error("format `{format}` cannot render `{event_type}` events")]
+    Unsupported {
+        format: &'static str,
+        event_type: &'static str,
+    },
+    #[error("the event lacks `{0}`, which this format needs")]
+    Missing(&'static str),
+}
+
+pub const JSON: &str = "application/json";
+
+/// Render `event` for `integration` in the integration's format.
+pub fn render(event: &Event, integration: &Integration) -> Result<Rendered, RenderError> {
+    match integration.format {
+        Format::Standard => standard::render(event),
+        other => Err(RenderError::Unsupported {
+            format: other.as_str(),
+            event_type: event.kind.as_str(),
+        }),
+    }
+}

@@ -1,0 +1,190 @@
+//! Ports: what the application needs from the outside world, one narrow
+//! async trait per capability. Adapters implement them on DynamoDB, SQS and
+//! HTTP; `adapters::memory` implements them in memory for unit tests.
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+use crate::domain::catalogue::EventType;
+use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, ErrorKind};
+use crate::domain::event::Event;
+use crate::domain::ids::{DeliveryId, EventId, IntegrationId, TenantId};
+use crate::domain::integration::Integration;
+use crate::domain::message::QueueMessage;
+use crate::domain::target_url::TargetUrl;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store is unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("a stored item could not be read: {0}")]
+    Corrupt(String),
+    #[error("the pagination cursor is not valid")]
+    BadCursor,
+    #[error("the item already exists")]
+    AlreadyExists,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the queue is unavailable")]
+pub struct QueueError(#[source] pub BoxError);
+
+/// One page of a listing; `next_cursor` is opaque to callers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Store a tenant and the hash of its first API key.
+    async fn create(&self, tenant: &Tenant, key_hash: &str) -> Result<(), StoreError>;
+    async fn tenant_by_key_hash(&self, key_hash: &str) -> Result<Option<TenantId>, StoreError>;
+}
+
+#[async_trait]
+pub trait IntegrationStore: Send + Sync {
+    async fn create(&self, integration: &Integration) -> Result<(), StoreError>;
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+    ) -> Result<Option<Integration>, StoreError>;
+    /// The tenant's integrations in id (= creation) order.
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Integration>, StoreError>;
+    /// Replace a stored integration; `false` when it no longer exists.
+    async fn replace(&self, integration: &Integration) -> Result<bool, StoreError>;
+    /// `false` when it did not exist.
+    async fn delete(&self, tenant: &TenantId, id: &IntegrationId) -> Result<bool, StoreError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// First time seen (or seen before but never fully queued): fan it out.
+    New,
+    /// Already accepted and queued: a duplicate.
+    Duplicate,
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Conditional insert keyed by (tenant, event id).
+    async fn insert(
+        &self,
+        tenant: &TenantId,
+        event: &Event,
+        expires_at: DateTime<Utc>,
+    ) -> Result<InsertOutcome, StoreError>;
+    /// Record that the event's deliveries were all accepted by the queue.
+    async fn mark_queued(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError>;
+    async fn get(&self, tenant: &TenantId, id: &EventId) -> Result<Option<Event>, StoreError>;
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryQuery {
+    pub status: Option<DeliveryStatus>,
+    pub event_type: Option<EventType>,
+    /// Only deliveries created in [since, until).
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+#[async_trait]
+pub trait DeliveryLog: Send + Sync {
+    /// Store an attempt and the delivery's new state together.
+    async fn record_attempt(
+        &self,
+        delivery: &Delivery,
+        attempt: &Attempt,
+    ) -> Result<(), StoreError>;
+    /// Update the delivery's state alone (queued for retry, failed without an attempt).
+    async fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError>;
+    /// The delivery with its attempts, oldest first; `None` for another tenant's.
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Option<(Delivery, Vec<Attempt>)>, StoreError>;
+    /// An integration's deliveries, newest first.
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        query: &DeliveryQuery,
+    ) -> Result<Page<Delivery>, StoreError>;
+}
+
+/// One message to enqueue, visible after `delay_seconds` (0-900).
+#[derive(Debug, Clone)]
+pub struct OutgoingMessage {
+    pub body: QueueMessage,
+    pub delay_seconds: u32,
+}
+
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Enqueue all messages; `Ok` only once the queue accepted every one.
+    async fn send(&self, messages: &[OutgoingMessage]) -> Result<(), QueueError>;
+}
+
+/// An HTTP request ready to go out: rendered, signed, with its headers.
+#[derive(Clone)]
+pub struct OutboundRequest {
+    pub url: TargetUrl,
+    pub headers: Vec<(String, String)>,
+    pub body: bytes::Bytes,
+    pub timeout: Duration,
+}
+
+/// What happened to one HTTP attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendOutcome {
+    pub status_code: Option<u16>,
+    pub error_kind: Option<ErrorKind>,
+    pub error: Option<String>,
+    pub response_excerpt: Option<String>,
+    pub duration: Duration,
+    /// The receiver's `Retry-After`, already turned into a delay.
+    pub retry_after: Option<Duration>,
+}
+
+impl SendOutcome {
+    pub fn succeeded(&self) -> bool {
+        self.error_kind.is_none() && self.status_code.is_some_and(|c| (200..300).contains(&c))
+    }
+}
+
+#[async_trait]
+pub trait WebhookSender: Send + Sync {
+    async fn send(&self, request: &OutboundRequest) -> SendOutcome;
+}
+
+/// The clock, so time-dependent logic can be tested.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
