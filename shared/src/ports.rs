@@ -71,6 +71,22 @@ pub trait IntegrationStore: Send + Sync {
     async fn replace(&self, integration: &Integration) -> Result<bool, StoreError>;
     /// `false` when it did not exist.
     async fn delete(&self, tenant: &TenantId, id: &IntegrationId) -> Result<bool, StoreError>;
+    /// Set or clear the start of the integration's current failure run
+    /// (a targeted update that cannot clobber a concurrent change of settings).
+    async fn set_failing_since(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+    /// Disable the integration with the reason shown to the tenant.
+    async fn disable(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

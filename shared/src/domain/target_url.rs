@@ -110,10 +110,7 @@ impl TargetUrl {
                 .map(|(_, v)| v.into_owned())
                 .unwrap_or_default()
         };
-        Some((
-            decode(self.0.username()),
-            self.0.password().map(decode),
-        ))
+        Some((decode(self.0.username()), self.0.password().map(decode)))
     }
 
     /// The URL to send to: without the credentials (they go in the header).
