@@ -1,1 +1,7 @@
 //! The HTTP error model and request helpers of the two HTTP functions.
+//! `ApiError` is the one place application errors become status codes.
+pub mod error;
+pub mod request;
+
+pub use error::ApiError;
+pub use request::*;

@@ -1,1 +1,46 @@
-//! Application services: what the four functions do, written against the ports.
+//! Application services: what the four functions do, written against the
+//! ports only, so they run the same on AWS, on the local stack and in unit
+//! tests with in-memory adapters.
+use std::sync::Arc;
+
+use crate::domain::ValidationError;
+use crate::ports::{
+    DeliveryLog, EventStore, IntegrationStore, QueueError, StoreError, TenantStore,
+};
+
+pub mod auth;
+pub mod cache;
+pub mod deliveries;
+pub mod dispatch;
+pub mod intake;
+pub mod integrations;
+pub mod outbound;
+pub mod retry;
+pub mod rocketchat_settings;
+pub mod tenants;
+
+/// The errors of the application layer; `api::ApiError` maps them to HTTP.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("missing or invalid API key")]
+    Unauthorized,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// The stores, wired once per cold start.
+#[derive(Clone)]
+pub struct Stores {
+    pub tenants: Arc<dyn TenantStore>,
+    pub integrations: Arc<dyn IntegrationStore>,
+    pub events: Arc<dyn EventStore>,
+    pub deliveries: Arc<dyn DeliveryLog>,
+}

@@ -1,0 +1,343 @@
+//! In-memory implementations of the ports, for unit tests of the application
+//! services (never used by a function or an integration test).
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use crate::domain::delivery::{Attempt, Delivery};
+use crate::domain::event::Event;
+use crate::domain::ids::{DeliveryId, EventId, IntegrationId, TenantId};
+use crate::domain::integration::Integration;
+use crate::ports::*;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[derive(Default)]
+pub struct MemoryTenantStore {
+    keys: Mutex<HashMap<String, TenantId>>,
+}
+
+#[async_trait]
+impl TenantStore for MemoryTenantStore {
+    async fn create(&self, tenant: &Tenant, key_hash: &str) -> Result<(), StoreError> {
+        let mut keys = lock(&self.keys);
+        if keys.contains_key(key_hash) {
+            return Err(StoreError::AlreadyExists);
+        }
+        keys.insert(key_hash.to_string(), tenant.id.clone());
+        Ok(())
+    }
+
+    async fn tenant_by_key_hash(&self, key_hash: &str) -> Result<Option<TenantId>, StoreError> {
+        Ok(lock(&self.keys).get(key_hash).cloned())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryIntegrationStore {
+    items: Mutex<BTreeMap<(TenantId, IntegrationId), Integration>>,
+}
+
+impl MemoryIntegrationStore {
+    pub fn all(&self) -> Vec<Integration> {
+        lock(&self.items).values().cloned().collect()
+    }
+}
+
+#[async_trait]
+impl IntegrationStore for MemoryIntegrationStore {
+    async fn create(&self, i: &Integration) -> Result<(), StoreError> {
+        let key = (i.tenant_id.clone(), i.id.clone());
+        let mut items = lock(&self.items);
+        if items.contains_key(&key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        items.insert(key, i.clone());
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+    ) -> Result<Option<Integration>, StoreError> {
+        Ok(lock(&self.items)
+            .get(&(tenant.clone(), id.clone()))
+            .cloned())
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Integration>, StoreError> {
+        let after = cursor
+            .map(IntegrationId::parse)
+            .transpose()
+            .map_err(|_| StoreError::BadCursor)?;
+        let items: Vec<Integration> = lock(&self.items)
+            .values()
+            .filter(|i| &i.tenant_id == tenant)
+            .filter(|i| after.as_ref().is_none_or(|a| &i.id > a))
+            .take(limit + 1)
+            .cloned()
+            .collect();
+        let more = items.len() > limit;
+        let items: Vec<Integration> = items.into_iter().take(limit).collect();
+        let next_cursor = more
+            .then(|| items.last().map(|i| i.id.to_string()))
+            .flatten();
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn replace(&self, i: &Integration) -> Result<bool, StoreError> {
+        let key = (i.tenant_id.clone(), i.id.clone());
+        let mut items = lock(&self.items);
+        match items.get_mut(&key) {
+            Some(slot) => {
+                *slot = i.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete(&self, tenant: &TenantId, id: &IntegrationId) -> Result<bool, StoreError> {
+        Ok(lock(&self.items)
+            .remove(&(tenant.clone(), id.clone()))
+            .is_some())
+    }
+
+    async fn set_failing_since(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        if let Some(i) = lock(&self.items).get_mut(&(tenant.clone(), id.clone())) {
+            i.failing_since = since;
+        }
+        Ok(())
+    }
+
+    async fn disable(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if let Some(i) = lock(&self.items).get_mut(&(tenant.clone(), id.clone())) {
+            i.enabled = false;
+            i.disabled_reason = Some(reason.to_string());
+            i.updated_at = at;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryEventStore {
+    events: Mutex<HashMap<(TenantId, EventId), (Event, bool)>>,
+}
+
+#[async_trait]
+impl EventStore for MemoryEventStore {
+    async fn insert(
+        &self,
+        tenant: &TenantId,
+        event: &Event,
+        _expires_at: DateTime<Utc>,
+    ) -> Result<InsertOutcome, StoreError> {
+        let mut events = lock(&self.events);
+        let key = (tenant.clone(), event.id.clone());
+        if let Some((_, true)) = events.get(&key) {
+            return Ok(InsertOutcome::Duplicate);
+        }
+        events.insert(key, (event.clone(), false));
+        Ok(InsertOutcome::New)
+    }
+
+    async fn mark_queued(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError> {
+        if let Some(entry) = lock(&self.events).get_mut(&(tenant.clone(), id.clone())) {
+            entry.1 = true;
+        }
+        Ok(())
+    }
+
+    async fn get(&self, tenant: &TenantId, id: &EventId) -> Result<Option<Event>, StoreError> {
+        Ok(lock(&self.events)
+            .get(&(tenant.clone(), id.clone()))
+            .map(|(e, _)| e.clone()))
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryDeliveryLog {
+    deliveries: Mutex<BTreeMap<DeliveryId, (Delivery, Vec<Attempt>)>>,
+}
+
+impl MemoryDeliveryLog {
+    pub fn snapshot(&self, id: &DeliveryId) -> Option<(Delivery, Vec<Attempt>)> {
+        lock(&self.deliveries).get(id).cloned()
+    }
+}
+
+#[async_trait]
+impl DeliveryLog for MemoryDeliveryLog {
+    async fn record_attempt(&self, d: &Delivery, a: &Attempt) -> Result<(), StoreError> {
+        let mut all = lock(&self.deliveries);
+        let entry = all
+            .entry(d.id.clone())
+            .or_insert_with(|| (d.clone(), Vec::new()));
+        entry.0 = d.clone();
+        entry.1.retain(|x| x.number != a.number);
+        entry.1.push(a.clone());
+        entry.1.sort_by_key(|x| x.number);
+        Ok(())
+    }
+
+    async fn put_delivery(&self, d: &Delivery) -> Result<(), StoreError> {
+        let mut all = lock(&self.deliveries);
+        all.entry(d.id.clone())
+            .and_modify(|e| e.0 = d.clone())
+            .or_insert_with(|| (d.clone(), Vec::new()));
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Option<(Delivery, Vec<Attempt>)>, StoreError> {
+        Ok(lock(&self.deliveries)
+            .get(id)
+            .filter(|(d, _)| &d.tenant_id == tenant)
+            .cloned())
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        q: &DeliveryQuery,
+    ) -> Result<Page<Delivery>, StoreError> {
+        let mut items: Vec<Delivery> = lock(&self.deliveries)
+            .values()
+            .map(|(d, _)| d)
+            .filter(|d| &d.tenant_id == tenant && &d.integration_id == integration)
+            .filter(|d| q.status.is_none_or(|s| d.status == s))
+            .filter(|d| q.event_type.is_none_or(|t| d.event_type == t))
+            .filter(|d| q.since.is_none_or(|s| d.created_at >= s))
+            .filter(|d| q.until.is_none_or(|u| d.created_at < u))
+            .cloned()
+            .collect();
+        items.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        let skip: usize = q
+            .cursor
+            .as_deref()
+            .map(|c| c.parse().map_err(|_| StoreError::BadCursor))
+            .transpose()?
+            .unwrap_or(0);
+        let limit = q.limit.max(1);
+        let page: Vec<Delivery> = items.iter().skip(skip).take(limit).cloned().collect();
+        let next_cursor = (skip + limit < items.len()).then(|| (skip + limit).to_string());
+        Ok(Page {
+            items: page,
+            next_cursor,
+        })
+    }
+}
+
+/// A queue that keeps what was sent; `fail` makes every send fail.
+#[derive(Default)]
+pub struct MemoryQueue {
+    pub sent: Mutex<Vec<OutgoingMessage>>,
+    pub fail: std::sync::atomic::AtomicBool,
+}
+
+impl MemoryQueue {
+    pub fn take(&self) -> Vec<OutgoingMessage> {
+        std::mem::take(&mut *lock(&self.sent))
+    }
+}
+
+#[async_trait]
+impl JobQueue for MemoryQueue {
+    async fn send(&self, messages: &[OutgoingMessage]) -> Result<(), QueueError> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(QueueError("memory queue set to fail".into()));
+        }
+        lock(&self.sent).extend(messages.iter().cloned());
+        Ok(())
+    }
+}
+
+/// A sender that answers from a script of outcomes (then repeats the last one).
+pub struct ScriptedSender {
+    script: Mutex<Vec<SendOutcome>>,
+    pub requests: Mutex<Vec<OutboundRequest>>,
+}
+
+impl ScriptedSender {
+    pub fn new(script: Vec<SendOutcome>) -> Self {
+        Self {
+            script: Mutex::new(script),
+            requests: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn status(code: u16) -> SendOutcome {
+        let ok = (200..300).contains(&code);
+        SendOutcome {
+            status_code: Some(code),
+            error_kind: (!ok).then_some(crate::domain::delivery::ErrorKind::HttpStatus),
+            error: (!ok).then(|| format!("HTTP {code}")),
+            response_excerpt: None,
+            duration: std::time::Duration::from_millis(3),
+            retry_after: None,
+        }
+    }
+
+    pub fn request_count(&self) -> usize {
+        lock(&self.requests).len()
+    }
+}
+
+#[async_trait]
+impl WebhookSender for ScriptedSender {
+    async fn send(&self, request: &OutboundRequest) -> SendOutcome {
+        lock(&self.requests).push(request.clone());
+        let mut script = lock(&self.script);
+        if script.len() > 1 {
+            script.remove(0)
+        } else {
+            script
+                .first()
+                .cloned()
+                .unwrap_or_else(|| ScriptedSender::status(200))
+        }
+    }
+}
+
+/// A clock the test moves by hand.
+pub struct ManualClock(pub Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn at(t: DateTime<Utc>) -> Self {
+        Self(Mutex::new(t))
+    }
+    pub fn advance(&self, d: chrono::Duration) {
+        *lock(&self.0) += d;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *lock(&self.0)
+    }
+}

@@ -1,0 +1,120 @@
+//! `{"error": {"code", "message", "field"?}}` with a fitting 4xx; a 5xx logs
+//! its detail and answers a generic body.
+use http::StatusCode;
+use lambda_http::{Body, Response};
+use serde_json::json;
+
+use crate::app::AppError;
+use crate::domain::ValidationError;
+use crate::ports::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or invalid API key (send `Authorization: Bearer <key>`)",
+        )
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed on this path",
+        )
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let Some(field) = self.field {
+            error["field"] = json!(field);
+        }
+        super::request::json_response(self.status, &json!({ "error": error }))
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_request",
+            message: e.to_string(),
+            field: e.field,
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Invalid(v) => v.into(),
+            AppError::Unauthorized => Self::unauthorized(),
+            AppError::NotFound(what) => Self::not_found(what),
+            AppError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            AppError::Store(StoreError::BadCursor) => {
+                let mut e = Self::bad_request(
+                    "the cursor is not valid: use the `next_cursor` of the previous page",
+                );
+                e.field = Some("cursor".into());
+                e
+            }
+            AppError::Store(StoreError::AlreadyExists) => {
+                Self::new(StatusCode::CONFLICT, "conflict", "it already exists")
+            }
+            AppError::Store(StoreError::Unavailable(source)) => {
+                tracing::error!(error = %source, "store unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "storage is unavailable, try again shortly",
+                )
+            }
+            AppError::Queue(err) => {
+                tracing::error!(error = %err, source = ?std::error::Error::source(&err).map(|s| s.to_string()), "queue unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the queue is unavailable, nothing was accepted; try again shortly",
+                )
+            }
+            AppError::Store(err @ StoreError::Corrupt(_)) => {
+                tracing::error!(error = %err, "corrupt item");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The delivery log as the API shows it, and re-delivery (retry, recover),
+//! which goes through the same delivery queue as every other attempt.
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::sync::Arc;
+
+use super::AppError;
+use crate::domain::ValidationError;
+use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::domain::ids::{DeliveryId, IntegrationId, TenantId};
+use crate::domain::message::{DeliveryJob, INLINE_EVENT_MAX_BYTES, QueueMessage};
+use crate::ports::{
+    DeliveryLog, DeliveryQuery, EventStore, IntegrationStore, JobQueue, OutgoingMessage, Page,
+};
+
+/// Most deliveries one recover call re-queues.
+pub const MAX_RECOVER: usize = 1000;
+
+#[derive(Debug, Serialize)]
+pub struct DeliveryDetail {
+    #[serde(flatten)]
+    pub delivery: Delivery,
+    pub attempts: Vec<Attempt>,
+}
+
+pub struct Deliveries {
+    pub log: Arc<dyn DeliveryLog>,
+    pub integrations: Arc<dyn IntegrationStore>,
+    pub events: Arc<dyn EventStore>,
+    pub delivery_queue: Arc<dyn JobQueue>,
+}
+
+fn delivery_id(raw: &str) -> Result<DeliveryId, AppError> {
+    DeliveryId::parse(raw).map_err(|_| AppError::NotFound("delivery"))
+}
+
+impl Deliveries {
+    pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<DeliveryDetail, AppError> {
+        let (delivery, attempts) = self
+            .log
+            .get(tenant, &delivery_id(id)?)
+            .await?
+            .ok_or(AppError::NotFound("delivery"))?;
+        Ok(DeliveryDetail { delivery, attempts })
+    }
+
+    /// An integration's deliveries; 404 for another tenant's integration.
+    pub async fn list(
+        &self,
+        tenant: &TenantId,
+        integration: &str,
+        query: DeliveryQuery,
+    ) -> Result<Page<Delivery>, AppError> {
+        let id = self.own_integration(tenant, integration).await?;
+        Ok(self.log.list(tenant, &id, &query).await?)
+    }
+
+    async fn own_integration(
+        &self,
+        tenant: &TenantId,
+        raw: &str,
+    ) -> Result<IntegrationId, AppError> {
+        let id = IntegrationId::parse(raw).map_err(|_| AppError::NotFound("integration"))?;
+        self.integrations
+            .get(tenant, &id)
+            .await?
+            .ok_or(AppError::NotFound("integration"))?;
+        Ok(id)
+    }
+
+    /// Re-deliver now: one more attempt through the delivery queue.
+    pub async fn retry(&self, tenant: &TenantId, id: &str) -> Result<Delivery, AppError> {
+        let (delivery, _) = self
+            .log
+            .get(tenant, &delivery_id(id)?)
+            .await?
+            .ok_or(AppError::NotFound("delivery"))?;
+        self.own_integration(tenant, delivery.integration_id.as_str())
+            .await
+            .map_err(|_| {
+                AppError::Conflict("the delivery's integration no longer exists".into())
+            })?;
+        let (delivery, message) = self.requeue(delivery).await?;
+        self.delivery_queue.send(&[message]).await?;
+        self.log.put_delivery(&delivery).await?;
+        Ok(delivery)
+    }
+
+    async fn requeue(
+        &self,
+        mut delivery: Delivery,
+    ) -> Result<(Delivery, OutgoingMessage), AppError> {
+        let event = self
+            .events
+            .get(&delivery.tenant_id, &delivery.event_id)
+            .await?
+            .ok_or_else(|| {
+                AppError::Conflict(
+                    "the delivery's event is past its retention and cannot be replayed".into(),
+                )
+            })?;
+        let size = serde_json::to_vec(&event)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        let job = DeliveryJob {
+            delivery_id: delivery.id.clone(),
+            tenant_id: delivery.tenant_id.clone(),
+            integration_id: delivery.integration_id.clone(),
+            event_id: delivery.event_id.clone(),
+            event_type: delivery.event_type,
+            attempt: delivery.attempts + 1,
+            event: None,
+            created_at: delivery.created_at,
+        }
+        .with_event(&event, size.min(INLINE_EVENT_MAX_BYTES + 1));
+        let now = Utc::now();
+        delivery.status = DeliveryStatus::Pending;
+        delivery.next_attempt_at = Some(now);
+        delivery.updated_at = now;
+        Ok((
+            delivery,
+            OutgoingMessage {
+                body: QueueMessage::DeliveryV1(job),
+                delay_seconds: 0,
+            },
+        ))
+    }
+
+    /// Re-queue the integration's failed deliveries created in [since, until).
+    pub async fn recover(
+        &self,
+        tenant: &TenantId,
+        integration: &str,
+        since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<usize, AppError> {
+        let id = self.own_integration(tenant, integration).await?;
+        if until.is_some_and(|u| u <= since) {
+            return Err(ValidationError::field("until", "must be after `since`").into());
+        }
+        let mut query = DeliveryQuery {
+            status: Some(DeliveryStatus::Failed),
+            since: Some(since),
+            until,
+            limit: 100,
+            ..Default::default()
+        };
+        let mut count = 0;
+        loop {
+            let page = self.log.list(tenant, &id, &query).await?;
+            let mut messages = Vec::new();
+            let mut updated = Vec::new();
+            for d in page.items {
+                if count >= MAX_RECOVER {
+                    break;
+                }
+                match self.requeue(d).await {
+                    Ok((d, m)) => {
+                        updated.push(d);
+                        messages.push(m);
+                        count += 1;
+                    }
+                    Err(AppError::Conflict(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            if !messages.is_empty() {
+                self.delivery_queue.send(&messages).await?;
+                for d in &updated {
+                    self.log.put_delivery(d).await?;
+                }
+            }
+            match page.next_cursor {
+                Some(c) if count < MAX_RECOVER => query.cursor = Some(c),
+                _ => break,
+            }
+        }
+        Ok(count)
+    }
+}

@@ -1,0 +1,472 @@
+//! The dispatcher: one attempt of one delivery, its log entry, and what comes
+//! next (success, a scheduled retry, or failure with the reason).
+use chrono::{DateTime, Utc};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::AppError;
+use super::outbound::prepare;
+use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, link_from_response};
+use crate::domain::event::Event;
+use crate::domain::integration::Integration;
+use crate::domain::message::{DeliveryJob, QueueMessage, RetryJob};
+use crate::ports::{
+    Clock, DeliveryLog, EventStore, IntegrationStore, JobQueue, OutgoingMessage, SendOutcome,
+    WebhookSender,
+};
+
+#[derive(Debug, Clone)]
+pub struct DispatchSettings {
+    /// Failing without a success this long disables the integration.
+    pub disable_after: chrono::Duration,
+    /// The most a receiver's `Retry-After` may postpone the next attempt.
+    pub retry_after_cap: Duration,
+    /// The largest delay one SQS message can carry (900 s); longer waits hop.
+    pub max_queue_delay: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Succeeded,
+    RetryScheduled { at: DateTime<Utc> },
+    Failed { reason: String },
+}
+
+pub struct Dispatcher {
+    pub integrations: Arc<dyn IntegrationStore>,
+    pub events: Arc<dyn EventStore>,
+    pub log: Arc<dyn DeliveryLog>,
+    pub retry_queue: Arc<dyn JobQueue>,
+    pub sender: Arc<dyn WebhookSender>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: DispatchSettings,
+    rng: Mutex<StdRng>,
+}
+
+/// The delivery record as of this job, before the attempt's result.
+pub fn delivery_of(job: &DeliveryJob, now: DateTime<Utc>) -> Delivery {
+    Delivery {
+        id: job.delivery_id.clone(),
+        tenant_id: job.tenant_id.clone(),
+        integration_id: job.integration_id.clone(),
+        event_id: job.event_id.clone(),
+        event_type: job.event_type,
+        status: DeliveryStatus::Pending,
+        attempts: job.attempt.saturating_sub(1),
+        created_at: job.created_at,
+        updated_at: now,
+        next_attempt_at: None,
+        last_status_code: None,
+        last_error: None,
+        link: None,
+    }
+}
+
+/// Mark a delivery failed without an HTTP attempt (integration gone or
+/// disabled, event gone), keeping what the log already knows of it.
+pub async fn fail_without_attempt(
+    log: &dyn DeliveryLog,
+    job: &DeliveryJob,
+    reason: String,
+    now: DateTime<Utc>,
+) -> Result<Outcome, AppError> {
+    let mut delivery = match log.get(&job.tenant_id, &job.delivery_id).await? {
+        Some((d, _)) => d,
+        None => delivery_of(job, now),
+    };
+    delivery.status = DeliveryStatus::Failed;
+    delivery.next_attempt_at = None;
+    delivery.last_error = Some(reason.clone());
+    delivery.updated_at = now;
+    log.put_delivery(&delivery).await?;
+    Ok(Outcome::Failed { reason })
+}
+
+/// Seconds for an SQS delay: rounded up, capped at the hop size.
+pub fn queue_delay(delay: Duration, max_queue_delay: u32) -> u32 {
+    let secs = delay.as_millis().div_ceil(1000);
+    u32::try_from(secs).unwrap_or(u32::MAX).min(max_queue_delay)
+}
+
+impl Dispatcher {
+    pub fn new(
+        integrations: Arc<dyn IntegrationStore>,
+        events: Arc<dyn EventStore>,
+        log: Arc<dyn DeliveryLog>,
+        retry_queue: Arc<dyn JobQueue>,
+        sender: Arc<dyn WebhookSender>,
+        clock: Arc<dyn Clock>,
+        settings: DispatchSettings,
+    ) -> Self {
+        Self {
+            integrations,
+            events,
+            log,
+            retry_queue,
+            sender,
+            clock,
+            settings,
+            rng: Mutex::new(StdRng::from_os_rng()),
+        }
+    }
+
+    /// Make the attempt `job` asks for. `Err` means "try this message again
+    /// later" (a store or queue was unavailable): nothing is lost.
+    pub async fn deliver(&self, job: &DeliveryJob) -> Result<Outcome, AppError> {
+        let now = self.clock.now();
+        let integration = match self
+            .integrations
+            .get(&job.tenant_id, &job.integration_id)
+            .await?
+        {
+            None => {
+                return fail_without_attempt(
+                    &*self.log,
+                    job,
+                    "the integration was deleted".into(),
+                    now,
+                )
+                .await;
+            }
+            Some(i) if !i.enabled => {
+                let why = i
+                    .disabled_reason
+                    .as_deref()
+                    .unwrap_or("disabled by the tenant");
+                let reason = format!("the integration is disabled: {why}");
+                return fail_without_attempt(&*self.log, job, reason, now).await;
+            }
+            Some(i) => i,
+        };
+        let event = match self.event_of(job).await? {
+            Some(e) => e,
+            None => {
+                let reason = "the event is no longer stored".to_string();
+                return fail_without_attempt(&*self.log, job, reason, now).await;
+            }
+        };
+        let request = match prepare(&integration, &event, &job.delivery_id, now) {
+            Ok(r) => r,
+            Err(e) => return fail_without_attempt(&*self.log, job, e.to_string(), now).await,
+        };
+        let outcome = self.sender.send(&request).await;
+        self.settle(job, &integration, outcome, now).await
+    }
+
+    async fn event_of(&self, job: &DeliveryJob) -> Result<Option<Event>, AppError> {
+        if let Some(e) = &job.event {
+            return Ok(Some((**e).clone()));
+        }
+        Ok(self.events.get(&job.tenant_id, &job.event_id).await?)
+    }
+
+    /// Log the attempt and decide what comes next.
+    async fn settle(
+        &self,
+        job: &DeliveryJob,
+        integration: &Integration,
+        outcome: SendOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, AppError> {
+        let mut attempt = Attempt {
+            number: job.attempt,
+            started_at: now,
+            duration_ms: outcome.duration.as_millis() as u64,
+            status_code: outcome.status_code,
+            error_kind: outcome.error_kind,
+            error: outcome.error.clone(),
+            response_excerpt: outcome.response_excerpt.clone(),
+            next_attempt_at: None,
+        };
+        let mut delivery = delivery_of(job, now);
+        delivery.attempts = job.attempt;
+        delivery.last_status_code = outcome.status_code;
+        delivery.last_error = outcome.error.clone();
+
+        if outcome.succeeded() {
+            delivery.status = DeliveryStatus::Succeeded;
+            delivery.link = outcome
+                .response_excerpt
+                .as_deref()
+                .and_then(link_from_response);
+            self.log.record_attempt(&delivery, &attempt).await?;
+            if integration.failing_since.is_some() {
+                self.integrations
+                    .set_failing_since(&integration.tenant_id, &integration.id, None)
+                    .await?;
+            }
+            return Ok(Outcome::Succeeded);
+        }
+
+        let error = outcome
+            .error
+            .clone()
+            .unwrap_or_else(|| "attempt failed".into());
+        if outcome.status_code == Some(410) {
+            let reason = "the endpoint answered 410 Gone".to_string();
+            return self
+                .give_up(&mut delivery, &attempt, integration, Some(reason), now)
+                .await;
+        }
+        let failing_since = integration.failing_since.unwrap_or(now);
+        if integration.failing_since.is_none() {
+            self.integrations
+                .set_failing_since(&integration.tenant_id, &integration.id, Some(now))
+                .await?;
+        } else if now - failing_since >= self.settings.disable_after {
+            let reason = format!(
+                "deliveries have failed since {} without a success",
+                failing_since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            return self
+                .give_up(&mut delivery, &attempt, integration, Some(reason), now)
+                .await;
+        }
+
+        let delay = {
+            let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+            integration.retry_policy.delay_after(job.attempt, &mut *rng)
+        };
+        let Some(mut delay) = delay else {
+            delivery.last_error = Some(format!("gave up after {} attempts: {error}", job.attempt));
+            return self
+                .give_up(&mut delivery, &attempt, integration, None, now)
+                .await;
+        };
+        if let Some(asked) = outcome.retry_after {
+            delay = delay.max(asked.min(self.settings.retry_after_cap));
+        }
+        let due = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        attempt.next_attempt_at = Some(due);
+        delivery.next_attempt_at = Some(due);
+        self.log.record_attempt(&delivery, &attempt).await?;
+        let next = RetryJob {
+            job: DeliveryJob {
+                attempt: job.attempt + 1,
+                ..job.clone()
+            },
+            due_at: due,
+        };
+        self.retry_queue
+            .send(&[OutgoingMessage {
+                body: QueueMessage::RetryV1(next),
+                delay_seconds: queue_delay(delay, self.settings.max_queue_delay),
+            }])
+            .await?;
+        Ok(Outcome::RetryScheduled { at: due })
+    }
+
+    async fn give_up(
+        &self,
+        delivery: &mut Delivery,
+        attempt: &Attempt,
+        integration: &Integration,
+        disable_reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, AppError> {
+        delivery.status = DeliveryStatus::Failed;
+        if let Some(reason) = &disable_reason {
+            delivery.last_error = Some(format!("integration disabled: {reason}"));
+        }
+        self.log.record_attempt(delivery, attempt).await?;
+        if let Some(reason) = &disable_reason {
+            tracing::warn!(integration_id = %integration.id, reason = %reason, "disabling integration");
+            self.integrations
+                .disable(&integration.tenant_id, &integration.id, reason, now)
+                .await?;
+        }
+        Ok(Outcome::Failed {
+            reason: delivery.last_error.clone().unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::*;
+    use crate::app::integrations::tests::integration_for;
+    use crate::domain::catalogue::EventType;
+    use crate::domain::ids::{DeliveryId, TenantId};
+    use crate::domain::retry::RetryPolicy;
+    use serde_json::json;
+
+    struct Fixture {
+        d: Dispatcher,
+        integrations: Arc<MemoryIntegrationStore>,
+        log: Arc<MemoryDeliveryLog>,
+        retry: Arc<MemoryQueue>,
+        sender: Arc<ScriptedSender>,
+        clock: Arc<ManualClock>,
+        integration: Integration,
+    }
+
+    async fn fixture(script: Vec<SendOutcome>, policy: RetryPolicy) -> Fixture {
+        let integrations = Arc::new(MemoryIntegrationStore::default());
+        let log = Arc::new(MemoryDeliveryLog::default());
+        let retry = Arc::new(MemoryQueue::default());
+        let sender = Arc::new(ScriptedSender::new(script));
+        let clock = Arc::new(ManualClock::at(Utc::now()));
+        let mut integration = integration_for(&TenantId::generate(), &[EventType::ChatClosed]);
+        integration.retry_policy = policy;
+        integrations.create(&integration).await.unwrap();
+        let d = Dispatcher::new(
+            integrations.clone(),
+            Arc::new(MemoryEventStore::default()),
+            log.clone(),
+            retry.clone(),
+            sender.clone(),
+            clock.clone(),
+            DispatchSettings {
+                disable_after: chrono::Duration::days(5),
+                retry_after_cap: Duration::from_secs(3600),
+                max_queue_delay: 900,
+            },
+        );
+        Fixture {
+            d,
+            integrations,
+            log,
+            retry,
+            sender,
+            clock,
+            integration,
+        }
+    }
+
+    fn job(f: &Fixture, attempt: u32) -> DeliveryJob {
+        let event =
+            Event::from_json(json!({"id": "e1", "type": "chat.closed", "chat": {"id": "c"}}))
+                .unwrap();
+        DeliveryJob {
+            delivery_id: DeliveryId::derive(&f.integration.tenant_id, &event.id, &f.integration.id),
+            tenant_id: f.integration.tenant_id.clone(),
+            integration_id: f.integration.id.clone(),
+            event_id: event.id.clone(),
+            event_type: event.kind,
+            attempt,
+            event: Some(Box::new(event)),
+            created_at: f.clock.now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_2xx_succeeds_and_is_logged_with_the_link() {
+        let mut ok = ScriptedSender::status(200);
+        ok.response_excerpt = Some(r#"{"link":"https://crm.example/lead/1"}"#.into());
+        let f = fixture(vec![ok], RetryPolicy::STANDARD).await;
+        let j = job(&f, 1);
+        assert_eq!(f.d.deliver(&j).await.unwrap(), Outcome::Succeeded);
+        let (d, attempts) = f.log.snapshot(&j.delivery_id).unwrap();
+        assert_eq!(d.status, DeliveryStatus::Succeeded);
+        assert_eq!(d.link.as_deref(), Some("https://crm.example/lead/1"));
+        assert_eq!(attempts.len(), 1);
+        // the request was signed with the webhook headers
+        let req = f.sender.requests.lock().unwrap()[0].clone();
+        let names: Vec<_> = req.headers.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(names.contains(&"webhook-id") && names.contains(&"webhook-signature"));
+    }
+
+    #[tokio::test]
+    async fn a_failure_schedules_the_next_attempt_through_the_retry_queue() {
+        let f = fixture(
+            vec![ScriptedSender::status(500)],
+            RetryPolicy::Custom(vec![2000]),
+        )
+        .await;
+        let j = job(&f, 1);
+        let out = f.d.deliver(&j).await.unwrap();
+        assert!(matches!(out, Outcome::RetryScheduled { .. }));
+        let sent = f.retry.take();
+        assert_eq!(sent.len(), 1);
+        // a 2000 s wait hops: the message carries at most 900 s
+        assert_eq!(sent[0].delay_seconds, 900);
+        match &sent[0].body {
+            QueueMessage::RetryV1(r) => {
+                assert_eq!(r.job.attempt, 2);
+                assert_eq!((r.due_at - f.clock.now()).num_seconds(), 2000);
+            }
+            other => panic!("{other:?}"),
+        }
+        let (d, _) = f.log.snapshot(&j.delivery_id).unwrap();
+        assert_eq!(d.status, DeliveryStatus::Pending);
+        assert!(f.integrations.all()[0].failing_since.is_some());
+    }
+
+    #[tokio::test]
+    async fn the_last_attempt_failing_marks_the_delivery_failed_with_the_error() {
+        let f = fixture(
+            vec![ScriptedSender::status(503)],
+            RetryPolicy::Custom(vec![1]),
+        )
+        .await;
+        let out = f.d.deliver(&job(&f, 2)).await.unwrap();
+        match out {
+            Outcome::Failed { reason } => assert!(
+                reason.contains("gave up after 2 attempts: HTTP 503"),
+                "{reason}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(f.retry.take().is_empty());
+    }
+
+    #[tokio::test]
+    async fn retry_after_postpones_within_the_cap() {
+        let mut busy = ScriptedSender::status(429);
+        busy.retry_after = Some(Duration::from_secs(120));
+        let f = fixture(vec![busy], RetryPolicy::Custom(vec![1])).await;
+        f.d.deliver(&job(&f, 1)).await.unwrap();
+        let sent = f.retry.take();
+        assert_eq!(sent[0].delay_seconds, 120);
+    }
+
+    #[tokio::test]
+    async fn gone_disables_the_integration_at_once() {
+        let f = fixture(vec![ScriptedSender::status(410)], RetryPolicy::STANDARD).await;
+        let out = f.d.deliver(&job(&f, 1)).await.unwrap();
+        assert!(matches!(out, Outcome::Failed { .. }));
+        let i = &f.integrations.all()[0];
+        assert!(!i.enabled);
+        assert!(i.disabled_reason.as_deref().unwrap().contains("410"));
+        assert!(f.retry.take().is_empty());
+    }
+
+    #[tokio::test]
+    async fn failing_past_the_window_disables_and_later_jobs_are_not_sent() {
+        let f = fixture(vec![ScriptedSender::status(500)], RetryPolicy::STANDARD).await;
+        f.d.deliver(&job(&f, 1)).await.unwrap();
+        f.clock.advance(chrono::Duration::days(6));
+        let out = f.d.deliver(&job(&f, 2)).await.unwrap();
+        assert!(matches!(out, Outcome::Failed { .. }));
+        assert!(!f.integrations.all()[0].enabled);
+        // a pending retry of a disabled integration is dropped without a request
+        let before = f.sender.request_count();
+        let out = f.d.deliver(&job(&f, 3)).await.unwrap();
+        assert!(matches!(out, Outcome::Failed { reason } if reason.contains("disabled")));
+        assert_eq!(f.sender.request_count(), before);
+    }
+
+    #[tokio::test]
+    async fn a_success_clears_the_failure_run() {
+        let f = fixture(
+            vec![ScriptedSender::status(500), ScriptedSender::status(204)],
+            RetryPolicy::STANDARD,
+        )
+        .await;
+        f.d.deliver(&job(&f, 1)).await.unwrap();
+        assert!(f.integrations.all()[0].failing_since.is_some());
+        f.d.deliver(&job(&f, 2)).await.unwrap();
+        assert!(f.integrations.all()[0].failing_since.is_none());
+    }
+
+    #[test]
+    fn queue_delays_round_up_and_cap() {
+        assert_eq!(queue_delay(Duration::from_millis(1), 900), 1);
+        assert_eq!(queue_delay(Duration::from_secs(0), 900), 0);
+        assert_eq!(queue_delay(Duration::from_secs(5000), 900), 900);
+        assert_eq!(queue_delay(Duration::from_secs(5000), 3), 3);
+    }
+}
