@@ -12,6 +12,7 @@ pub mod adapters;
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod consumer;
 pub mod domain;
 pub mod formats;
 pub mod ports;

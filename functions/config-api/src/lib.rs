@@ -1,1 +1,36 @@
+//! The config-api Lambda: tenants, integrations, secrets, test-sends, the
+//! delivery log, Rocket.Chat-compatible settings and the OpenAPI document.
+pub mod handlers;
+pub mod openapi;
+pub mod routes;
 
+use chathooks::api::ApiError;
+use chathooks::app::Stores;
+use chathooks::app::deliveries::Deliveries;
+use chathooks::app::integrations::Integrations;
+use chathooks::ports::WebhookSender;
+use lambda_http::{Body, Request, Response};
+use std::sync::Arc;
+
+use routes::Matched;
+
+/// Everything the config API needs, built once per cold start.
+pub struct ConfigApi {
+    pub stores: Stores,
+    pub integrations: Integrations,
+    pub deliveries: Deliveries,
+    pub sender: Arc<dyn WebhookSender>,
+    /// SHA-256 of the admin key; `None` disables tenant creation.
+    pub admin_key_hash: Option<String>,
+}
+
+/// The handler Lambda calls, the local runner too. Never fails: every error
+/// is an HTTP answer, and a 5xx carries no internal detail.
+pub async fn handle(api: &ConfigApi, req: Request) -> Response<Body> {
+    let result = match routes::find(req.method(), req.uri().path()) {
+        Matched::Route(route, params) => handlers::dispatch(api, route, &params, &req).await,
+        Matched::WrongMethod => Err(ApiError::method_not_allowed()),
+        Matched::NotFound => Err(ApiError::not_found("route")),
+    };
+    result.unwrap_or_else(ApiError::into_response)
+}

@@ -1,1 +1,31 @@
+//! The dispatcher Lambda: consumes the delivery queue, one attempt per message.
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use chathooks::app::dispatch::{Dispatcher, Outcome};
+use chathooks::consumer::process_batch;
+use chathooks::domain::message::QueueMessage;
 
+/// The handler Lambda calls, the local runner too.
+pub async fn handle(dispatcher: &Dispatcher, event: SqsEvent) -> SqsBatchResponse {
+    process_batch(event, |message| async move {
+        match message {
+            QueueMessage::DeliveryV1(job) => {
+                let outcome = dispatcher.deliver(&job).await.map_err(|e| e.to_string())?;
+                match &outcome {
+                    Outcome::Succeeded => tracing::info!(delivery_id = %job.delivery_id, attempt = job.attempt, "delivered"),
+                    Outcome::RetryScheduled { at } => tracing::info!(delivery_id = %job.delivery_id, attempt = job.attempt, next_attempt_at = %at, "attempt failed, retry scheduled"),
+                    Outcome::Failed { reason } => tracing::warn!(delivery_id = %job.delivery_id, attempt = job.attempt, reason = %reason, "delivery failed"),
+                }
+                Ok(())
+            }
+            other => Err(format!("unexpected message on the delivery queue: {}", kind(&other))),
+        }
+    })
+    .await
+}
+
+fn kind(m: &QueueMessage) -> &'static str {
+    match m {
+        QueueMessage::DeliveryV1(_) => "delivery.v1",
+        QueueMessage::RetryV1(_) => "retry.v1",
+    }
+}

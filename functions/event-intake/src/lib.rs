@@ -1,1 +1,125 @@
+//! The event-intake Lambda: `POST /v1/events`, one event or `{"events": [...]}`.
+//! Answers 202 only once every delivery job is accepted by the queue.
+use chathooks::api::{ApiError, authorization, body_bytes, header, json_response};
+use chathooks::app::auth::authenticate;
+use chathooks::app::intake::Intake;
+use chathooks::domain::ValidationError;
+use chathooks::domain::event::{Event, MAX_BATCH_EVENTS, MAX_EVENT_BYTES};
+use chathooks::ports::TenantStore;
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use std::sync::Arc;
 
+pub struct IntakeApi {
+    pub tenants: Arc<dyn TenantStore>,
+    pub intake: Intake,
+}
+
+/// The handler Lambda calls, the local runner too. Never fails: every error
+/// is an HTTP answer.
+pub async fn handle(api: &IntakeApi, req: Request) -> Response<Body> {
+    match accept(api, &req).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The events of a body: one event object, or `{"events": [...]}`.
+pub fn parse_events(bytes: &[u8]) -> Result<(Vec<Event>, bool), ApiError> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+    let (items, batch) = match value {
+        Value::Object(mut map) if map.contains_key("events") && !map.contains_key("type") => {
+            if map.len() > 1 {
+                return Err(ValidationError::general("a batch body has only the `events` field").into());
+            }
+            match map.remove("events") {
+                Some(Value::Array(items)) => (items, true),
+                _ => return Err(ValidationError::field("events", "must be an array of events").into()),
+            }
+        }
+        obj @ Value::Object(_) => (vec![obj], false),
+        _ => return Err(ApiError::bad_request("the body must be an event object or {\"events\": [...]}")),
+    };
+    if batch && (items.is_empty() || items.len() > MAX_BATCH_EVENTS) {
+        return Err(ValidationError::field("events", format!("must hold 1-{MAX_BATCH_EVENTS} events")).into());
+    }
+    let mut events = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let at = |e: ValidationError| if batch { e.under(&format!("events[{i}]")) } else { e };
+        let size = serde_json::to_vec(&item).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > MAX_EVENT_BYTES {
+            let mut err = ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("an event is {size} bytes; the limit is {MAX_EVENT_BYTES}"),
+            );
+            err.field = batch.then(|| format!("events[{i}]"));
+            return Err(err);
+        }
+        events.push(Event::from_json(item).map_err(at)?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = events.iter().find(|e| !seen.insert(e.id.clone())) {
+        return Err(ValidationError::field("events", format!("event id `{}` appears twice in the batch", dup.id)).into());
+    }
+    Ok((events, batch))
+}
+
+async fn accept(api: &IntakeApi, req: &Request) -> Result<Response<Body>, ApiError> {
+    if req.uri().path() != "/v1/events" {
+        return Err(ApiError::not_found("route"));
+    }
+    if req.method() != Method::POST {
+        return Err(ApiError::method_not_allowed());
+    }
+    let tenant = authenticate(&*api.tenants, authorization(req)).await?;
+    let content_type = header(req, "content-type").unwrap_or("");
+    if !content_type.trim().to_ascii_lowercase().starts_with("application/json") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send JSON with `Content-Type: application/json`",
+        ));
+    }
+    let (events, batch) = parse_events(body_bytes(req)?)?;
+    let results = api.intake.accept(&tenant, &events).await?;
+    if batch {
+        return Ok(json_response(StatusCode::ACCEPTED, &json!({ "results": results })));
+    }
+    let result = &results[0];
+    let status = if result.duplicate { StatusCode::OK } else { StatusCode::ACCEPTED };
+    Ok(json_response(status, result))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_and_batch_bodies_parse() {
+        let (one, batch) = parse_events(br#"{"type":"webhook.test"}"#).unwrap();
+        assert_eq!((one.len(), batch), (1, false));
+        let (many, batch) = parse_events(br#"{"events":[{"type":"webhook.test"},{"type":"webhook.test"}]}"#).unwrap();
+        assert_eq!((many.len(), batch), (2, true));
+    }
+
+    #[test]
+    fn batch_errors_name_the_event_index() {
+        let err = parse_events(br#"{"events":[{"type":"webhook.test"},{"type":"chat.closed"}]}"#).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("events[1].chat"));
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn bad_bodies_are_400_and_huge_events_413() {
+        assert_eq!(parse_events(b"[1]").unwrap_err().status, StatusCode::BAD_REQUEST);
+        assert_eq!(parse_events(b"{").unwrap_err().status, StatusCode::BAD_REQUEST);
+        assert_eq!(parse_events(br#"{"events":[]}"#).unwrap_err().status, StatusCode::BAD_REQUEST);
+        let big = format!(r#"{{"type":"offline_message","offline_message":{{"message":"{}","sent_at":"2020-01-01T00:00:00Z"}}}}"#, "x".repeat(MAX_EVENT_BYTES));
+        assert_eq!(parse_events(big.as_bytes()).unwrap_err().status, StatusCode::PAYLOAD_TOO_LARGE);
+        let dup = br#"{"events":[{"id":"a","type":"webhook.test"},{"id":"a","type":"webhook.test"}]}"#;
+        assert!(parse_events(dup).unwrap_err().message.contains("twice"));
+    }
+}

@@ -1,1 +1,26 @@
+//! The retry-scheduler Lambda: consumes the retry queue, releasing due
+//! retries to the delivery queue and hopping the others.
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use chathooks::app::retry::{RetryOutcome, RetryScheduler};
+use chathooks::consumer::process_batch;
+use chathooks::domain::message::QueueMessage;
 
+/// The handler Lambda calls, the local runner too.
+pub async fn handle(scheduler: &RetryScheduler, event: SqsEvent) -> SqsBatchResponse {
+    process_batch(event, |message| async move {
+        match message {
+            QueueMessage::RetryV1(retry) => {
+                let outcome = scheduler.handle(&retry).await.map_err(|e| e.to_string())?;
+                let id = &retry.job.delivery_id;
+                match outcome {
+                    RetryOutcome::Released => tracing::info!(delivery_id = %id, attempt = retry.job.attempt, "retry released"),
+                    RetryOutcome::Hopped { remaining_secs } => tracing::info!(delivery_id = %id, remaining_secs, "retry not due, hopped"),
+                    RetryOutcome::Dropped { reason } => tracing::warn!(delivery_id = %id, reason = %reason, "retry dropped"),
+                }
+                Ok(())
+            }
+            QueueMessage::DeliveryV1(_) => Err("unexpected delivery.v1 message on the retry queue".to_string()),
+        }
+    })
+    .await
+}

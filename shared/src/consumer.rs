@@ -1,0 +1,86 @@
+//! The SQS side of the dispatcher and the retry scheduler: every record of a
+//! batch is parsed and handled on its own, concurrently, and only the failed
+//! ones are reported (`ReportBatchItemFailures`), so one bad message never
+//! fails its batch. A message that cannot be parsed is reported failed too:
+//! after the queue's maxReceiveCount it moves to the dead-letter queue.
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use futures::future::join_all;
+use std::future::Future;
+use tracing::Instrument;
+
+use crate::domain::message::QueueMessage;
+
+/// Handle each record with `handle`; `Err` from it leaves the record for redelivery.
+pub async fn process_batch<F, Fut, E>(event: SqsEvent, handle: F) -> SqsBatchResponse
+where
+    F: Fn(QueueMessage) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let results = join_all(event.records.into_iter().map(|record| {
+        let message_id = record.message_id.clone().unwrap_or_default();
+        let span = tracing::info_span!("sqs_message", message_id = %message_id);
+        let handled = process_one(record, &handle);
+        async move { (message_id, handled.await) }.instrument(span)
+    }))
+    .await;
+    let mut response = SqsBatchResponse::default();
+    for (message_id, ok) in results {
+        if !ok {
+            response.add_failure(message_id);
+        }
+    }
+    response
+}
+
+async fn process_one<F, Fut, E>(record: SqsMessage, handle: &F) -> bool
+where
+    F: Fn(QueueMessage) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let body = record.body.unwrap_or_default();
+    let message = match QueueMessage::from_json(&body) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "unreadable queue message; it will reach the dead-letter queue");
+            return false;
+        }
+    };
+    match handle(message).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "message left for redelivery");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, body: &str) -> SqsMessage {
+        let mut m = SqsMessage::default();
+        m.message_id = Some(id.into());
+        m.body = Some(body.into());
+        m
+    }
+
+    #[tokio::test]
+    async fn only_failed_and_unreadable_records_are_reported() {
+        let mut event = SqsEvent::default();
+        let ok = r#"{"type":"retry.v1","delivery_id":"msg_1","tenant_id":"ten_1","integration_id":"int_1","event_id":"e","event_type":"chat.closed","attempt":2,"created_at":"2026-01-01T00:00:00Z","due_at":"2026-01-01T00:00:00Z"}"#;
+        let failing = ok.replace("msg_1", "msg_2");
+        event.records = vec![record("a", ok), record("b", "not json"), record("c", &failing)];
+        let response = process_batch(event, |m| async move {
+            match m {
+                QueueMessage::RetryV1(r) if r.job.delivery_id.as_str() == "msg_2" => Err("store down"),
+                _ => Ok(()),
+            }
+        })
+        .await;
+        let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        assert_eq!(failed, vec!["b", "c"]);
+    }
+}
