@@ -1,1 +1,4 @@
 //! Adapters: the ports implemented on real technology.
+pub mod aws;
+pub mod dynamodb;
+pub mod sqs;
