@@ -1,0 +1,343 @@
+//! The delivery log: one item per delivery (`D#{id}` / `DELIVERY`, indexed by
+//! integration and creation time in `gsi1`) and one per attempt (`D#{id}` / `A#{n}`),
+//! so a delivery and its attempts come back in one query.
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use chrono::Duration;
+use std::collections::HashMap;
+
+use super::keys::{
+    ATTEMPT_SK_PREFIX, DELIVERY_SK, DeliveryCursor, EXPIRES_AT, GSI1, GSI1PK, GSI1SK, PK, SK,
+    attempt_sk, decode_delivery_cursor, delivery_gsi1sk, delivery_pk, encode_delivery_cursor,
+    integration_gsi1pk, sort_timestamp,
+};
+use super::{Item, build_error, epoch, from_item, s, string_attr, to_item, unavailable};
+use crate::domain::delivery::{Attempt, Delivery};
+use crate::domain::ids::{DeliveryId, IntegrationId, TenantId};
+use crate::ports::{DeliveryLog, DeliveryQuery, Page, StoreError};
+
+/// The most deliveries one page returns.
+const MAX_PAGE: usize = 1000;
+/// The most index pages one listing reads while filters leave it short.
+const MAX_QUERY_PAGES: usize = 5;
+/// The most reads of one delivery's items (a delivery has a few dozen attempts at most).
+const MAX_GET_PAGES: usize = 10;
+/// Re-sends of a batch write's unprocessed items before giving up.
+const BATCH_RETRIES: u32 = 4;
+const BATCH_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
+
+pub struct DynamoDbDeliveryLog {
+    client: Client,
+    table: String,
+    /// How long deliveries and attempts are kept after the delivery was created.
+    retention: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0} writes were still unprocessed after {BATCH_RETRIES} retries")]
+struct Unprocessed(usize);
+
+impl DynamoDbDeliveryLog {
+    pub fn new(client: Client, table: impl Into<String>, retention: Duration) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            retention,
+        }
+    }
+
+    fn delivery_item(&self, delivery: &Delivery) -> Result<Item, StoreError> {
+        let mut item = to_item(delivery)?;
+        item.insert(PK.into(), s(delivery_pk(&delivery.id)));
+        item.insert(SK.into(), s(DELIVERY_SK));
+        item.insert(
+            GSI1PK.into(),
+            s(integration_gsi1pk(&delivery.integration_id)),
+        );
+        item.insert(
+            GSI1SK.into(),
+            s(delivery_gsi1sk(delivery.created_at, &delivery.id)),
+        );
+        item.insert(
+            EXPIRES_AT.into(),
+            epoch(delivery.created_at + self.retention),
+        );
+        Ok(item)
+    }
+
+    fn attempt_item(&self, delivery: &Delivery, attempt: &Attempt) -> Result<Item, StoreError> {
+        let mut item = to_item(attempt)?;
+        item.insert(PK.into(), s(delivery_pk(&delivery.id)));
+        item.insert(SK.into(), s(attempt_sk(attempt.number)));
+        item.insert(
+            EXPIRES_AT.into(),
+            epoch(delivery.created_at + self.retention),
+        );
+        Ok(item)
+    }
+
+    /// Write all `items` in one batch, re-sending what DynamoDB left unprocessed.
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        let requests = items
+            .into_iter()
+            .map(|item| {
+                PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map(|put| WriteRequest::builder().put_request(put).build())
+                    .map_err(build_error)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut pending = HashMap::from([(self.table.clone(), requests)]);
+        for retry in 0..=BATCH_RETRIES {
+            if retry > 0 {
+                tokio::time::sleep(BATCH_BACKOFF * 2u32.pow(retry - 1)).await;
+            }
+            let out = self
+                .client
+                .batch_write_item()
+                .set_request_items(Some(pending))
+                .send()
+                .await
+                .map_err(unavailable)?;
+            pending = out.unprocessed_items.unwrap_or_default();
+            pending.retain(|_, writes| !writes.is_empty());
+            if pending.is_empty() {
+                return Ok(());
+            }
+        }
+        Err(unavailable(Unprocessed(
+            pending.values().map(Vec::len).sum(),
+        )))
+    }
+
+    /// The tenant's deliveries of one integration, newest first, starting after `start`.
+    async fn query_page(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        query: &DeliveryQuery,
+        start: Option<Item>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+        let mut key_condition = "#gpk = :gpk".to_string();
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .expression_attribute_names("#gpk", GSI1PK)
+            .expression_attribute_values(":gpk", s(integration_gsi1pk(integration)));
+        match (query.since, query.until) {
+            (Some(since), Some(until)) => {
+                key_condition.push_str(" AND #gsk BETWEEN :since AND :until");
+                request = request
+                    .expression_attribute_values(":since", s(sort_timestamp(since)))
+                    .expression_attribute_values(":until", s(sort_timestamp(until)));
+            }
+            (Some(since), None) => {
+                key_condition.push_str(" AND #gsk >= :since");
+                request = request.expression_attribute_values(":since", s(sort_timestamp(since)));
+            }
+            (None, Some(until)) => {
+                key_condition.push_str(" AND #gsk < :until");
+                request = request.expression_attribute_values(":until", s(sort_timestamp(until)));
+            }
+            (None, None) => {}
+        }
+        if query.since.is_some() || query.until.is_some() {
+            request = request.expression_attribute_names("#gsk", GSI1SK);
+        }
+        // Always scoped to the caller's tenant, whatever integration id it names.
+        let mut filter = "#tenant = :tenant".to_string();
+        request = request
+            .expression_attribute_names("#tenant", "tenant_id")
+            .expression_attribute_values(":tenant", s(tenant.as_str()));
+        if let Some(status) = query.status {
+            filter.push_str(" AND #status = :status");
+            request = request
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(status.as_str()));
+        }
+        if let Some(kind) = query.event_type {
+            filter.push_str(" AND #type = :type");
+            request = request
+                .expression_attribute_names("#type", "event_type")
+                .expression_attribute_values(":type", s(kind.as_str()));
+        }
+        let out = request
+            .key_condition_expression(key_condition)
+            .filter_expression(filter)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+    }
+}
+
+/// The cursor continuing after `item` (a delivery item or an index key).
+fn cursor_after(item: &Item) -> Result<String, StoreError> {
+    Ok(encode_delivery_cursor(&DeliveryCursor {
+        gsi1sk: string_attr(item, GSI1SK, "delivery")?.to_string(),
+        pk: string_attr(item, PK, "delivery")?.to_string(),
+    }))
+}
+
+/// How many items to read for `remaining` wanted: one more than that detects
+/// a next page; filters that drop items call for more.
+fn read_size(query: &DeliveryQuery, remaining: usize) -> usize {
+    if query.status.is_some() || query.event_type.is_some() {
+        (remaining * 4).clamp(50, MAX_PAGE)
+    } else {
+        remaining + 1
+    }
+}
+
+#[async_trait]
+impl DeliveryLog for DynamoDbDeliveryLog {
+    async fn record_attempt(
+        &self,
+        delivery: &Delivery,
+        attempt: &Attempt,
+    ) -> Result<(), StoreError> {
+        let items = vec![
+            self.delivery_item(delivery)?,
+            self.attempt_item(delivery, attempt)?,
+        ];
+        self.batch_put(items).await
+    }
+
+    async fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.delivery_item(delivery)?))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Option<(Delivery, Vec<Attempt>)>, StoreError> {
+        let mut delivery: Option<Delivery> = None;
+        let mut attempts: Vec<Attempt> = Vec::new();
+        let mut start = None;
+        for _ in 0..MAX_GET_PAGES {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(delivery_pk(id)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items.unwrap_or_default() {
+                let sk = string_attr(&item, SK, "delivery")?;
+                if sk == DELIVERY_SK {
+                    delivery = Some(from_item(item, "delivery")?);
+                } else if sk.starts_with(ATTEMPT_SK_PREFIX) {
+                    attempts.push(from_item(item, "attempt")?);
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        // Another tenant's delivery reads exactly as a missing one.
+        let Some(delivery) = delivery.filter(|d| &d.tenant_id == tenant) else {
+            return Ok(None);
+        };
+        attempts.sort_by_key(|a| a.number);
+        Ok(Some((delivery, attempts)))
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        query: &DeliveryQuery,
+    ) -> Result<Page<Delivery>, StoreError> {
+        let limit = query.limit.clamp(1, MAX_PAGE);
+        let mut start = match &query.cursor {
+            Some(c) => {
+                let cursor = decode_delivery_cursor(c).map_err(|_| StoreError::BadCursor)?;
+                Some(Item::from([
+                    (GSI1PK.into(), s(integration_gsi1pk(integration))),
+                    (GSI1SK.into(), s(cursor.gsi1sk)),
+                    (PK.into(), s(cursor.pk)),
+                    (SK.into(), s(DELIVERY_SK)),
+                ]))
+            }
+            None => None,
+        };
+        if let (Some(since), Some(until)) = (query.since, query.until)
+            && since >= until
+        {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        let mut kept: Vec<Item> = Vec::new();
+        let mut next_cursor = None;
+        for page in 0..MAX_QUERY_PAGES {
+            let remaining = limit - kept.len();
+            let (mut rows, last_key) = self
+                .query_page(
+                    tenant,
+                    integration,
+                    query,
+                    start.take(),
+                    read_size(query, remaining),
+                )
+                .await?;
+            if rows.len() > remaining {
+                rows.truncate(remaining);
+                kept.extend(rows);
+                next_cursor = kept.last().map(cursor_after).transpose()?;
+                break;
+            }
+            kept.extend(rows);
+            let Some(last_key) = last_key else { break };
+            if kept.len() == limit || page + 1 == MAX_QUERY_PAGES {
+                next_cursor = Some(cursor_after(&last_key)?);
+                break;
+            }
+            start = Some(last_key);
+        }
+        let items = kept
+            .into_iter()
+            .map(|item| from_item(item, "delivery"))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::delivery::DeliveryStatus;
+
+    #[test]
+    fn filtered_listings_read_ahead_and_plain_ones_read_one_extra() {
+        let plain = DeliveryQuery::default();
+        assert_eq!(read_size(&plain, 10), 11);
+        let filtered = DeliveryQuery {
+            status: Some(DeliveryStatus::Failed),
+            ..DeliveryQuery::default()
+        };
+        assert_eq!(read_size(&filtered, 10), 50);
+        assert_eq!(read_size(&filtered, 1000), MAX_PAGE);
+    }
+}

@@ -1,0 +1,103 @@
+//! The stores on one DynamoDB table (single-table design, see [`keys`]).
+//!
+//! Each store owns a client (built once per cold start) and the table name.
+//! SDK errors become [`StoreError::Unavailable`] with the SDK error as source;
+//! items that do not map back to the domain become [`StoreError::Corrupt`].
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+
+use crate::ports::StoreError;
+
+pub mod deliveries;
+pub mod events;
+pub mod integrations;
+pub mod keys;
+pub mod tenants;
+
+pub use deliveries::DynamoDbDeliveryLog;
+pub use events::DynamoDbEventStore;
+pub use integrations::DynamoDbIntegrationStore;
+pub use tenants::DynamoDbTenantStore;
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// The store could not be reached or refused the request.
+pub(crate) fn unavailable<E>(err: E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    StoreError::Unavailable(Box::new(err))
+}
+
+/// A value of ours that does not map to an item (a bug, not an outage).
+#[derive(Debug, thiserror::Error)]
+#[error("the value cannot be stored")]
+pub(crate) struct Unstorable(#[source] serde_dynamo::Error);
+
+pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| unavailable(Unstorable(e)))
+}
+
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item, what: &str) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+pub(crate) fn to_attribute<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| unavailable(Unstorable(e)))
+}
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// Epoch seconds, the TTL attribute's type.
+pub(crate) fn epoch(at: chrono::DateTime<chrono::Utc>) -> AttributeValue {
+    AttributeValue::N(at.timestamp().to_string())
+}
+
+/// A string attribute of an item, or `Corrupt` naming what is missing.
+pub(crate) fn string_attr<'a>(
+    item: &'a Item,
+    name: &str,
+    what: &str,
+) -> Result<&'a str, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(StoreError::Corrupt(format!(
+            "{what}: attribute `{name}` is missing or not a string"
+        ))),
+    }
+}
+
+/// A request the SDK builders refused (a required field left out: a bug).
+pub(crate) fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    unavailable(err)
+}
+
+/// Whether a request failed only because its condition expression did not hold.
+pub(crate) fn is_condition_failure<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: ConditionFailure,
+{
+    err.as_service_error()
+        .is_some_and(ConditionFailure::is_condition_failure)
+}
+
+/// The operation errors that can be a failed condition.
+pub(crate) trait ConditionFailure {
+    fn is_condition_failure(&self) -> bool;
+}
+
+impl ConditionFailure for aws_sdk_dynamodb::operation::put_item::PutItemError {
+    fn is_condition_failure(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
+
+impl ConditionFailure for aws_sdk_dynamodb::operation::update_item::UpdateItemError {
+    fn is_condition_failure(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
