@@ -42,16 +42,36 @@ pub struct Config {
     pub secret_grace: chrono::Duration,
 }
 
-fn var(name: &'static str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
+/// Where configuration values come from: the process environment, or a map
+/// (the local runner and tests, which run several stacks in one process).
+pub trait Lookup {
+    fn get(&self, name: &str) -> Option<String>;
 }
 
-fn required(name: &'static str) -> Result<String, ConfigError> {
-    var(name).ok_or(ConfigError::Missing(name))
+pub struct ProcessEnv;
+
+impl Lookup for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
 }
 
-fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
-    match var(name) {
+impl Lookup for std::collections::HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        std::collections::HashMap::get(self, name).cloned()
+    }
+}
+
+fn var(env: &dyn Lookup, name: &'static str) -> Option<String> {
+    env.get(name).filter(|v| !v.is_empty())
+}
+
+fn required(env: &dyn Lookup, name: &'static str) -> Result<String, ConfigError> {
+    var(env, name).ok_or(ConfigError::Missing(name))
+}
+
+fn number(env: &dyn Lookup, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    match var(env, name) {
         None => Ok(default),
         Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
             name,
@@ -60,8 +80,8 @@ fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
     }
 }
 
-fn flag(name: &'static str) -> Result<bool, ConfigError> {
-    match var(name).as_deref() {
+fn flag(env: &dyn Lookup, name: &'static str) -> Result<bool, ConfigError> {
+    match var(env, name).as_deref() {
         None | Some("false") | Some("0") => Ok(false),
         Some("true") | Some("1") => Ok(true),
         Some(other) => Err(ConfigError::Invalid {
@@ -80,7 +100,11 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let max_queue_delay = number("CHATHOOKS_MAX_QUEUE_DELAY_SECONDS", 900)?;
+        Self::from_lookup(&ProcessEnv)
+    }
+
+    pub fn from_lookup(env: &dyn Lookup) -> Result<Self, ConfigError> {
+        let max_queue_delay = number(env, "CHATHOOKS_MAX_QUEUE_DELAY_SECONDS", 900)?;
         if !(1..=900).contains(&max_queue_delay) {
             return Err(ConfigError::Invalid {
                 name: "CHATHOOKS_MAX_QUEUE_DELAY_SECONDS",
@@ -88,27 +112,27 @@ impl Config {
             });
         }
         Ok(Self {
-            table: required("CHATHOOKS_TABLE")?,
-            delivery_queue_url: required("CHATHOOKS_DELIVERY_QUEUE_URL")?,
-            retry_queue_url: required("CHATHOOKS_RETRY_QUEUE_URL")?,
-            admin_key_hash: var("CHATHOOKS_ADMIN_KEY").map(|k| sha256_hex(k.as_bytes())),
-            allow_private_targets: flag("CHATHOOKS_ALLOW_PRIVATE_TARGETS")?,
-            allow_http: flag("CHATHOOKS_ALLOW_HTTP")?,
-            retention: chrono::Duration::days(number("CHATHOOKS_RETENTION_DAYS", 30)? as i64),
+            table: required(env, "CHATHOOKS_TABLE")?,
+            delivery_queue_url: required(env, "CHATHOOKS_DELIVERY_QUEUE_URL")?,
+            retry_queue_url: required(env, "CHATHOOKS_RETRY_QUEUE_URL")?,
+            admin_key_hash: var(env, "CHATHOOKS_ADMIN_KEY").map(|k| sha256_hex(k.as_bytes())),
+            allow_private_targets: flag(env, "CHATHOOKS_ALLOW_PRIVATE_TARGETS")?,
+            allow_http: flag(env, "CHATHOOKS_ALLOW_HTTP")?,
+            retention: chrono::Duration::days(number(env, "CHATHOOKS_RETENTION_DAYS", 30)? as i64),
             integration_cache_ttl: Duration::from_secs(number(
-                "CHATHOOKS_INTEGRATION_CACHE_SECONDS",
+                env, "CHATHOOKS_INTEGRATION_CACHE_SECONDS",
                 5,
             )?),
             max_queue_delay: max_queue_delay as u32,
             disable_after: chrono::Duration::hours(
-                number("CHATHOOKS_DISABLE_AFTER_HOURS", 120)? as i64
+                number(env, "CHATHOOKS_DISABLE_AFTER_HOURS", 120)? as i64
             ),
             retry_after_cap: Duration::from_secs(number(
-                "CHATHOOKS_RETRY_AFTER_CAP_SECONDS",
+                env, "CHATHOOKS_RETRY_AFTER_CAP_SECONDS",
                 86_400,
             )?),
             secret_grace: chrono::Duration::hours(
-                number("CHATHOOKS_SECRET_GRACE_HOURS", 24)? as i64
+                number(env, "CHATHOOKS_SECRET_GRACE_HOURS", 24)? as i64
             ),
         })
     }
@@ -132,5 +156,47 @@ impl std::fmt::Debug for Config {
             .field("allow_private_targets", &self.allow_private_targets)
             .field("allow_http", &self.allow_http)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    const BASE: [(&str, &str); 3] = [
+        ("CHATHOOKS_TABLE", "t"),
+        ("CHATHOOKS_DELIVERY_QUEUE_URL", "d"),
+        ("CHATHOOKS_RETRY_QUEUE_URL", "r"),
+    ];
+
+    #[test]
+    fn defaults_apply_and_the_guard_is_on() {
+        let c = Config::from_lookup(&env(&BASE)).unwrap();
+        assert!(!c.allow_private_targets);
+        assert_eq!(c.max_queue_delay, 900);
+        assert_eq!(c.disable_after, chrono::Duration::days(5));
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let err = Config::from_lookup(&env(&BASE[..2])).unwrap_err();
+        assert!(err.to_string().contains("CHATHOOKS_RETRY_QUEUE_URL"));
+        let mut bad = BASE.to_vec();
+        bad.push(("CHATHOOKS_ALLOW_PRIVATE_TARGETS", "yes"));
+        assert!(Config::from_lookup(&env(&bad)).unwrap_err().to_string().contains("CHATHOOKS_ALLOW_PRIVATE_TARGETS"));
+    }
+
+    #[test]
+    fn the_admin_key_is_kept_only_as_a_hash() {
+        let mut vars = BASE.to_vec();
+        vars.push(("CHATHOOKS_ADMIN_KEY", "super-secret-admin-key"));
+        let c = Config::from_lookup(&env(&vars)).unwrap();
+        assert_eq!(c.admin_key_hash.as_deref(), Some(sha256_hex(b"super-secret-admin-key").as_str()));
+        assert!(!format!("{c:?}").contains("super-secret"));
     }
 }

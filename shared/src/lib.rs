@@ -17,3 +17,4 @@ pub mod domain;
 pub mod formats;
 pub mod ports;
 pub mod telemetry;
+pub mod wiring;

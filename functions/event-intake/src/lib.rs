@@ -123,3 +123,16 @@ mod tests {
         assert!(parse_events(dup).unwrap_err().message.contains("twice"));
     }
 }
+
+/// Build the intake from the environment (cold start).
+pub async fn init() -> Result<IntakeApi, chathooks::wiring::BoxError> {
+    Ok(init_with(&chathooks::wiring::Wiring::from_env().await?))
+}
+
+/// Build the intake from explicit wiring (local runner, tests).
+pub fn init_with(w: &chathooks::wiring::Wiring) -> IntakeApi {
+    IntakeApi {
+        intake: w.intake(),
+        tenants: w.stores.tenants.clone(),
+    }
+}

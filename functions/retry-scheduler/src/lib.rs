@@ -24,3 +24,13 @@ pub async fn handle(scheduler: &RetryScheduler, event: SqsEvent) -> SqsBatchResp
     })
     .await
 }
+
+/// Build the retry scheduler from the environment (cold start).
+pub async fn init() -> Result<RetryScheduler, chathooks::wiring::BoxError> {
+    Ok(init_with(&chathooks::wiring::Wiring::from_env().await?))
+}
+
+/// Build the retry scheduler from explicit wiring (local runner, tests).
+pub fn init_with(w: &chathooks::wiring::Wiring) -> RetryScheduler {
+    w.retry_scheduler()
+}

@@ -1,0 +1,118 @@
+//! Wiring: configuration, SDK clients and adapters, built once per cold
+//! start from the environment. The functions' `main` and the local runner
+//! both build their state here, so both run the very same code.
+use std::sync::Arc;
+
+use crate::adapters::aws::{dynamodb_client, load_sdk_config, sqs_client};
+use crate::adapters::dynamodb::{DynamoDbDeliveryLog, DynamoDbEventStore, DynamoDbIntegrationStore, DynamoDbTenantStore};
+use crate::adapters::egress::{EgressConfig, EgressError, HttpWebhookSender};
+use crate::adapters::sqs::SqsJobQueue;
+use crate::app::Stores;
+use crate::app::deliveries::Deliveries;
+use crate::app::dispatch::{DispatchSettings, Dispatcher};
+use crate::app::intake::Intake;
+use crate::app::integrations::Integrations;
+use crate::app::outbound::USER_AGENT;
+use crate::app::retry::RetryScheduler;
+use crate::config::{Config, ConfigError};
+use crate::ports::{JobQueue, SystemClock, WebhookSender};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+pub struct Wiring {
+    pub config: Config,
+    pub stores: Stores,
+    pub delivery_queue: Arc<dyn JobQueue>,
+    pub retry_queue: Arc<dyn JobQueue>,
+}
+
+impl Wiring {
+    /// Configuration and AWS endpoints from the process environment (Lambda).
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let sdk = load_sdk_config().await;
+        Ok(Self::new(config, dynamodb_client(&sdk), sqs_client(&sdk)))
+    }
+
+    /// From explicit configuration and clients (the local runner, tests).
+    pub fn new(config: Config, dynamodb: aws_sdk_dynamodb::Client, sqs: aws_sdk_sqs::Client) -> Self {
+        let table = config.table.clone();
+        let stores = Stores {
+            tenants: Arc::new(DynamoDbTenantStore::new(dynamodb.clone(), table.clone())),
+            integrations: Arc::new(DynamoDbIntegrationStore::new(dynamodb.clone(), table.clone())),
+            events: Arc::new(DynamoDbEventStore::new(dynamodb.clone(), table.clone())),
+            deliveries: Arc::new(DynamoDbDeliveryLog::new(dynamodb, table, config.retention)),
+        };
+        Self {
+            delivery_queue: Arc::new(SqsJobQueue::new(sqs.clone(), config.delivery_queue_url.clone())),
+            retry_queue: Arc::new(SqsJobQueue::new(sqs, config.retry_queue_url.clone())),
+            stores,
+            config,
+        }
+    }
+
+    /// The HTTP client for webhooks (one per cold start, connections reused).
+    pub fn sender(&self) -> Result<Arc<dyn WebhookSender>, EgressError> {
+        if self.config.allow_private_targets {
+            tracing::warn!("CHATHOOKS_ALLOW_PRIVATE_TARGETS is on: the SSRF guard is off");
+        }
+        Ok(Arc::new(HttpWebhookSender::new(EgressConfig {
+            allow_private_targets: self.config.allow_private_targets,
+            user_agent: USER_AGENT.to_string(),
+        })?))
+    }
+
+    pub fn intake(&self) -> Intake {
+        Intake::new(
+            self.stores.integrations.clone(),
+            self.stores.events.clone(),
+            self.delivery_queue.clone(),
+            self.config.retention,
+            self.config.integration_cache_ttl,
+        )
+    }
+
+    pub fn dispatcher(&self, sender: Arc<dyn WebhookSender>) -> Dispatcher {
+        Dispatcher::new(
+            self.stores.integrations.clone(),
+            self.stores.events.clone(),
+            self.stores.deliveries.clone(),
+            self.retry_queue.clone(),
+            sender,
+            Arc::new(SystemClock),
+            DispatchSettings {
+                disable_after: self.config.disable_after,
+                retry_after_cap: self.config.retry_after_cap,
+                max_queue_delay: self.config.max_queue_delay,
+            },
+        )
+    }
+
+    pub fn retry_scheduler(&self) -> RetryScheduler {
+        RetryScheduler {
+            integrations: self.stores.integrations.clone(),
+            log: self.stores.deliveries.clone(),
+            delivery_queue: self.delivery_queue.clone(),
+            retry_queue: self.retry_queue.clone(),
+            clock: Arc::new(SystemClock),
+            max_queue_delay: self.config.max_queue_delay,
+        }
+    }
+
+    pub fn integrations(&self) -> Integrations {
+        Integrations {
+            store: self.stores.integrations.clone(),
+            policy: self.config.url_policy(),
+            secret_grace: self.config.secret_grace,
+        }
+    }
+
+    pub fn deliveries(&self) -> Deliveries {
+        Deliveries {
+            log: self.stores.deliveries.clone(),
+            integrations: self.stores.integrations.clone(),
+            events: self.stores.events.clone(),
+            delivery_queue: self.delivery_queue.clone(),
+        }
+    }
+}
