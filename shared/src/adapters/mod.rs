@@ -1,1 +1,2 @@
 //! Adapters: the ports implemented on real technology.
+pub mod egress;
