@@ -120,15 +120,19 @@ impl Config {
             allow_http: flag(env, "CHATHOOKS_ALLOW_HTTP")?,
             retention: chrono::Duration::days(number(env, "CHATHOOKS_RETENTION_DAYS", 30)? as i64),
             integration_cache_ttl: Duration::from_secs(number(
-                env, "CHATHOOKS_INTEGRATION_CACHE_SECONDS",
+                env,
+                "CHATHOOKS_INTEGRATION_CACHE_SECONDS",
                 5,
             )?),
             max_queue_delay: max_queue_delay as u32,
-            disable_after: chrono::Duration::hours(
-                number(env, "CHATHOOKS_DISABLE_AFTER_HOURS", 120)? as i64
-            ),
+            disable_after: chrono::Duration::hours(number(
+                env,
+                "CHATHOOKS_DISABLE_AFTER_HOURS",
+                120,
+            )? as i64),
             retry_after_cap: Duration::from_secs(number(
-                env, "CHATHOOKS_RETRY_AFTER_CAP_SECONDS",
+                env,
+                "CHATHOOKS_RETRY_AFTER_CAP_SECONDS",
                 86_400,
             )?),
             secret_grace: chrono::Duration::hours(
@@ -165,7 +169,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     const BASE: [(&str, &str); 3] = [
@@ -188,7 +195,12 @@ mod tests {
         assert!(err.to_string().contains("CHATHOOKS_RETRY_QUEUE_URL"));
         let mut bad = BASE.to_vec();
         bad.push(("CHATHOOKS_ALLOW_PRIVATE_TARGETS", "yes"));
-        assert!(Config::from_lookup(&env(&bad)).unwrap_err().to_string().contains("CHATHOOKS_ALLOW_PRIVATE_TARGETS"));
+        assert!(
+            Config::from_lookup(&env(&bad))
+                .unwrap_err()
+                .to_string()
+                .contains("CHATHOOKS_ALLOW_PRIVATE_TARGETS")
+        );
     }
 
     #[test]
@@ -196,7 +208,10 @@ mod tests {
         let mut vars = BASE.to_vec();
         vars.push(("CHATHOOKS_ADMIN_KEY", "super-secret-admin-key"));
         let c = Config::from_lookup(&env(&vars)).unwrap();
-        assert_eq!(c.admin_key_hash.as_deref(), Some(sha256_hex(b"super-secret-admin-key").as_str()));
+        assert_eq!(
+            c.admin_key_hash.as_deref(),
+            Some(sha256_hex(b"super-secret-admin-key").as_str())
+        );
         assert!(!format!("{c:?}").contains("super-secret"));
     }
 }

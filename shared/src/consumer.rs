@@ -72,15 +72,25 @@ mod tests {
         let mut event = SqsEvent::default();
         let ok = r#"{"type":"retry.v1","delivery_id":"msg_1","tenant_id":"ten_1","integration_id":"int_1","event_id":"e","event_type":"chat.closed","attempt":2,"created_at":"2026-01-01T00:00:00Z","due_at":"2026-01-01T00:00:00Z"}"#;
         let failing = ok.replace("msg_1", "msg_2");
-        event.records = vec![record("a", ok), record("b", "not json"), record("c", &failing)];
+        event.records = vec![
+            record("a", ok),
+            record("b", "not json"),
+            record("c", &failing),
+        ];
         let response = process_batch(event, |m| async move {
             match m {
-                QueueMessage::RetryV1(r) if r.job.delivery_id.as_str() == "msg_2" => Err("store down"),
+                QueueMessage::RetryV1(r) if r.job.delivery_id.as_str() == "msg_2" => {
+                    Err("store down")
+                }
                 _ => Ok(()),
             }
         })
         .await;
-        let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        let failed: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
         assert_eq!(failed, vec!["b", "c"]);
     }
 }

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use crate::adapters::aws::{dynamodb_client, load_sdk_config, sqs_client};
-use crate::adapters::dynamodb::{DynamoDbDeliveryLog, DynamoDbEventStore, DynamoDbIntegrationStore, DynamoDbTenantStore};
+use crate::adapters::dynamodb::{
+    DynamoDbDeliveryLog, DynamoDbEventStore, DynamoDbIntegrationStore, DynamoDbTenantStore,
+};
 use crate::adapters::egress::{EgressConfig, EgressError, HttpWebhookSender};
 use crate::adapters::sqs::SqsJobQueue;
 use crate::app::Stores;
@@ -35,16 +37,26 @@ impl Wiring {
     }
 
     /// From explicit configuration and clients (the local runner, tests).
-    pub fn new(config: Config, dynamodb: aws_sdk_dynamodb::Client, sqs: aws_sdk_sqs::Client) -> Self {
+    pub fn new(
+        config: Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+    ) -> Self {
         let table = config.table.clone();
         let stores = Stores {
             tenants: Arc::new(DynamoDbTenantStore::new(dynamodb.clone(), table.clone())),
-            integrations: Arc::new(DynamoDbIntegrationStore::new(dynamodb.clone(), table.clone())),
+            integrations: Arc::new(DynamoDbIntegrationStore::new(
+                dynamodb.clone(),
+                table.clone(),
+            )),
             events: Arc::new(DynamoDbEventStore::new(dynamodb.clone(), table.clone())),
             deliveries: Arc::new(DynamoDbDeliveryLog::new(dynamodb, table, config.retention)),
         };
         Self {
-            delivery_queue: Arc::new(SqsJobQueue::new(sqs.clone(), config.delivery_queue_url.clone())),
+            delivery_queue: Arc::new(SqsJobQueue::new(
+                sqs.clone(),
+                config.delivery_queue_url.clone(),
+            )),
             retry_queue: Arc::new(SqsJobQueue::new(sqs, config.retry_queue_url.clone())),
             stores,
             config,

@@ -45,8 +45,14 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
         }
         ListIntegrations => {
             let q = query(req);
-            let page = api.integrations.list(t()?, q.get("cursor").map(String::as_str), limit(&q)?).await?;
-            Ok(json_response(StatusCode::OK, &json!({"items": page.items, "next_cursor": page.next_cursor})))
+            let page = api
+                .integrations
+                .list(t()?, q.get("cursor").map(String::as_str), limit(&q)?)
+                .await?;
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({"items": page.items, "next_cursor": page.next_cursor}),
+            ))
         }
         GetIntegration => {
             let i = api.integrations.get(t()?, id).await?;
@@ -64,19 +70,28 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
         }
         GetSecret => {
             let i = api.integrations.get(t()?, id).await?;
-            Ok(json_response(StatusCode::OK, &json!({"secret": i.secret.expose()})))
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({"secret": i.secret.expose()}),
+            ))
         }
         RotateSecret => {
             let body: RotateSecretBody = json_body(req)?;
             let grace = body.grace_hours.map(|h| {
                 if h > 24 * 7 {
-                    Err(ValidationError::field("grace_hours", "must be at most 168 (7 days)"))
+                    Err(ValidationError::field(
+                        "grace_hours",
+                        "must be at most 168 (7 days)",
+                    ))
                 } else {
                     Ok(chrono::Duration::hours(h as i64))
                 }
             });
             let grace = grace.transpose()?;
-            let (i, secret) = api.integrations.rotate_secret(t()?, id, body.secret, grace).await?;
+            let (i, secret) = api
+                .integrations
+                .rotate_secret(t()?, id, body.secret, grace)
+                .await?;
             let previous_expires_at = i.retired_secrets.first().map(|r| r.expires_at);
             Ok(json_response(
                 StatusCode::OK,
@@ -94,7 +109,11 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
                 status: q.get("status").map(|s| parse_status(s)).transpose()?,
                 event_type: q
                     .get("event_type")
-                    .map(|s| s.parse().map_err(|e: ValidationError| ValidationError::field("event_type", e.message)))
+                    .map(|s| {
+                        s.parse().map_err(|e: ValidationError| {
+                            ValidationError::field("event_type", e.message)
+                        })
+                    })
                     .transpose()?,
                 since: query_time(&q, "since")?,
                 until: query_time(&q, "until")?,
@@ -102,14 +121,24 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
                 limit: limit(&q)?.unwrap_or(50),
             };
             let page = api.deliveries.list(t()?, id, query).await?;
-            Ok(json_response(StatusCode::OK, &json!({"items": page.items, "next_cursor": page.next_cursor})))
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({"items": page.items, "next_cursor": page.next_cursor}),
+            ))
         }
         Recover => {
             let body: RecoverBody = json_body(req)?;
             let since = parse_time("since", &body.since)?;
-            let until = body.until.as_deref().map(|u| parse_time("until", u)).transpose()?;
+            let until = body
+                .until
+                .as_deref()
+                .map(|u| parse_time("until", u))
+                .transpose()?;
             let count = api.deliveries.recover(t()?, id, since, until).await?;
-            Ok(json_response(StatusCode::ACCEPTED, &json!({"requeued": count})))
+            Ok(json_response(
+                StatusCode::ACCEPTED,
+                &json!({"requeued": count}),
+            ))
         }
         GetDelivery => {
             let detail = api.deliveries.get(t()?, id).await?;
@@ -125,7 +154,10 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
         }
         GetRocketchatSettings => {
             let settings = rocketchat_settings::current(&api.integrations, t()?).await?;
-            Ok(json_response(StatusCode::OK, &json!({"success": true, "settings": settings})))
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({"success": true, "settings": settings}),
+            ))
         }
     }
 }
@@ -160,18 +192,27 @@ fn limit(q: &std::collections::HashMap<String, String>) -> Result<Option<usize>,
     q.get("limit")
         .map(|raw| match raw.parse::<usize>() {
             Ok(n) if (1..=100).contains(&n) => Ok(n),
-            _ => Err(ValidationError::field("limit", "must be a whole number from 1 to 100").into()),
+            _ => {
+                Err(ValidationError::field("limit", "must be a whole number from 1 to 100").into())
+            }
         })
         .transpose()
 }
 
 fn parse_status(raw: &str) -> Result<DeliveryStatus, ApiError> {
-    serde_json::from_value(json!(raw))
-        .map_err(|_| ValidationError::field("status", "must be pending, succeeded or failed").into())
+    serde_json::from_value(json!(raw)).map_err(|_| {
+        ValidationError::field("status", "must be pending, succeeded or failed").into()
+    })
 }
 
 fn parse_time(field: &str, raw: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
     chrono::DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|_| ValidationError::field(field, "must be an RFC 3339 timestamp such as 2026-01-31T12:00:00Z").into())
+        .map_err(|_| {
+            ValidationError::field(
+                field,
+                "must be an RFC 3339 timestamp such as 2026-01-31T12:00:00Z",
+            )
+            .into()
+        })
 }

@@ -82,7 +82,10 @@ pub fn document() -> Value {
             responses.insert("401".into(), error_response("missing or invalid key"));
         }
         if route.pattern.contains('{') {
-            responses.insert("404".into(), error_response("not found, or another tenant's"));
+            responses.insert(
+                "404".into(),
+                error_response("not found, or another tenant's"),
+            );
         }
         if route.request.is_some() {
             responses.insert("413".into(), error_response("body too large"));
@@ -99,7 +102,10 @@ pub fn document() -> Value {
             .entry(route.pattern.to_string())
             .or_insert_with(|| json!({}));
         if let Value::Object(methods) = entry {
-            methods.insert(route.method.as_str().to_ascii_lowercase(), Value::Object(op));
+            methods.insert(
+                route.method.as_str().to_ascii_lowercase(),
+                Value::Object(op),
+            );
         }
     }
     json!({
@@ -122,7 +128,12 @@ mod tests {
         let doc = document();
         for route in ROUTES {
             let op = &doc["paths"][route.pattern][route.method.as_str().to_ascii_lowercase()];
-            assert!(op.is_object(), "{} {} missing from the OpenAPI document", route.method, route.pattern);
+            assert!(
+                op.is_object(),
+                "{} {} missing from the OpenAPI document",
+                route.method,
+                route.pattern
+            );
             assert_eq!(op["summary"], route.summary);
         }
     }

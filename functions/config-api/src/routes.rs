@@ -104,7 +104,10 @@ pub enum Matched {
 fn match_pattern(pattern: &str, path: &str) -> Option<Vec<String>> {
     let mut params = Vec::new();
     let mut want = pattern.trim_matches('/').split('/');
-    let mut got = path.trim_end_matches('/').trim_start_matches('/').split('/');
+    let mut got = path
+        .trim_end_matches('/')
+        .trim_start_matches('/')
+        .split('/');
     loop {
         match (want.next(), got.next()) {
             (None, None) => return Some(params),
@@ -130,7 +133,11 @@ pub fn find(method: &Method, path: &str) -> Matched {
             path_exists = true;
         }
     }
-    if path_exists { Matched::WrongMethod } else { Matched::NotFound }
+    if path_exists {
+        Matched::WrongMethod
+    } else {
+        Matched::NotFound
+    }
 }
 
 #[cfg(test)]
@@ -146,16 +153,30 @@ mod tests {
             }
             _ => panic!("no match"),
         }
-        assert!(matches!(find(&Method::PUT, "/v1/integrations/x"), Matched::WrongMethod));
-        assert!(matches!(find(&Method::GET, "/v1/nothing"), Matched::NotFound));
-        assert!(matches!(find(&Method::GET, "/v1/integrations//deliveries"), Matched::NotFound));
+        assert!(matches!(
+            find(&Method::PUT, "/v1/integrations/x"),
+            Matched::WrongMethod
+        ));
+        assert!(matches!(
+            find(&Method::GET, "/v1/nothing"),
+            Matched::NotFound
+        ));
+        assert!(matches!(
+            find(&Method::GET, "/v1/integrations//deliveries"),
+            Matched::NotFound
+        ));
     }
 
     #[test]
     fn every_pattern_is_unique() {
         for (i, a) in ROUTES.iter().enumerate() {
             for b in &ROUTES[i + 1..] {
-                assert!(!(a.method == b.method && a.pattern == b.pattern), "{} {}", a.method, a.pattern);
+                assert!(
+                    !(a.method == b.method && a.pattern == b.pattern),
+                    "{} {}",
+                    a.method,
+                    a.pattern
+                );
             }
         }
     }

@@ -32,23 +32,45 @@ pub fn parse_events(bytes: &[u8]) -> Result<(Vec<Event>, bool), ApiError> {
     let (items, batch) = match value {
         Value::Object(mut map) if map.contains_key("events") && !map.contains_key("type") => {
             if map.len() > 1 {
-                return Err(ValidationError::general("a batch body has only the `events` field").into());
+                return Err(
+                    ValidationError::general("a batch body has only the `events` field").into(),
+                );
             }
             match map.remove("events") {
                 Some(Value::Array(items)) => (items, true),
-                _ => return Err(ValidationError::field("events", "must be an array of events").into()),
+                _ => {
+                    return Err(
+                        ValidationError::field("events", "must be an array of events").into(),
+                    );
+                }
             }
         }
         obj @ Value::Object(_) => (vec![obj], false),
-        _ => return Err(ApiError::bad_request("the body must be an event object or {\"events\": [...]}")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "the body must be an event object or {\"events\": [...]}",
+            ));
+        }
     };
     if batch && (items.is_empty() || items.len() > MAX_BATCH_EVENTS) {
-        return Err(ValidationError::field("events", format!("must hold 1-{MAX_BATCH_EVENTS} events")).into());
+        return Err(ValidationError::field(
+            "events",
+            format!("must hold 1-{MAX_BATCH_EVENTS} events"),
+        )
+        .into());
     }
     let mut events = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let at = |e: ValidationError| if batch { e.under(&format!("events[{i}]")) } else { e };
-        let size = serde_json::to_vec(&item).map(|v| v.len()).unwrap_or(usize::MAX);
+        let at = |e: ValidationError| {
+            if batch {
+                e.under(&format!("events[{i}]"))
+            } else {
+                e
+            }
+        };
+        let size = serde_json::to_vec(&item)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
         if size > MAX_EVENT_BYTES {
             let mut err = ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -62,7 +84,11 @@ pub fn parse_events(bytes: &[u8]) -> Result<(Vec<Event>, bool), ApiError> {
     }
     let mut seen = std::collections::HashSet::new();
     if let Some(dup) = events.iter().find(|e| !seen.insert(e.id.clone())) {
-        return Err(ValidationError::field("events", format!("event id `{}` appears twice in the batch", dup.id)).into());
+        return Err(ValidationError::field(
+            "events",
+            format!("event id `{}` appears twice in the batch", dup.id),
+        )
+        .into());
     }
     Ok((events, batch))
 }
@@ -76,7 +102,11 @@ async fn accept(api: &IntakeApi, req: &Request) -> Result<Response<Body>, ApiErr
     }
     let tenant = authenticate(&*api.tenants, authorization(req)).await?;
     let content_type = header(req, "content-type").unwrap_or("");
-    if !content_type.trim().to_ascii_lowercase().starts_with("application/json") {
+    if !content_type
+        .trim()
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -86,10 +116,17 @@ async fn accept(api: &IntakeApi, req: &Request) -> Result<Response<Body>, ApiErr
     let (events, batch) = parse_events(body_bytes(req)?)?;
     let results = api.intake.accept(&tenant, &events).await?;
     if batch {
-        return Ok(json_response(StatusCode::ACCEPTED, &json!({ "results": results })));
+        return Ok(json_response(
+            StatusCode::ACCEPTED,
+            &json!({ "results": results }),
+        ));
     }
     let result = &results[0];
-    let status = if result.duplicate { StatusCode::OK } else { StatusCode::ACCEPTED };
+    let status = if result.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
     Ok(json_response(status, result))
 }
 
@@ -101,25 +138,44 @@ mod tests {
     fn single_and_batch_bodies_parse() {
         let (one, batch) = parse_events(br#"{"type":"webhook.test"}"#).unwrap();
         assert_eq!((one.len(), batch), (1, false));
-        let (many, batch) = parse_events(br#"{"events":[{"type":"webhook.test"},{"type":"webhook.test"}]}"#).unwrap();
+        let (many, batch) =
+            parse_events(br#"{"events":[{"type":"webhook.test"},{"type":"webhook.test"}]}"#)
+                .unwrap();
         assert_eq!((many.len(), batch), (2, true));
     }
 
     #[test]
     fn batch_errors_name_the_event_index() {
-        let err = parse_events(br#"{"events":[{"type":"webhook.test"},{"type":"chat.closed"}]}"#).unwrap_err();
+        let err = parse_events(br#"{"events":[{"type":"webhook.test"},{"type":"chat.closed"}]}"#)
+            .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("events[1].chat"));
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
     }
 
     #[test]
     fn bad_bodies_are_400_and_huge_events_413() {
-        assert_eq!(parse_events(b"[1]").unwrap_err().status, StatusCode::BAD_REQUEST);
-        assert_eq!(parse_events(b"{").unwrap_err().status, StatusCode::BAD_REQUEST);
-        assert_eq!(parse_events(br#"{"events":[]}"#).unwrap_err().status, StatusCode::BAD_REQUEST);
-        let big = format!(r#"{{"type":"offline_message","offline_message":{{"message":"{}","sent_at":"2020-01-01T00:00:00Z"}}}}"#, "x".repeat(MAX_EVENT_BYTES));
-        assert_eq!(parse_events(big.as_bytes()).unwrap_err().status, StatusCode::PAYLOAD_TOO_LARGE);
-        let dup = br#"{"events":[{"id":"a","type":"webhook.test"},{"id":"a","type":"webhook.test"}]}"#;
+        assert_eq!(
+            parse_events(b"[1]").unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            parse_events(b"{").unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            parse_events(br#"{"events":[]}"#).unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+        let big = format!(
+            r#"{{"type":"offline_message","offline_message":{{"message":"{}","sent_at":"2020-01-01T00:00:00Z"}}}}"#,
+            "x".repeat(MAX_EVENT_BYTES)
+        );
+        assert_eq!(
+            parse_events(big.as_bytes()).unwrap_err().status,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        let dup =
+            br#"{"events":[{"id":"a","type":"webhook.test"},{"id":"a","type":"webhook.test"}]}"#;
         assert!(parse_events(dup).unwrap_err().message.contains("twice"));
     }
 }

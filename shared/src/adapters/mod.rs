@@ -2,5 +2,6 @@
 //! and in memory for unit tests of the application services.
 pub mod aws;
 pub mod dynamodb;
+pub mod egress;
 pub mod memory;
 pub mod sqs;

@@ -1,0 +1,162 @@
+//! The dispatcher's HTTP egress: `WebhookSender` on one shared reqwest client,
+//! hardened against hostile targets (SSRF guard on every resolved address,
+//! no redirects, a deadline over the whole exchange, a capped body read).
+mod classify;
+mod excerpt;
+mod guard;
+mod retry_after;
+
+pub use guard::RefusedTarget;
+pub use retry_after::parse_retry_after;
+
+use async_trait::async_trait;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::domain::delivery::ErrorKind;
+use crate::ports::{OutboundRequest, SendOutcome, WebhookSender};
+use classify::{Failure, classify};
+use guard::GuardedResolver;
+
+/// How the egress behaves in this deployment.
+#[derive(Debug, Clone)]
+pub struct EgressConfig {
+    /// Switch the SSRF guard off (local development and tests only).
+    pub allow_private_targets: bool,
+    pub user_agent: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EgressError {
+    #[error("the HTTP client could not be built")]
+    Client(#[source] reqwest::Error),
+}
+
+/// Sends webhooks. Build once per cold start and clone freely: clones share
+/// one connection pool.
+#[derive(Clone)]
+pub struct HttpWebhookSender {
+    client: reqwest::Client,
+    allow_private_targets: bool,
+}
+
+impl HttpWebhookSender {
+    pub fn new(config: EgressConfig) -> Result<Self, EgressError> {
+        let client = reqwest::Client::builder()
+            .user_agent(config.user_agent)
+            .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the target itself, around the guard.
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver {
+                allow_private: config.allow_private_targets,
+            }))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(EgressError::Client)?;
+        Ok(Self {
+            client,
+            allow_private_targets: config.allow_private_targets,
+        })
+    }
+
+    async fn exchange(&self, request: &OutboundRequest, started: Instant) -> Outcome {
+        if !self.allow_private_targets
+            && let Some(ip) = request.url.literal_ip()
+            && let Err(refused) = guard::check_ip(ip)
+        {
+            return Err(Failure::new(ErrorKind::RefusedTarget, refused.to_string()));
+        }
+        let headers = header_map(&request.headers)?;
+        let pending = self
+            .client
+            .post(request.url.without_credentials())
+            .headers(headers)
+            .body(request.body.clone())
+            .timeout(request.timeout)
+            .send();
+        let deadline = tokio::time::Instant::from_std(started + request.timeout);
+        let response = match tokio::time::timeout_at(deadline, pending).await {
+            Err(_elapsed) => return Err(Failure::timed_out(request.timeout)),
+            Ok(Err(e)) => return Err(classify(&e.without_url(), request.timeout)),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        let retry_after = match response.headers().get(RETRY_AFTER) {
+            Some(value) if !status.is_success() => value
+                .to_str()
+                .ok()
+                .and_then(|v| parse_retry_after(v, SystemTime::now())),
+            _ => None,
+        };
+        // The status is in: a body cut short by the deadline keeps what was read.
+        let mut body = Vec::new();
+        let _ = tokio::time::timeout_at(deadline, excerpt::read_capped(response, &mut body)).await;
+        Ok(Received {
+            status: status.as_u16(),
+            excerpt: excerpt::to_excerpt(&body),
+            retry_after,
+        })
+    }
+}
+
+struct Received {
+    status: u16,
+    excerpt: Option<String>,
+    retry_after: Option<Duration>,
+}
+
+type Outcome = Result<Received, Failure>;
+
+fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, Failure> {
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        // The value is not quoted: it may be a signature or credentials.
+        let invalid = || Failure::new(ErrorKind::Render, format!("header `{name}` is not valid"));
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
+        let value = HeaderValue::from_str(value).map_err(|_| invalid())?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+/// The outcome, with the URL's password scrubbed from any error text as a last line of defence.
+fn into_outcome(outcome: Outcome, request: &OutboundRequest, duration: Duration) -> SendOutcome {
+    match outcome {
+        Ok(received) => {
+            let ok = (200..300).contains(&received.status);
+            SendOutcome {
+                status_code: Some(received.status),
+                error_kind: (!ok).then_some(ErrorKind::HttpStatus),
+                error: (!ok).then(|| format!("HTTP {}", received.status)),
+                response_excerpt: received.excerpt,
+                duration,
+                retry_after: received.retry_after,
+            }
+        }
+        Err(failure) => SendOutcome {
+            status_code: None,
+            error_kind: Some(failure.kind),
+            error: Some(scrub(failure.message, request)),
+            response_excerpt: None,
+            duration,
+            retry_after: None,
+        },
+    }
+}
+
+fn scrub(message: String, request: &OutboundRequest) -> String {
+    match request.url.credentials() {
+        Some((_, Some(password))) if !password.is_empty() => message.replace(&password, "***"),
+        _ => message,
+    }
+}
+
+#[async_trait]
+impl WebhookSender for HttpWebhookSender {
+    async fn send(&self, request: &OutboundRequest) -> SendOutcome {
+        let started = Instant::now();
+        let outcome = self.exchange(request, started).await;
+        into_outcome(outcome, request, started.elapsed())
+    }
+}
