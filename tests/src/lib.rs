@@ -1,4 +1,12 @@
 //! Test and local-run harness: moto (the AWS emulator) on loopback, the
-//! stack's tables and queues provisioned from `template.yaml`, receivers.
+//! stack's tables and queues provisioned from `template.yaml`, the local
+//! stack runner, and recording HTTP receivers.
+pub mod local;
 pub mod moto;
 pub mod provision;
+pub mod receiver;
+
+/// A random key-like string (`prefix_` + 32 hex characters).
+pub fn random_key(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}

@@ -1,0 +1,323 @@
+//! The whole system on one machine: moto for SQS and DynamoDB, the stack's
+//! tables and queues provisioned from `template.yaml`, the HTTP API served
+//! by the very handlers API Gateway invokes, and the SQS event-source
+//! mappings of the dispatcher and retry scheduler emulated (batches of up to
+//! ten, only the successful messages deleted, failed ones redelivered after
+//! the visibility timeout).
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use bytes::Bytes;
+use chathooks::config::Config;
+use chathooks::wiring::{BoxError, Wiring};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::{Body, Request, Response};
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::moto::{Emulator, sdk_config};
+use crate::provision::{Stack, provision, unique_prefix};
+
+/// API Gateway's payload limit.
+const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+
+/// How the local stack is set up.
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    pub admin_key: String,
+    /// Extra configuration (any `CHATHOOKS_*` variable), applied over the template's.
+    pub settings: Vec<(String, String)>,
+    /// Visibility timeout for messages the emulated event-source mapping
+    /// receives (`None`: the queue's own, as in AWS).
+    pub visibility_timeout: Option<i32>,
+    /// Concurrent pollers per queue (Lambda scales consumers out likewise).
+    pub pollers: usize,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        Self {
+            admin_key: crate::random_key("adm"),
+            settings: Vec::new(),
+            visibility_timeout: None,
+            pollers: 2,
+        }
+    }
+}
+
+/// The handlers of the four functions, built from one wiring.
+pub struct Functions {
+    pub config_api: config_api::ConfigApi,
+    pub event_intake: event_intake::IntakeApi,
+    pub dispatcher: chathooks::app::dispatch::Dispatcher,
+    pub retry_scheduler: chathooks::app::retry::RetryScheduler,
+}
+
+pub struct LocalStack {
+    pub emulator: Emulator,
+    pub stack: Stack,
+    pub functions: Arc<Functions>,
+    pub sqs: aws_sdk_sqs::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub options: LocalOptions,
+    pub config: Config,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl LocalStack {
+    /// Start moto, provision the stack and build the functions.
+    pub async fn start(options: LocalOptions) -> Result<Self, BoxError> {
+        let emulator = Emulator::start()?;
+        Self::start_on(emulator, options).await
+    }
+
+    /// Provision a fresh stack (uniquely named tables and queues) on a running emulator.
+    pub async fn start_on(emulator: Emulator, options: LocalOptions) -> Result<Self, BoxError> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(&emulator.dynamodb_config().await);
+        let sqs = aws_sdk_sqs::Client::new(&emulator.sqs_config().await);
+        let stack = provision(&dynamodb, &sqs, &unique_prefix("chathooks")).await?;
+        let mut vars: HashMap<String, String> = stack
+            .function_env_for(
+                "ConfigApiFunction",
+                &[
+                    ("CHATHOOKS_ADMIN_KEY", options.admin_key.as_str()),
+                    // Local: receivers run on 127.0.0.1 over plain http.
+                    ("CHATHOOKS_ALLOW_PRIVATE_TARGETS", "true"),
+                    ("CHATHOOKS_ALLOW_HTTP", "true"),
+                ],
+            )?
+            .into_iter()
+            .collect();
+        vars.extend(options.settings.iter().cloned());
+        let config = Config::from_lookup(&vars)?;
+        let wiring = Wiring::new(config.clone(), dynamodb.clone(), sqs.clone());
+        let functions = Arc::new(Functions {
+            config_api: config_api::init_with(&wiring)?,
+            event_intake: event_intake::init_with(&wiring),
+            dispatcher: dispatcher::init_with(&wiring)?,
+            retry_scheduler: retry_scheduler::init_with(&wiring),
+        });
+        let (shutdown, _) = watch::channel(false);
+        Ok(Self {
+            emulator,
+            stack,
+            functions,
+            sqs,
+            dynamodb,
+            options,
+            config,
+            shutdown,
+            tasks: Vec::new(),
+        })
+    }
+
+    /// Route a request as API Gateway does (template.yaml): `POST /v1/events`
+    /// to the event intake, everything else to the config API.
+    pub async fn call(&self, req: Request) -> Response<Body> {
+        route(&self.functions, req).await
+    }
+
+    /// Serve the HTTP API on 127.0.0.1:`port` (0: any free port).
+    pub async fn serve(&mut self, port: u16) -> Result<SocketAddr, BoxError> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let functions = self.functions.clone();
+        let mut stop = self.shutdown.subscribe();
+        self.tasks.push(tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = stop.changed() => break,
+                };
+                let Ok((stream, _)) = accepted else { continue };
+                let functions = functions.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: hyper::Request<Incoming>| {
+                        let functions = functions.clone();
+                        async move { Ok::<_, std::convert::Infallible>(serve_one(&functions, req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        }));
+        Ok(addr)
+    }
+
+    /// Emulate the SQS event-source mappings of the dispatcher and the retry scheduler.
+    pub fn start_consumers(&mut self) {
+        let delivery = self.queue_url("DeliveryQueue");
+        let retry = self.queue_url("RetryQueue");
+        for _ in 0..self.options.pollers.max(1) {
+            let f = self.functions.clone();
+            let handler: Handler = Arc::new(move |event| {
+                let f = f.clone();
+                Box::pin(async move { dispatcher::handle(&f.dispatcher, event).await })
+            });
+            self.spawn_poller(delivery.clone(), handler);
+            let f = self.functions.clone();
+            let handler: Handler = Arc::new(move |event| {
+                let f = f.clone();
+                Box::pin(async move { retry_scheduler::handle(&f.retry_scheduler, event).await })
+            });
+            self.spawn_poller(retry.clone(), handler);
+        }
+    }
+
+    pub fn queue_url(&self, logical_id: &str) -> String {
+        self.stack.queue_url(logical_id).unwrap_or_default().to_string()
+    }
+
+    fn spawn_poller(&mut self, queue_url: String, handler: Handler) {
+        let sqs = self.sqs.clone();
+        let visibility = self.options.visibility_timeout;
+        let mut stop = self.shutdown.subscribe();
+        self.tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = poll_once(&sqs, &queue_url, visibility, &handler) => {},
+                    _ = stop.changed() => break,
+                }
+            }
+        }));
+    }
+
+    /// Stop the server and the consumers (the emulator stops when dropped).
+    pub async fn stop(&mut self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks.drain(..) {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+type Handler = Arc<dyn Fn(SqsEvent) -> Pin<Box<dyn Future<Output = SqsBatchResponse> + Send>> + Send + Sync>;
+
+/// One receive → invoke → delete cycle of an event-source mapping.
+async fn poll_once(sqs: &aws_sdk_sqs::Client, queue_url: &str, visibility: Option<i32>, handler: &Handler) {
+    let mut receive = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount);
+    if let Some(v) = visibility {
+        receive = receive.visibility_timeout(v);
+    }
+    let messages = match receive.send().await {
+        Ok(out) => out.messages.unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(error = %e, "receive failed; retrying");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            return;
+        }
+    };
+    if messages.is_empty() {
+        return;
+    }
+    let mut event = SqsEvent::default();
+    let mut handles = HashMap::new();
+    for m in messages {
+        let mut record = SqsMessage::default();
+        record.message_id = m.message_id.clone();
+        record.receipt_handle = m.receipt_handle.clone();
+        record.body = m.body.clone();
+        record.event_source = Some("aws:sqs".into());
+        if let Some(attrs) = &m.attributes {
+            record.attributes = attrs.iter().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect();
+        }
+        if let (Some(id), Some(handle)) = (m.message_id, m.receipt_handle) {
+            handles.insert(id, handle);
+        }
+        event.records.push(record);
+    }
+    let response = handler(event).await;
+    for failure in &response.batch_item_failures {
+        handles.remove(&failure.item_identifier);
+    }
+    if handles.is_empty() {
+        return;
+    }
+    let entries: Vec<_> = handles
+        .into_values()
+        .enumerate()
+        .filter_map(|(i, handle)| {
+            aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(handle)
+                .build()
+                .ok()
+        })
+        .collect();
+    if let Err(e) = sqs.delete_message_batch().queue_url(queue_url).set_entries(Some(entries)).send().await {
+        tracing::warn!(error = %e, "delete failed; the messages will be redelivered");
+    }
+}
+
+async fn route(functions: &Functions, req: Request) -> Response<Body> {
+    if req.method() == http::Method::POST && req.uri().path() == "/v1/events" {
+        event_intake::handle(&functions.event_intake, req).await
+    } else {
+        config_api::handle(&functions.config_api, req).await
+    }
+}
+
+/// Turn a hyper request into the `lambda_http::Request` API Gateway would
+/// deliver, invoke, and turn the response back.
+async fn serve_one(functions: &Functions, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let bytes = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            let mut r = hyper::Response::new(Full::new(Bytes::from_static(br#"{"message":"Request Entity Too Large"}"#)));
+            *r.status_mut() = hyper::StatusCode::PAYLOAD_TOO_LARGE;
+            return r;
+        }
+    };
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    };
+    let request = Request::from_parts(parts, body);
+    let response = route(functions, request).await;
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(t) => Bytes::from(t),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// SDK clients for an emulator (helper for tests that inspect queues/tables).
+pub async fn clients(emulator: &Emulator) -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client) {
+    (
+        aws_sdk_dynamodb::Client::new(&sdk_config(&emulator.dynamodb.endpoint).await),
+        aws_sdk_sqs::Client::new(&sdk_config(&emulator.sqs.endpoint).await),
+    )
+}
