@@ -62,10 +62,7 @@ pub fn visitor_with_lead(event: &Event) -> Option<Visitor> {
 }
 
 /// The agent the event names by id: the current one or one of the chat's.
-fn agent_by_id<'a>(
-    event: &'a Event,
-    id: &str,
-) -> Option<&'a crate::domain::event::Agent> {
+fn agent_by_id<'a>(event: &'a Event, id: &str) -> Option<&'a crate::domain::event::Agent> {
     event
         .agent
         .iter()

@@ -84,6 +84,40 @@ fn cases() -> Vec<(Format, &'static str, &'static str)> {
             "webhook_test",
         ]
     ));
+    all.extend(golden!(
+        Format::Livechat,
+        "livechat",
+        [
+            "chat_started",
+            "chat_queued",
+            "chat_closed",
+            "chat_tags_changed",
+            "ticket_created",
+            "canned_response_changed",
+            "webhook_test",
+        ]
+    ));
+    all.extend(golden!(
+        Format::Olark,
+        "olark",
+        [
+            "chat_started",
+            "chat_closed",
+            "offline_message",
+            "lead_captured",
+            "webhook_test",
+        ]
+    ));
+    all.extend(golden!(
+        Format::Amplifyreach,
+        "amplifyreach",
+        [
+            "chat_closed",
+            "lead_captured",
+            "lead_captured_from_visitor",
+            "webhook_test",
+        ]
+    ));
     all
 }
 
@@ -193,7 +227,11 @@ fn a_missing_section_is_an_error_not_a_panic() {
         (Format::Rocketchat, "offline_message", "offline_message"),
         (Format::Livechat, "chat.closed", "chat"),
         (Format::Livechat, "ticket.created", "ticket"),
-        (Format::Livechat, "canned_response.changed", "canned_response"),
+        (
+            Format::Livechat,
+            "canned_response.changed",
+            "canned_response",
+        ),
         (Format::Olark, "chat.closed", "chat"),
         (Format::Olark, "lead.captured", "chat"),
         (Format::Olark, "offline_message", "offline_message"),
@@ -210,6 +248,9 @@ fn a_missing_section_is_an_error_not_a_panic() {
         {"type": "message.agent", "chat": {"id": "c"}}
     ))
     .unwrap();
-    let err = render(&event, &integration(Format::Rocketchat, FormatOptions::default()));
+    let err = render(
+        &event,
+        &integration(Format::Rocketchat, FormatOptions::default()),
+    );
     assert_eq!(err.unwrap_err(), RenderError::Missing("message"));
 }

@@ -155,8 +155,16 @@ pub fn render(event: &Event, integration: &Integration) -> Result<Rendered, Rend
             .license_id
             .as_deref()
             .unwrap_or_else(|| integration.tenant_id.as_str()),
-        chat: if wants("chat") { Some(chat(event)?) } else { None },
-        visitor: event.visitor.as_ref().filter(|_| wants("visitor")).map(visitor),
+        chat: if wants("chat") {
+            Some(chat(event)?)
+        } else {
+            None
+        },
+        visitor: event
+            .visitor
+            .as_ref()
+            .filter(|_| wants("visitor"))
+            .map(visitor),
         pre_chat_survey: Some(event.pre_chat_survey.as_slice())
             .filter(|s| !s.is_empty() && wants("pre_chat_survey")),
         ticket: if wants("ticket") {

@@ -7,12 +7,12 @@ use crate::domain::integration::{Format, Integration};
 
 pub mod amplifyreach;
 mod common;
+#[cfg(test)]
+mod golden_tests;
 pub mod livechat;
 pub mod olark;
 pub mod rocketchat;
 pub mod standard;
-#[cfg(test)]
-mod golden_tests;
 #[cfg(test)]
 mod wire_examples;
 
