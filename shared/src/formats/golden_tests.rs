@@ -42,17 +42,17 @@ pub fn integration(format: Format, format_options: FormatOptions) -> Integration
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Golden {
+pub struct Golden {
     #[allow(dead_code)]
     about: String,
     /// `false` for seed examples the intake itself would refuse (e.g. an empty id).
     #[serde(default = "yes")]
     validate: bool,
     #[serde(default)]
-    format_options: FormatOptions,
+    pub format_options: FormatOptions,
     #[serde(default)]
     headers: BTreeMap<String, String>,
-    event: Value,
+    pub event: Value,
     expected: Value,
 }
 
@@ -66,7 +66,7 @@ macro_rules! golden {
     };
 }
 
-fn cases() -> Vec<(Format, &'static str, &'static str)> {
+pub fn cases() -> Vec<(Format, &'static str, &'static str)> {
     let mut all = Vec::new();
     all.extend(golden!(
         Format::Rocketchat,
@@ -77,6 +77,7 @@ fn cases() -> Vec<(Format, &'static str, &'static str)> {
             "chat_taken",
             "chat_forwarded",
             "chat_closed",
+            "chat_closed_full",
             "message_visitor",
             "message_agent",
             "offline_message",
