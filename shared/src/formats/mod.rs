@@ -5,7 +5,16 @@
 use crate::domain::event::Event;
 use crate::domain::integration::{Format, Integration};
 
+pub mod amplifyreach;
+mod common;
+#[cfg(test)]
+mod golden_tests;
+pub mod livechat;
+pub mod olark;
+pub mod rocketchat;
 pub mod standard;
+#[cfg(test)]
+mod wire_examples;
 
 /// A rendered payload.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,9 +42,9 @@ pub const JSON: &str = "application/json";
 pub fn render(event: &Event, integration: &Integration) -> Result<Rendered, RenderError> {
     match integration.format {
         Format::Standard => standard::render(event),
-        other => Err(RenderError::Unsupported {
-            format: other.as_str(),
-            event_type: event.kind.as_str(),
-        }),
+        Format::Rocketchat => rocketchat::render(event, integration),
+        Format::Livechat => livechat::render(event, integration),
+        Format::Olark => olark::render(event),
+        Format::Amplifyreach => amplifyreach::render(event),
     }
 }
