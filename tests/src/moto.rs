@@ -82,6 +82,11 @@ impl MotoServer {
             .unwrap_or(0)
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stop the server (an emulator outage in tests).
     pub fn stop(&mut self) {
         let _ = self.child.kill();

@@ -95,3 +95,40 @@ impl JobQueue for SqsJobQueue {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::catalogue::EventType;
+    use crate::domain::ids::{DeliveryId, EventId, IntegrationId, TenantId};
+    use crate::domain::message::{DeliveryJob, QueueMessage};
+
+    fn outgoing(delay_seconds: u32) -> OutgoingMessage {
+        OutgoingMessage {
+            body: QueueMessage::DeliveryV1(DeliveryJob {
+                delivery_id: DeliveryId::generate(),
+                tenant_id: TenantId::generate(),
+                integration_id: IntegrationId::generate(),
+                event_id: EventId::generate(),
+                event_type: EventType::ChatClosed,
+                attempt: 1,
+                event: None,
+                created_at: chrono::Utc::now(),
+            }),
+            delay_seconds,
+        }
+    }
+
+    #[test]
+    fn entries_carry_the_json_body_and_a_capped_delay() {
+        // GIVEN a message delayed longer than SQS allows
+        let msg = outgoing(3_600);
+        // WHEN it becomes a batch entry
+        let e = entry(7, &msg).unwrap();
+        // THEN the delay is SQS's maximum, the id its place in the batch, the body its JSON
+        assert_eq!(e.delay_seconds, Some(900));
+        assert_eq!(e.id, "7");
+        assert_eq!(e.message_body, msg.body.to_json());
+        assert_eq!(entry(0, &outgoing(2)).unwrap().delay_seconds, Some(2));
+    }
+}

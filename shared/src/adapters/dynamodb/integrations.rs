@@ -136,7 +136,8 @@ impl IntegrationStore for DynamoDbIntegrationStore {
             .await
             .map_err(unavailable)?;
         let mut rows = out.items.unwrap_or_default();
-        let more = rows.len() > limit || (rows.len() == limit && out.last_evaluated_key.is_some());
+        // A read cut short by DynamoDB's 1 MB page size also leaves more to read.
+        let more = rows.len() > limit || out.last_evaluated_key.is_some();
         rows.truncate(limit);
         let next_cursor = match rows.last() {
             Some(last) if more => Some(encode_integration_cursor(string_attr(

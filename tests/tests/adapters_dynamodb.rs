@@ -1,0 +1,554 @@
+//! The DynamoDB stores against moto through the real SDK, each test on its own table.
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::json;
+
+use chathooks::adapters::dynamodb::{
+    DynamoDbDeliveryLog, DynamoDbEventStore, DynamoDbIntegrationStore, DynamoDbTenantStore,
+};
+use chathooks::domain::catalogue::EventType;
+use chathooks::domain::delivery::{Attempt, Delivery, DeliveryStatus, ErrorKind};
+use chathooks::domain::event::Event;
+use chathooks::domain::ids::{DeliveryId, EventId, IntegrationId, TenantId};
+use chathooks::domain::integration::{Format, FormatOptions, Integration};
+use chathooks::domain::retry::RetryPolicy;
+use chathooks::domain::secret::WebhookSecret;
+use chathooks::domain::target_url::{TargetUrl, UrlPolicy};
+use chathooks::ports::{
+    DeliveryLog, DeliveryQuery, EventStore, InsertOutcome, IntegrationStore, StoreError, Tenant,
+    TenantStore,
+};
+use chathooks_tests::fixtures::fresh_table;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 4, 10, 0, 0).unwrap()
+}
+
+fn integration(tenant: &TenantId, name: &str) -> Integration {
+    Integration {
+        id: IntegrationId::generate(),
+        tenant_id: tenant.clone(),
+        name: name.to_string(),
+        url: TargetUrl::parse("https://crm.example.com/hooks", UrlPolicy::STRICT).unwrap(),
+        format: Format::Livechat,
+        events: [EventType::ChatClosed, EventType::ChatStarted].into(),
+        secret: WebhookSecret::generate(),
+        retired_secrets: Vec::new(),
+        timeout_ms: 5_000,
+        // An untagged list of numbers: the shape most likely to break item mapping.
+        retry_policy: RetryPolicy::Custom(vec![1, 60, 3_600]),
+        headers: [("X-Api-Key".to_string(), "k".to_string())].into(),
+        format_options: FormatOptions {
+            license_id: Some("123".into()),
+            data_types: Some(["chat".to_string()].into()),
+            ..FormatOptions::default()
+        },
+        enabled: true,
+        disabled_reason: None,
+        failing_since: None,
+        created_at: t0(),
+        updated_at: t0(),
+    }
+}
+
+fn delivery(
+    tenant: &TenantId,
+    integration: &IntegrationId,
+    created_at: DateTime<Utc>,
+    status: DeliveryStatus,
+    event_type: EventType,
+) -> Delivery {
+    Delivery {
+        id: DeliveryId::generate(),
+        tenant_id: tenant.clone(),
+        integration_id: integration.clone(),
+        event_id: EventId::generate(),
+        event_type,
+        status,
+        attempts: 0,
+        created_at,
+        updated_at: created_at,
+        next_attempt_at: None,
+        last_status_code: None,
+        last_error: None,
+        link: None,
+    }
+}
+
+fn ids(items: &[Delivery]) -> Vec<DeliveryId> {
+    items.iter().map(|d| d.id.clone()).collect()
+}
+
+/// The ids of `deliveries` at `positions`, in that order.
+fn pick(deliveries: &[Delivery], positions: &[usize]) -> Vec<DeliveryId> {
+    positions
+        .iter()
+        .map(|&i| deliveries[i].id.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn tenants_are_found_by_key_hash_and_a_reused_key_is_rejected() {
+    let (client, table) = fresh_table().await.unwrap();
+    let store = DynamoDbTenantStore::new(client, table);
+    let tenant = Tenant {
+        id: TenantId::generate(),
+        name: "Acme".into(),
+        created_at: t0(),
+    };
+
+    // GIVEN a tenant created with a key hash
+    store.create(&tenant, "aa11").await.unwrap();
+
+    // THEN the hash finds it and an unknown hash finds nothing
+    assert_eq!(
+        store.tenant_by_key_hash("aa11").await.unwrap(),
+        Some(tenant.id.clone())
+    );
+    assert_eq!(store.tenant_by_key_hash("bb22").await.unwrap(), None);
+
+    // AND a second tenant with the same key hash is refused, and writes nothing
+    let other = Tenant {
+        id: TenantId::generate(),
+        name: "Other".into(),
+        created_at: t0(),
+    };
+    let err = store.create(&other, "aa11").await.unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
+    assert_eq!(
+        store.tenant_by_key_hash("aa11").await.unwrap(),
+        Some(tenant.id)
+    );
+    store.create(&other, "cc33").await.unwrap();
+    assert_eq!(
+        store.tenant_by_key_hash("cc33").await.unwrap(),
+        Some(other.id)
+    );
+}
+
+#[tokio::test]
+async fn integrations_are_created_read_and_scoped_to_their_tenant() {
+    let (client, table) = fresh_table().await.unwrap();
+    let store = DynamoDbIntegrationStore::new(client, table);
+    let tenant = TenantId::generate();
+    let stranger = TenantId::generate();
+    let created = integration(&tenant, "CRM");
+
+    // GIVEN a stored integration
+    store.create(&created).await.unwrap();
+
+    // THEN it reads back equal, every field included
+    assert_eq!(
+        store.get(&tenant, &created.id).await.unwrap(),
+        Some(created.clone())
+    );
+    // AND creating it again is refused
+    let err = store.create(&created).await.unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
+    // AND another tenant neither sees, lists nor deletes it
+    assert_eq!(store.get(&stranger, &created.id).await.unwrap(), None);
+    assert!(
+        store
+            .list(&stranger, None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(!store.delete(&stranger, &created.id).await.unwrap());
+    assert!(store.get(&tenant, &created.id).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn integrations_list_in_creation_order_page_by_page() {
+    let (client, table) = fresh_table().await.unwrap();
+    let store = DynamoDbIntegrationStore::new(client, table);
+    let tenant = TenantId::generate();
+    // GIVEN three integrations created one after the other (time-ordered ids)
+    let mut created = Vec::new();
+    for name in ["a", "b", "c"] {
+        let i = integration(&tenant, name);
+        store.create(&i).await.unwrap();
+        created.push(i);
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    // AND another tenant's, which must never show up
+    store
+        .create(&integration(&TenantId::generate(), "x"))
+        .await
+        .unwrap();
+
+    // WHEN listed two at a time
+    let first = store.list(&tenant, None, 2).await.unwrap();
+    let cursor = first.next_cursor.clone().expect("a second page");
+    let second = store.list(&tenant, Some(&cursor), 2).await.unwrap();
+
+    // THEN the pages hold the three in creation order, then end
+    assert_eq!(first.items, created[..2].to_vec());
+    assert_eq!(second.items, created[2..].to_vec());
+    assert_eq!(second.next_cursor, None);
+    // AND the same cursor gives the same page again
+    assert_eq!(store.list(&tenant, Some(&cursor), 2).await.unwrap(), second);
+    // AND everything fits on one big page
+    let all = store.list(&tenant, None, 10).await.unwrap();
+    assert_eq!(all.items, created);
+    assert_eq!(all.next_cursor, None);
+}
+
+#[tokio::test]
+async fn tampered_cursors_are_rejected() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    let (client, table) = fresh_table().await.unwrap();
+    let integrations = DynamoDbIntegrationStore::new(client.clone(), table.clone());
+    let deliveries = DynamoDbDeliveryLog::new(client, table, Duration::days(30));
+    let tenant = TenantId::generate();
+
+    for bad in [
+        "!!not-base64!!".to_string(),
+        URL_SAFE_NO_PAD.encode("TENANT"),
+        URL_SAFE_NO_PAD.encode("K#abc"),
+    ] {
+        let err = integrations
+            .list(&tenant, Some(&bad), 10)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::BadCursor), "{bad}: {err:?}");
+        let query = DeliveryQuery {
+            cursor: Some(bad.clone()),
+            limit: 10,
+            ..DeliveryQuery::default()
+        };
+        let err = deliveries
+            .list(&tenant, &IntegrationId::generate(), &query)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::BadCursor), "{bad}: {err:?}");
+    }
+}
+
+#[tokio::test]
+async fn integrations_are_replaced_updated_disabled_and_deleted() {
+    let (client, table) = fresh_table().await.unwrap();
+    let store = DynamoDbIntegrationStore::new(client, table);
+    let tenant = TenantId::generate();
+    let mut stored = integration(&tenant, "CRM");
+    store.create(&stored).await.unwrap();
+
+    // WHEN replaced THEN the new settings are read back
+    stored.name = "Renamed".into();
+    stored.retry_policy = RetryPolicy::STANDARD;
+    stored.updated_at = t0() + Duration::minutes(1);
+    assert!(store.replace(&stored).await.unwrap());
+    assert_eq!(
+        store.get(&tenant, &stored.id).await.unwrap(),
+        Some(stored.clone())
+    );
+    // AND replacing one that does not exist reports false and creates nothing
+    let ghost = integration(&tenant, "ghost");
+    assert!(!store.replace(&ghost).await.unwrap());
+    assert_eq!(store.get(&tenant, &ghost.id).await.unwrap(), None);
+
+    // WHEN a failure run starts THEN it is recorded, and a success clears it
+    let since = t0() + Duration::minutes(2);
+    store
+        .set_failing_since(&tenant, &stored.id, Some(since))
+        .await
+        .unwrap();
+    let read = store.get(&tenant, &stored.id).await.unwrap().unwrap();
+    assert_eq!(read.failing_since, Some(since));
+    assert_eq!(read.name, "Renamed");
+    store
+        .set_failing_since(&tenant, &stored.id, None)
+        .await
+        .unwrap();
+    let read = store.get(&tenant, &stored.id).await.unwrap().unwrap();
+    assert_eq!(read, stored);
+    // AND updating a vanished one is not an error and does not create it
+    store
+        .set_failing_since(&tenant, &ghost.id, Some(since))
+        .await
+        .unwrap();
+    store
+        .disable(&tenant, &ghost.id, "gone", since)
+        .await
+        .unwrap();
+    assert_eq!(store.get(&tenant, &ghost.id).await.unwrap(), None);
+
+    // WHEN disabled THEN enabled, reason and updated_at change, nothing else
+    let at = t0() + Duration::minutes(3);
+    store
+        .disable(&tenant, &stored.id, "failing for 5 days", at)
+        .await
+        .unwrap();
+    let read = store.get(&tenant, &stored.id).await.unwrap().unwrap();
+    assert_eq!(
+        read,
+        Integration {
+            enabled: false,
+            disabled_reason: Some("failing for 5 days".into()),
+            updated_at: at,
+            ..stored.clone()
+        }
+    );
+
+    // WHEN deleted THEN it is gone, and a second delete reports false
+    assert!(store.delete(&tenant, &stored.id).await.unwrap());
+    assert_eq!(store.get(&tenant, &stored.id).await.unwrap(), None);
+    assert!(!store.delete(&tenant, &stored.id).await.unwrap());
+}
+
+#[tokio::test]
+async fn events_are_new_until_queued_then_duplicates() {
+    let (client, table) = fresh_table().await.unwrap();
+    let store = DynamoDbEventStore::new(client, table);
+    let tenant = TenantId::generate();
+    let event = Event::from_json(json!({
+        "id": "chat-42.closed", "type": "chat.closed", "occurred_at": "2025-03-04T10:00:00.123Z",
+        "chat": {"id": "c42", "tags": ["vip"]}, "visitor": {"id": "v1", "name": "Ann"}
+    }))
+    .unwrap();
+    let expires = Utc::now() + Duration::days(30);
+
+    // GIVEN a first insert THEN it is new, and the event reads back equal
+    assert_eq!(
+        store.insert(&tenant, &event, expires).await.unwrap(),
+        InsertOutcome::New
+    );
+    assert_eq!(
+        store.get(&tenant, &event.id).await.unwrap(),
+        Some(event.clone())
+    );
+    // WHEN inserted again before it was queued (a retried, half-done intake) THEN new again
+    assert_eq!(
+        store.insert(&tenant, &event, expires).await.unwrap(),
+        InsertOutcome::New
+    );
+    // WHEN it was queued THEN every further insert is a duplicate
+    store.mark_queued(&tenant, &event.id).await.unwrap();
+    assert_eq!(
+        store.insert(&tenant, &event, expires).await.unwrap(),
+        InsertOutcome::Duplicate
+    );
+    assert_eq!(
+        store.insert(&tenant, &event, expires).await.unwrap(),
+        InsertOutcome::Duplicate
+    );
+    // AND the same event id is independent per tenant
+    let other = TenantId::generate();
+    assert_eq!(store.get(&other, &event.id).await.unwrap(), None);
+    assert_eq!(
+        store.insert(&other, &event, expires).await.unwrap(),
+        InsertOutcome::New
+    );
+    // AND marking an unknown event is harmless and creates nothing
+    let unknown = EventId::parse("never-seen").unwrap();
+    store.mark_queued(&tenant, &unknown).await.unwrap();
+    assert_eq!(store.get(&tenant, &unknown).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_delivery_reads_back_with_its_attempts_in_order() {
+    let (client, table) = fresh_table().await.unwrap();
+    let log = DynamoDbDeliveryLog::new(client, table, Duration::days(30));
+    let tenant = TenantId::generate();
+    let mut d = delivery(
+        &tenant,
+        &IntegrationId::generate(),
+        t0(),
+        DeliveryStatus::Pending,
+        EventType::ChatClosed,
+    );
+
+    // GIVEN a failed first attempt, recorded with the delivery's new state
+    let first = Attempt {
+        number: 1,
+        started_at: t0(),
+        duration_ms: 120,
+        status_code: Some(500),
+        error_kind: Some(ErrorKind::HttpStatus),
+        error: Some("HTTP 500".into()),
+        response_excerpt: Some("oops".into()),
+        next_attempt_at: Some(t0() + Duration::seconds(5)),
+    };
+    d.attempts = 1;
+    d.last_status_code = Some(500);
+    d.next_attempt_at = first.next_attempt_at;
+    log.record_attempt(&d, &first).await.unwrap();
+    // AND a successful second one
+    let second = Attempt {
+        number: 2,
+        started_at: t0() + Duration::seconds(5),
+        duration_ms: 80,
+        status_code: Some(200),
+        error_kind: None,
+        error: None,
+        response_excerpt: Some(r#"{"link":"https://crm/x"}"#.into()),
+        next_attempt_at: None,
+    };
+    d.attempts = 2;
+    d.status = DeliveryStatus::Succeeded;
+    d.last_status_code = Some(200);
+    d.next_attempt_at = None;
+    d.link = Some("https://crm/x".into());
+    d.updated_at = second.started_at;
+    log.record_attempt(&d, &second).await.unwrap();
+
+    // WHEN read THEN the latest state comes back with both attempts, oldest first
+    let (read, attempts) = log.get(&tenant, &d.id).await.unwrap().unwrap();
+    assert_eq!(read, d);
+    assert_eq!(attempts, vec![first, second]);
+    // AND another tenant cannot tell it exists
+    assert!(
+        log.get(&TenantId::generate(), &d.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        log.get(&tenant, &DeliveryId::generate())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // WHEN only the state changes THEN the attempts are kept
+    d.status = DeliveryStatus::Failed;
+    log.put_delivery(&d).await.unwrap();
+    let (read, attempts) = log.get(&tenant, &d.id).await.unwrap().unwrap();
+    assert_eq!(read.status, DeliveryStatus::Failed);
+    assert_eq!(attempts.len(), 2);
+}
+
+#[tokio::test]
+async fn deliveries_list_newest_first_filtered_windowed_and_paged() {
+    use DeliveryStatus::{Failed, Succeeded};
+    use EventType::{ChatClosed, ChatStarted};
+
+    let (client, table) = fresh_table().await.unwrap();
+    let log = DynamoDbDeliveryLog::new(client, table, Duration::days(30));
+    let tenant = TenantId::generate();
+    let integration = IntegrationId::generate();
+    // GIVEN five deliveries a minute apart (d[0] oldest)
+    let shapes = [
+        (Succeeded, ChatClosed),
+        (Failed, ChatStarted),
+        (Failed, ChatClosed),
+        (Succeeded, ChatClosed),
+        (Succeeded, ChatStarted),
+    ];
+    let mut d = Vec::new();
+    for (i, (status, kind)) in shapes.into_iter().enumerate() {
+        let at = t0() + Duration::minutes(i as i64);
+        let one = delivery(&tenant, &integration, at, status, kind);
+        log.put_delivery(&one).await.unwrap();
+        d.push(one);
+    }
+    // AND deliveries of another integration and of another tenant under the same integration id
+    let stranger = TenantId::generate();
+    log.put_delivery(&delivery(
+        &tenant,
+        &IntegrationId::generate(),
+        t0(),
+        Succeeded,
+        ChatClosed,
+    ))
+    .await
+    .unwrap();
+    let foreign = delivery(&stranger, &integration, t0(), Succeeded, ChatClosed);
+    log.put_delivery(&foreign).await.unwrap();
+
+    let list = |query: DeliveryQuery| {
+        let log = &log;
+        let tenant = &tenant;
+        let integration = &integration;
+        async move { log.list(tenant, integration, &query).await.unwrap() }
+    };
+    let q = |limit: usize| DeliveryQuery {
+        limit,
+        ..DeliveryQuery::default()
+    };
+
+    // THEN everything comes newest first, on one page
+    let all = list(q(10)).await;
+    assert_eq!(ids(&all.items), pick(&d, &[4, 3, 2, 1, 0]));
+    assert_eq!(all.next_cursor, None);
+    // AND filters on status and event type combine
+    let failed = list(DeliveryQuery {
+        status: Some(Failed),
+        ..q(10)
+    })
+    .await;
+    assert_eq!(ids(&failed.items), pick(&d, &[2, 1]));
+    let closed = list(DeliveryQuery {
+        event_type: Some(ChatClosed),
+        ..q(10)
+    })
+    .await;
+    assert_eq!(ids(&closed.items), pick(&d, &[3, 2, 0]));
+    let closed_ok = list(DeliveryQuery {
+        status: Some(Succeeded),
+        event_type: Some(ChatClosed),
+        ..q(10)
+    })
+    .await;
+    assert_eq!(ids(&closed_ok.items), pick(&d, &[3, 0]));
+    // AND the time window is [since, until)
+    let window = list(DeliveryQuery {
+        since: Some(t0() + Duration::minutes(1)),
+        until: Some(t0() + Duration::minutes(3)),
+        ..q(10)
+    })
+    .await;
+    assert_eq!(ids(&window.items), pick(&d, &[2, 1]));
+    let recent = list(DeliveryQuery {
+        since: Some(t0() + Duration::minutes(3)),
+        ..q(10)
+    })
+    .await;
+    assert_eq!(ids(&recent.items), pick(&d, &[4, 3]));
+    let early = list(DeliveryQuery {
+        until: Some(t0() + Duration::minutes(1)),
+        ..q(10)
+    })
+    .await;
+    assert_eq!(ids(&early.items), pick(&d, &[0]));
+
+    // WHEN paged two at a time THEN the cursor walks the list to its end
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    for _ in 0..3 {
+        let page = list(DeliveryQuery {
+            cursor: cursor.clone(),
+            ..q(2)
+        })
+        .await;
+        assert!(page.items.len() <= 2);
+        seen.extend(ids(&page.items));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, ids(&all.items));
+    assert_eq!(cursor, None);
+    // AND paging composes with filters
+    let page1 = list(DeliveryQuery {
+        event_type: Some(ChatClosed),
+        ..q(2)
+    })
+    .await;
+    assert_eq!(ids(&page1.items), pick(&d, &[3, 2]));
+    let page2 = list(DeliveryQuery {
+        event_type: Some(ChatClosed),
+        cursor: page1.next_cursor.clone(),
+        ..q(2)
+    })
+    .await;
+    assert_eq!(ids(&page2.items), pick(&d, &[0]));
+    assert_eq!(page2.next_cursor, None);
+
+    // AND the other tenant sees only its own delivery
+    let theirs = log.list(&stranger, &integration, &q(10)).await.unwrap();
+    assert_eq!(ids(&theirs.items), vec![foreign.id]);
+}
