@@ -160,3 +160,72 @@ impl WebhookSender for HttpWebhookSender {
         into_outcome(outcome, request, started.elapsed())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::target_url::{TargetUrl, UrlPolicy};
+
+    fn request(url: &str) -> OutboundRequest {
+        let policy = UrlPolicy {
+            allow_http: true,
+            allow_private: true,
+        };
+        OutboundRequest {
+            url: TargetUrl::parse(url, policy).unwrap(),
+            headers: vec![],
+            body: bytes::Bytes::new(),
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn an_invalid_header_fails_without_quoting_its_value() {
+        let headers = vec![(
+            "authorization".to_string(),
+            "Basic x\r\nInjected: 1".to_string(),
+        )];
+        let failure = header_map(&headers).unwrap_err();
+        assert_eq!(failure.kind, ErrorKind::Render);
+        assert_eq!(failure.message, "header `authorization` is not valid");
+    }
+
+    #[test]
+    fn repeated_headers_are_all_kept() {
+        let headers = vec![
+            ("x-a".to_string(), "1".to_string()),
+            ("x-a".to_string(), "2".to_string()),
+        ];
+        assert_eq!(
+            header_map(&headers).unwrap().get_all("x-a").iter().count(),
+            2
+        );
+    }
+
+    #[test]
+    fn only_2xx_is_success_and_the_rest_is_named_by_status() {
+        let req = request("http://example.com/");
+        for (status, ok) in [(200, true), (299, true), (301, false), (410, false)] {
+            let received = Received {
+                status,
+                excerpt: None,
+                retry_after: None,
+            };
+            let outcome = into_outcome(Ok(received), &req, Duration::ZERO);
+            assert_eq!(outcome.succeeded(), ok, "{status}");
+            assert_eq!(outcome.status_code, Some(status));
+            if !ok {
+                assert_eq!(outcome.error_kind, Some(ErrorKind::HttpStatus));
+                assert_eq!(outcome.error, Some(format!("HTTP {status}")));
+            }
+        }
+    }
+
+    #[test]
+    fn a_password_that_leaks_into_an_error_is_scrubbed() {
+        let req = request("http://user:hunter2@example.com/");
+        let failure = Failure::new(ErrorKind::Connect, "connection failed: hunter2");
+        let outcome = into_outcome(Err(failure), &req, Duration::ZERO);
+        assert_eq!(outcome.error.as_deref(), Some("connection failed: ***"));
+    }
+}
