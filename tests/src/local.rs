@@ -143,7 +143,9 @@ impl LocalStack {
                 tokio::spawn(async move {
                     let service = service_fn(move |req: hyper::Request<Incoming>| {
                         let functions = functions.clone();
-                        async move { Ok::<_, std::convert::Infallible>(serve_one(&functions, req).await) }
+                        async move {
+                            Ok::<_, std::convert::Infallible>(serve_one(&functions, req).await)
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -175,7 +177,10 @@ impl LocalStack {
     }
 
     pub fn queue_url(&self, logical_id: &str) -> String {
-        self.stack.queue_url(logical_id).unwrap_or_default().to_string()
+        self.stack
+            .queue_url(logical_id)
+            .unwrap_or_default()
+            .to_string()
     }
 
     fn spawn_poller(&mut self, queue_url: String, handler: Handler) {
@@ -211,16 +216,24 @@ impl Drop for LocalStack {
     }
 }
 
-type Handler = Arc<dyn Fn(SqsEvent) -> Pin<Box<dyn Future<Output = SqsBatchResponse> + Send>> + Send + Sync>;
+type Handler =
+    Arc<dyn Fn(SqsEvent) -> Pin<Box<dyn Future<Output = SqsBatchResponse> + Send>> + Send + Sync>;
 
 /// One receive → invoke → delete cycle of an event-source mapping.
-async fn poll_once(sqs: &aws_sdk_sqs::Client, queue_url: &str, visibility: Option<i32>, handler: &Handler) {
+async fn poll_once(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    visibility: Option<i32>,
+    handler: &Handler,
+) {
     let mut receive = sqs
         .receive_message()
         .queue_url(queue_url)
         .max_number_of_messages(10)
         .wait_time_seconds(1)
-        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount);
+        .message_system_attribute_names(
+            aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+        );
     if let Some(v) = visibility {
         receive = receive.visibility_timeout(v);
     }
@@ -244,7 +257,10 @@ async fn poll_once(sqs: &aws_sdk_sqs::Client, queue_url: &str, visibility: Optio
         record.body = m.body.clone();
         record.event_source = Some("aws:sqs".into());
         if let Some(attrs) = &m.attributes {
-            record.attributes = attrs.iter().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect();
+            record.attributes = attrs
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+                .collect();
         }
         if let (Some(id), Some(handle)) = (m.message_id, m.receipt_handle) {
             handles.insert(id, handle);
@@ -269,7 +285,13 @@ async fn poll_once(sqs: &aws_sdk_sqs::Client, queue_url: &str, visibility: Optio
                 .ok()
         })
         .collect();
-    if let Err(e) = sqs.delete_message_batch().queue_url(queue_url).set_entries(Some(entries)).send().await {
+    if let Err(e) = sqs
+        .delete_message_batch()
+        .queue_url(queue_url)
+        .set_entries(Some(entries))
+        .send()
+        .await
+    {
         tracing::warn!(error = %e, "delete failed; the messages will be redelivered");
     }
 }
@@ -284,12 +306,17 @@ async fn route(functions: &Functions, req: Request) -> Response<Body> {
 
 /// Turn a hyper request into the `lambda_http::Request` API Gateway would
 /// deliver, invoke, and turn the response back.
-async fn serve_one(functions: &Functions, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+async fn serve_one(
+    functions: &Functions,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let bytes = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
-            let mut r = hyper::Response::new(Full::new(Bytes::from_static(br#"{"message":"Request Entity Too Large"}"#)));
+            let mut r = hyper::Response::new(Full::new(Bytes::from_static(
+                br#"{"message":"Request Entity Too Large"}"#,
+            )));
             *r.status_mut() = hyper::StatusCode::PAYLOAD_TOO_LARGE;
             return r;
         }

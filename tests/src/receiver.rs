@@ -83,15 +83,21 @@ impl Receiver {
     }
 
     /// A receiver whose answer to the n-th request (0-based) `script` decides.
-    pub async fn scripted(script: impl Fn(usize, &Received) -> Reply + Send + Sync + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+    pub async fn scripted(
+        script: impl Fn(usize, &Received) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local addr");
         let received = Arc::new(Mutex::new(Vec::new()));
         let script: Script = Arc::new(script);
         let store = received.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { break };
+                let Ok((stream, _)) = listener.accept().await else {
+                    break;
+                };
                 let store = store.clone();
                 let script = script.clone();
                 tokio::spawn(async move {
@@ -100,14 +106,31 @@ impl Receiver {
                         let script = script.clone();
                         async move {
                             let method = req.method().to_string();
-                            let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+                            let path = req
+                                .uri()
+                                .path_and_query()
+                                .map(|p| p.to_string())
+                                .unwrap_or_default();
                             let headers = req
                                 .headers()
                                 .iter()
-                                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+                                .map(|(k, v)| {
+                                    (k.to_string(), v.to_str().unwrap_or_default().to_string())
+                                })
                                 .collect();
-                            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                            let got = Received { method, path, headers, body, at: Instant::now() };
+                            let body = req
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let got = Received {
+                                method,
+                                path,
+                                headers,
+                                body,
+                                at: Instant::now(),
+                            };
                             let n = {
                                 let mut all = store.lock().unwrap_or_else(|p| p.into_inner());
                                 all.push(got.clone());
@@ -117,10 +140,15 @@ impl Receiver {
                             if !reply.delay.is_zero() {
                                 tokio::time::sleep(reply.delay).await;
                             }
-                            let mut response = hyper::Response::new(Full::new(Bytes::from(reply.body)));
-                            *response.status_mut() = hyper::StatusCode::from_u16(reply.status).unwrap_or(hyper::StatusCode::OK);
+                            let mut response =
+                                hyper::Response::new(Full::new(Bytes::from(reply.body)));
+                            *response.status_mut() = hyper::StatusCode::from_u16(reply.status)
+                                .unwrap_or(hyper::StatusCode::OK);
                             for (k, v) in reply.headers {
-                                if let (Ok(k), Ok(v)) = (hyper::header::HeaderName::try_from(k), hyper::header::HeaderValue::try_from(v)) {
+                                if let (Ok(k), Ok(v)) = (
+                                    hyper::header::HeaderName::try_from(k),
+                                    hyper::header::HeaderValue::try_from(v),
+                                ) {
                                     response.headers_mut().insert(k, v);
                                 }
                             }
@@ -141,7 +169,10 @@ impl Receiver {
     }
 
     pub fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.received
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Wait until at least `n` requests arrived, or the timeout passed.

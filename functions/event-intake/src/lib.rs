@@ -130,6 +130,19 @@ async fn accept(api: &IntakeApi, req: &Request) -> Result<Response<Body>, ApiErr
     Ok(json_response(status, result))
 }
 
+/// Build the intake from the environment (cold start).
+pub async fn init() -> Result<IntakeApi, chathooks::wiring::BoxError> {
+    Ok(init_with(&chathooks::wiring::Wiring::from_env().await?))
+}
+
+/// Build the intake from explicit wiring (local runner, tests).
+pub fn init_with(w: &chathooks::wiring::Wiring) -> IntakeApi {
+    IntakeApi {
+        intake: w.intake(),
+        tenants: w.stores.tenants.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,18 +190,5 @@ mod tests {
         let dup =
             br#"{"events":[{"id":"a","type":"webhook.test"},{"id":"a","type":"webhook.test"}]}"#;
         assert!(parse_events(dup).unwrap_err().message.contains("twice"));
-    }
-}
-
-/// Build the intake from the environment (cold start).
-pub async fn init() -> Result<IntakeApi, chathooks::wiring::BoxError> {
-    Ok(init_with(&chathooks::wiring::Wiring::from_env().await?))
-}
-
-/// Build the intake from explicit wiring (local runner, tests).
-pub fn init_with(w: &chathooks::wiring::Wiring) -> IntakeApi {
-    IntakeApi {
-        intake: w.intake(),
-        tenants: w.stores.tenants.clone(),
     }
 }

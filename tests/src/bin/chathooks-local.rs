@@ -8,14 +8,18 @@ use chathooks_tests::local::{LocalOptions, LocalStack};
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     chathooks::telemetry::init();
     let port: u16 = match std::env::var("PORT") {
-        Ok(p) => p.parse().map_err(|_| format!("PORT must be a port number, got `{p}`"))?,
+        Ok(p) => p
+            .parse()
+            .map_err(|_| format!("PORT must be a port number, got `{p}`"))?,
         Err(_) => 3000,
     };
     let (admin_key, generated) = match std::env::var("CHATHOOKS_ADMIN_KEY") {
         Ok(k) if !k.is_empty() => (k, false),
         _ => (chathooks_tests::random_key("adm"), true),
     };
-    eprintln!("starting moto (SQS and DynamoDB) and provisioning template.yaml's tables and queues...");
+    eprintln!(
+        "starting moto (SQS and DynamoDB) and provisioning template.yaml's tables and queues..."
+    );
     let mut stack = LocalStack::start(LocalOptions {
         admin_key: admin_key.clone(),
         ..Default::default()
