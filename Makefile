@@ -15,6 +15,11 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# The whole system locally: moto, the stack's tables and queues, the API on
+# http://127.0.0.1:$${PORT:-3000}, the dispatcher and retry scheduler. Ctrl-C stops it.
+dev: venv
+	cargo run --quiet -p chathooks-tests --bin chathooks-local
+
 fmt-check:
 	cargo fmt --all -- --check
 
@@ -27,7 +32,9 @@ unit:
 integration: venv
 	cargo test -p chathooks-tests --tests
 
-test: venv fmt-check clippy
+# Everything CI runs: formatting, lints, the SAM template, unit and
+# integration tests (each integration test starts its own moto servers).
+test: venv fmt-check clippy sam-validate
 	cargo test --workspace
 
 # SAM template checks: plain validation catches unknown properties, --lint
@@ -43,5 +50,10 @@ sam-validate: | $(SAM_DEPS)
 # from the ziglang package, both in the venv). cargo-lambda's --target-dir is
 # broken, so a shared CARGO_TARGET_DIR is honoured from the environment only.
 sam-build: | $(SAM_DEPS)
+	rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_ENV) $(VENV)/bin/sam build --template template.yaml
 	@ls -l .aws-sam/build/*/bootstrap
+
+clean:
+	cargo clean
+	rm -rf .aws-sam

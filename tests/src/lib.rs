@@ -1,6 +1,7 @@
 //! Test and local-run harness: moto (the AWS emulator) on loopback, the
 //! stack's tables and queues provisioned from `template.yaml`, the local
 //! stack runner, and recording HTTP receivers.
+pub mod client;
 pub mod fixtures;
 pub mod local;
 pub mod moto;

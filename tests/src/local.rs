@@ -348,3 +348,35 @@ pub async fn clients(emulator: &Emulator) -> (aws_sdk_dynamodb::Client, aws_sdk_
         aws_sdk_sqs::Client::new(&sdk_config(&emulator.sqs.endpoint).await),
     )
 }
+
+/// A running local stack serving HTTP on a free port with its consumers
+/// started, and an admin client for it.
+pub async fn running(
+    options: LocalOptions,
+) -> Result<(LocalStack, crate::client::ApiClient), BoxError> {
+    let mut stack = LocalStack::start(options).await?;
+    let addr = stack.serve(0).await?;
+    stack.start_consumers();
+    let admin = crate::client::ApiClient::new(
+        format!("http://{addr}"),
+        Some(stack.options.admin_key.clone()),
+    );
+    Ok((stack, admin))
+}
+
+/// Create a tenant through the API; the client carries its API key.
+pub async fn new_tenant(admin: &crate::client::ApiClient) -> crate::client::ApiClient {
+    let created = admin
+        .post("/v1/tenants", &serde_json::json!({"name": "test tenant"}))
+        .await;
+    assert_eq!(
+        created.status, 201,
+        "tenant creation failed: {:?}",
+        created.body
+    );
+    let key = created.body["api_key"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    admin.with_key(key)
+}

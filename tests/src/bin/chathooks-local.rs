@@ -71,6 +71,7 @@ fn walkthrough(api: &str, admin: &str) -> String {
 
   # 3. a receiver verifying signatures with the standardwebhooks library; it fails its first request
   .venv/bin/python scripts/receiver.py --port 4000 --secret "$SECRET" --fail-first 1 &
+  sleep 1
 
   # 4. a chat.closed event: 202 once queued
   curl -s -X POST $API/v1/events -H "authorization: Bearer $KEY" -H 'content-type: application/json' \

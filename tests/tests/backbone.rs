@@ -1,0 +1,205 @@
+//! The backbone end to end: tenant, integration, event, signed delivery to a
+//! real receiver on 127.0.0.1, retry through the retry queue and the
+//! scheduler, the delivery log through the API. Against moto, through HTTP.
+use chathooks::domain::secret::WebhookSecret;
+use chathooks::domain::signing::verify;
+use chathooks_tests::local::{LocalOptions, new_tenant, running};
+use chathooks_tests::moto::workspace_root;
+use chathooks_tests::receiver::{Received, Receiver, Reply};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn closed_chat(id: &str) -> Value {
+    json!({
+        "id": id, "type": "chat.closed", "occurred_at": "2026-11-21T10:00:00Z",
+        "chat": {"id": "chat-42", "messages": [
+            {"author_type": "visitor", "author_name": "Mary Brown", "text": "How are you?", "sent_at": "2026-11-21T09:59:00Z"}
+        ]},
+        "visitor": {"id": "v-1", "name": "Mary Brown", "email": "mary.brown@email.com"}
+    })
+}
+
+/// What a receiver checks: the three headers, a fresh timestamp, a valid signature.
+fn assert_signed(got: &Received, secret: &str) {
+    let id = got.header("webhook-id").expect("webhook-id");
+    let ts: i64 = got
+        .header("webhook-timestamp")
+        .expect("webhook-timestamp")
+        .parse()
+        .expect("numeric timestamp");
+    assert!(
+        (chrono::Utc::now().timestamp() - ts).abs() < 300,
+        "timestamp too far from now"
+    );
+    let sig = got.header("webhook-signature").expect("webhook-signature");
+    let secret = WebhookSecret::parse(secret).expect("secret");
+    assert!(
+        verify(&secret, id, ts, &got.body, sig),
+        "signature does not verify"
+    );
+}
+
+/// The stock Standard Webhooks verifier (PyPI `standardwebhooks`) accepts it too.
+fn assert_stock_verifier_accepts(got: &Received, secret: &str) {
+    let python = workspace_root().join(".venv/bin/python");
+    let script = workspace_root().join("tests/verify_standard_webhooks.py");
+    let headers: serde_json::Map<String, Value> = got
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let input =
+        json!({"secret": secret, "headers": headers, "body": String::from_utf8_lossy(&got.body)});
+    let mut child = Command::new(python)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python from .venv");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "standardwebhooks rejected it: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_event_reaches_the_receiver_signed_and_is_logged() {
+    // GIVEN a local stack, a tenant and a standard integration pointing at a receiver
+    let (_stack, admin) = running(LocalOptions::default()).await.unwrap();
+    let tenant = new_tenant(&admin).await;
+    let receiver = Receiver::start().await;
+    let created = tenant
+        .post(
+            "/v1/integrations",
+            &json!({"name": "crm", "url": receiver.url("/hook"), "events": ["chat.closed"]}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let secret = created.body["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+
+    // WHEN the chat product posts a chat.closed event
+    let accepted = tenant
+        .post("/v1/events", &closed_chat("evt-backbone-1"))
+        .await;
+    assert_eq!(accepted.status, 202, "{:?}", accepted.body);
+    let delivery_id = accepted.body["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // THEN the receiver gets one signed POST in the standard format
+    let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 1);
+    let hook = &got[0];
+    assert_eq!(hook.method, "POST");
+    assert_eq!(hook.path, "/hook");
+    assert_eq!(hook.header("content-type"), Some("application/json"));
+    assert_eq!(hook.header("webhook-id"), Some(delivery_id.as_str()));
+    assert_signed(hook, &secret);
+    assert_stock_verifier_accepts(hook, &secret);
+    let body = hook.json();
+    assert_eq!(body["type"], "chat.closed");
+    assert_eq!(body["data"]["chat"]["id"], "chat-42");
+
+    // AND the delivery with its attempt is visible through the API
+    let mut detail = tenant.get(&format!("/v1/deliveries/{delivery_id}")).await;
+    for _ in 0..50 {
+        if detail.body["status"] == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        detail = tenant.get(&format!("/v1/deliveries/{delivery_id}")).await;
+    }
+    assert_eq!(detail.status, 200);
+    assert_eq!(detail.body["status"], "succeeded");
+    assert_eq!(detail.body["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(detail.body["attempts"][0]["status_code"], 200);
+
+    // AND another tenant cannot see it
+    let other = new_tenant(&admin).await;
+    assert_eq!(
+        other
+            .get(&format!("/v1/deliveries/{delivery_id}"))
+            .await
+            .status,
+        404
+    );
+
+    // AND posting the same event id again creates no second delivery
+    let again = tenant
+        .post("/v1/events", &closed_chat("evt-backbone-1"))
+        .await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body["duplicate"], true);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_attempt_is_retried_and_an_exhausted_delivery_fails() {
+    let (_stack, admin) = running(LocalOptions::default()).await.unwrap();
+    let tenant = new_tenant(&admin).await;
+    // GIVEN a receiver that fails its first request, and one that always fails
+    let flaky = Receiver::scripted(|n, _| Reply::status(if n == 0 { 503 } else { 200 })).await;
+    let dead = Receiver::scripted(|_, _| Reply::status(500).with_body("boom")).await;
+    for (receiver, name) in [(&flaky, "flaky"), (&dead, "dead")] {
+        let created = tenant
+            .post("/v1/integrations", &json!({"name": name, "url": receiver.url("/"), "events": ["chat.closed"], "retry_policy": [1, 1]}))
+            .await;
+        assert_eq!(created.status, 201, "{:?}", created.body);
+    }
+    // WHEN one event goes to both
+    let accepted = tenant.post("/v1/events", &closed_chat("evt-retry-1")).await;
+    assert_eq!(accepted.status, 202);
+    // THEN the flaky receiver gets the retry, the same webhook-id both times
+    let got = flaky.wait_for(2, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 2, "the retry did not arrive");
+    assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
+    // AND the dead one gets all three attempts, then the delivery is failed with the reason
+    assert_eq!(dead.wait_for(3, Duration::from_secs(40)).await.len(), 3);
+    let deliveries = accepted.body["deliveries"].as_array().unwrap();
+    let mut statuses = Vec::new();
+    for d in deliveries {
+        let id = d["id"].as_str().unwrap();
+        let mut detail = tenant.get(&format!("/v1/deliveries/{id}")).await;
+        for _ in 0..100 {
+            if detail.body["status"] != "pending" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            detail = tenant.get(&format!("/v1/deliveries/{id}")).await;
+        }
+        statuses.push((
+            detail.body["status"].clone(),
+            detail.body["attempts"].as_array().unwrap().len(),
+            detail.body["last_error"].clone(),
+        ));
+    }
+    statuses.sort_by_key(|s| s.1);
+    assert_eq!(statuses[0].0, "succeeded");
+    assert_eq!(statuses[0].1, 2);
+    assert_eq!(statuses[1].0, "failed");
+    assert_eq!(statuses[1].1, 3);
+    assert!(
+        statuses[1]
+            .2
+            .as_str()
+            .unwrap()
+            .contains("gave up after 3 attempts"),
+        "{:?}",
+        statuses[1].2
+    );
+    assert_eq!(dead.received().len(), 3, "no attempt after the last one");
+}

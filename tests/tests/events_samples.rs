@@ -1,0 +1,157 @@
+//! Every sample in `events/` (the files `sam local invoke -e` uses) runs
+//! through its function's handler against the local stack and succeeds, so
+//! the samples never rot. Placeholder keys and ids in the samples are
+//! replaced by real ones created along the way.
+use aws_lambda_events::sqs::SqsEvent;
+use chathooks_tests::local::{LocalOptions, LocalStack};
+use chathooks_tests::moto::workspace_root;
+use chathooks_tests::receiver::Receiver;
+use serde_json::Value;
+use std::time::Duration;
+
+const SAMPLE_ADMIN_KEY: &str = "example-admin-key-0123456789abcdef0123456789abcdef";
+const SAMPLE_API_KEY: &str = "chk_example_3f9c2a71d04b4e8fa6b51c0d9e7f2a38";
+const SAMPLE_TENANT: &str = "ten_0193c5e1a7b07000a1b2c3d4e5f60718";
+const SAMPLE_ROCKETCHAT_USER: &str = "rbAXPnMktTFbNpwtJ";
+const SAMPLE_INTEGRATION: &str = "int_0193c5e1a7b07c3e8f2d4a6b9c1e3f50";
+const SAMPLE_DELIVERY: &str = "msg_5f1c9a0e7b3d2a4c6e8f0a1b2c3d4e5f";
+const SAMPLE_TARGET: &str = "https://crm.example.com/hooks/chat";
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(workspace_root().join("events").join(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The ids a sample's placeholders stand for.
+#[derive(Default)]
+struct Real {
+    tenant: String,
+    key: String,
+    integration: String,
+    delivery: String,
+    target: String,
+}
+
+impl Real {
+    fn apply(&self, raw: &str) -> String {
+        let mut s = raw.replace(SAMPLE_ADMIN_KEY, "ADMIN_KEY_PLACEHOLDER");
+        for (from, to) in [
+            (SAMPLE_API_KEY, &self.key),
+            (SAMPLE_TENANT, &self.tenant),
+            (SAMPLE_ROCKETCHAT_USER, &self.tenant),
+            (SAMPLE_INTEGRATION, &self.integration),
+            (SAMPLE_DELIVERY, &self.delivery),
+            (SAMPLE_TARGET, &self.target),
+        ] {
+            if !to.is_empty() {
+                s = s.replace(from, to);
+            }
+        }
+        s
+    }
+}
+
+async fn invoke_http(stack: &LocalStack, name: &str, real: &Real) -> (u16, Value) {
+    let raw = real
+        .apply(&read(name))
+        .replace("ADMIN_KEY_PLACEHOLDER", &stack.options.admin_key);
+    let request = lambda_http::request::from_str(&raw)
+        .unwrap_or_else(|e| panic!("{name} is not an API Gateway event: {e}"));
+    let response = stack.call(request).await;
+    let status = response.status().as_u16();
+    let body: &[u8] = response.body().as_ref();
+    (status, serde_json::from_slice(body).unwrap_or(Value::Null))
+}
+
+fn sqs_event(name: &str, real: &Real) -> SqsEvent {
+    serde_json::from_str(&real.apply(&read(name)))
+        .unwrap_or_else(|e| panic!("{name} is not an SQS event: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_sample_event_runs_through_its_handler() {
+    let stack = LocalStack::start(LocalOptions::default()).await.unwrap();
+    let receiver = Receiver::start().await;
+    let mut real = Real {
+        target: receiver.url("/hooks/chat"),
+        ..Default::default()
+    };
+
+    // The tenant, with the admin key.
+    let (status, body) = invoke_http(&stack, "config-api-create-tenant.json", &real).await;
+    assert_eq!(status, 201, "{body}");
+    real.tenant = body["id"].as_str().unwrap().to_string();
+    real.key = body["api_key"].as_str().unwrap().to_string();
+
+    // An integration (the sample's target replaced by the local receiver).
+    let (status, body) = invoke_http(&stack, "config-api-create-integration.json", &real).await;
+    assert_eq!(status, 201, "{body}");
+    real.integration = body["id"].as_str().unwrap().to_string();
+
+    // The intake samples.
+    let (status, body) = invoke_http(&stack, "event-intake-chat-closed.json", &real).await;
+    assert_eq!(status, 202, "{body}");
+    real.delivery = body["deliveries"][0]["id"].as_str().unwrap().to_string();
+    let (status, body) = invoke_http(&stack, "event-intake-batch.json", &real).await;
+    assert_eq!(status, 202, "{body}");
+
+    // The consumers' samples through the dispatcher and retry-scheduler handlers.
+    let response = dispatcher::handle(
+        &stack.functions.dispatcher,
+        sqs_event("dispatcher-delivery.json", &real),
+    )
+    .await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert!(
+        !receiver
+            .wait_for(1, Duration::from_secs(10))
+            .await
+            .is_empty(),
+        "the dispatcher sample was not delivered"
+    );
+    let response = retry_scheduler::handle(
+        &stack.functions.retry_scheduler,
+        sqs_event("retry-scheduler-retry.json", &real),
+    )
+    .await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+
+    // Every config-api sample, the deletion last.
+    let expected = [
+        ("config-api-list-integrations.json", 200),
+        ("config-api-get-integration.json", 200),
+        ("config-api-update-integration.json", 200),
+        ("config-api-get-secret.json", 200),
+        ("config-api-rotate-secret.json", 200),
+        ("config-api-test-integration.json", 200),
+        ("config-api-list-deliveries.json", 200),
+        ("config-api-get-delivery.json", 200),
+        ("config-api-retry-delivery.json", 202),
+        ("config-api-recover.json", 202),
+        ("config-api-rocketchat-settings.json", 200),
+        ("config-api-openapi.json", 200),
+        ("config-api-delete-integration.json", 204),
+    ];
+    for (name, want) in expected {
+        let (status, body) = invoke_http(&stack, name, &real).await;
+        assert_eq!(status, want, "{name}: {body}");
+    }
+
+    // No sample is left out of this test.
+    let mut covered: Vec<&str> = expected.iter().map(|(n, _)| *n).collect();
+    covered.extend([
+        "config-api-create-tenant.json",
+        "config-api-create-integration.json",
+        "event-intake-chat-closed.json",
+        "event-intake-batch.json",
+        "dispatcher-delivery.json",
+        "retry-scheduler-retry.json",
+    ]);
+    for entry in std::fs::read_dir(workspace_root().join("events")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        assert!(
+            covered.contains(&name.as_str()),
+            "events/{name} is not run by this test"
+        );
+    }
+}

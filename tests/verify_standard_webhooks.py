@@ -1,0 +1,12 @@
+"""Verify one webhook with the stock Standard Webhooks library, as a receiver would.
+
+stdin: {"secret": "whsec_...", "headers": {...}, "body": "..."}; exit 0 when valid.
+"""
+import json
+import sys
+
+from standardwebhooks.webhooks import Webhook
+
+msg = json.load(sys.stdin)
+Webhook(msg["secret"]).verify(msg["body"].encode(), msg["headers"])
+print("valid")
