@@ -9,10 +9,10 @@ use chathooks::domain::ids::TenantId;
 use chathooks::ports::DeliveryQuery;
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::ConfigApi;
+use crate::bodies::*;
 use crate::routes::{Auth, Route, RouteId};
 
 type Answer = Result<Response<Body>, ApiError>;
@@ -51,7 +51,10 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
                 .await?;
             Ok(json_response(
                 StatusCode::OK,
-                &json!({"items": page.items, "next_cursor": page.next_cursor}),
+                &IntegrationPage {
+                    items: page.items,
+                    next_cursor: page.next_cursor,
+                },
             ))
         }
         GetIntegration => {
@@ -72,11 +75,13 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
             let i = api.integrations.get(t()?, id).await?;
             Ok(json_response(
                 StatusCode::OK,
-                &json!({"secret": i.secret.expose()}),
+                &SecretView {
+                    secret: i.secret.expose().to_string(),
+                },
             ))
         }
         RotateSecret => {
-            let body: RotateSecretBody = json_body(req)?;
+            let body: crate::bodies::RotateSecret = json_body(req)?;
             let grace = body.grace_hours.map(|h| {
                 if h > 24 * 7 {
                     Err(ValidationError::field(
@@ -95,7 +100,10 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
             let previous_expires_at = i.retired_secrets.first().map(|r| r.expires_at);
             Ok(json_response(
                 StatusCode::OK,
-                &json!({"secret": secret.expose(), "previous_secret_expires_at": previous_expires_at}),
+                &RotatedSecret {
+                    secret: secret.expose().to_string(),
+                    previous_secret_expires_at: previous_expires_at,
+                },
             ))
         }
         TestIntegration => {
@@ -123,11 +131,14 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
             let page = api.deliveries.list(t()?, id, query).await?;
             Ok(json_response(
                 StatusCode::OK,
-                &json!({"items": page.items, "next_cursor": page.next_cursor}),
+                &DeliveryPage {
+                    items: page.items,
+                    next_cursor: page.next_cursor,
+                },
             ))
         }
         Recover => {
-            let body: RecoverBody = json_body(req)?;
+            let body: crate::bodies::Recover = json_body(req)?;
             let since = parse_time("since", &body.since)?;
             let until = body
                 .until
@@ -137,7 +148,7 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
             let count = api.deliveries.recover(t()?, id, since, until).await?;
             Ok(json_response(
                 StatusCode::ACCEPTED,
-                &json!({"requeued": count}),
+                &Recovered { requeued: count },
             ))
         }
         GetDelivery => {
@@ -148,35 +159,26 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
             let d = api.deliveries.retry(t()?, id).await?;
             Ok(json_response(StatusCode::ACCEPTED, &d))
         }
+        // Served by the event-intake function; `routes::find` never matches it here.
+        IngestEvents => Err(ApiError::not_found("route")),
         SetRocketchatSettings => {
             rocketchat_settings::apply(&api.integrations, t()?, json_body(req)?).await?;
-            Ok(json_response(StatusCode::OK, &json!({"success": true})))
+            Ok(json_response(
+                StatusCode::OK,
+                &RocketChatSuccess { success: true },
+            ))
         }
         GetRocketchatSettings => {
             let settings = rocketchat_settings::current(&api.integrations, t()?).await?;
             Ok(json_response(
                 StatusCode::OK,
-                &json!({"success": true, "settings": settings}),
+                &RocketChatSettings {
+                    success: true,
+                    settings,
+                },
             ))
         }
     }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RotateSecretBody {
-    #[serde(default)]
-    secret: Option<String>,
-    #[serde(default)]
-    grace_hours: Option<u32>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RecoverBody {
-    since: String,
-    #[serde(default)]
-    until: Option<String>,
 }
 
 /// Rocket.Chat's auth: `X-Auth-Token` is a tenant API key and `X-User-Id` must be its tenant id.

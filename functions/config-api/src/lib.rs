@@ -1,5 +1,6 @@
 //! The config-api Lambda: tenants, integrations, secrets, test-sends, the
 //! delivery log, Rocket.Chat-compatible settings and the OpenAPI document.
+pub mod bodies;
 pub mod handlers;
 pub mod openapi;
 pub mod routes;

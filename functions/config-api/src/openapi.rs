@@ -1,47 +1,92 @@
-//! The OpenAPI 3 document, generated from the route table.
+//! The OpenAPI 3.1 document, generated from the route table: every body's
+//! schema is derived (schemars, JSON Schema 2020-12) from the Rust type the
+//! handler reads or answers, so the document cannot drift from the API.
+use chathooks::api::schema::ErrorBody;
+use schemars::SchemaGenerator;
+use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
 use crate::routes::{Auth, ROUTES};
 
-/// Component schemas of the request and response bodies.
-fn components() -> Map<String, Value> {
-    let mut names: Vec<&str> = ROUTES
-        .iter()
-        .flat_map(|r| [r.request, r.response.1])
-        .flatten()
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    let mut schemas = Map::new();
-    for name in names {
-        schemas.insert(name.to_string(), json!({"type": "object", "title": name}));
+const COMPONENTS: &str = "#/components/schemas/";
+
+fn generator(serialize: bool) -> SchemaGenerator {
+    let settings = SchemaSettings::draft2020_12().with(|s| {
+        s.definitions_path = "/components/schemas".into();
+        s.meta_schema = None;
+    });
+    if serialize {
+        settings.for_serialize().into_generator()
+    } else {
+        settings.for_deserialize().into_generator()
     }
-    schemas.insert(
-        "Error".into(),
-        json!({
-            "type": "object",
-            "required": ["error"],
-            "properties": {"error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "field": {"type": "string"}
-                }
-            }}
-        }),
-    );
-    schemas
+}
+
+/// Rewrite `$ref`s to renamed components.
+fn rename_refs(value: &mut Value, renames: &[(String, String)]) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get_mut("$ref")
+                && let Some(name) = r.strip_prefix(COMPONENTS)
+                && let Some((_, new)) = renames.iter().find(|(old, _)| old == name)
+            {
+                *r = format!("{COMPONENTS}{new}");
+            }
+            map.values_mut().for_each(|v| rename_refs(v, renames));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| rename_refs(v, renames)),
+        _ => {}
+    }
+}
+
+fn json_content(schema: Value) -> Value {
+    json!({"application/json": {"schema": schema}})
 }
 
 fn error_response(description: &str) -> Value {
-    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+    json!({"description": description, "content": json_content(json!({"$ref": format!("{COMPONENTS}Error")}))})
 }
 
 pub fn document() -> Value {
+    // Requests are read (deserialize contract: defaulted fields are optional),
+    // responses written (serialize contract: skipped-when-empty fields are
+    // optional). A type whose two schemas differ gets a `...Response` twin.
+    let mut requests = generator(false);
+    let mut responses = generator(true);
+    let request_schemas: Vec<Option<Value>> = ROUTES
+        .iter()
+        .map(|r| r.request.map(|f| f(&mut requests).to_value()))
+        .collect();
+    let mut response_schemas: Vec<Option<Value>> = ROUTES
+        .iter()
+        .map(|r| r.response.1.map(|f| f(&mut responses).to_value()))
+        .collect();
+    let mut error = responses.subschema_for::<ErrorBody>().to_value();
+    let mut schemas = requests.take_definitions(true);
+    let mut response_defs = responses.take_definitions(true);
+    let mut renames: Vec<(String, String)> = response_defs
+        .iter()
+        .filter(|(name, schema)| schemas.get(*name).is_some_and(|s| s != *schema))
+        .map(|(name, _)| (name.clone(), format!("{name}Response")))
+        .collect();
+    renames.push(("ErrorBody".into(), "Error".into()));
+    for (_, schema) in response_defs.iter_mut() {
+        rename_refs(schema, &renames);
+    }
+    for schema in response_schemas.iter_mut().flatten() {
+        rename_refs(schema, &renames);
+    }
+    rename_refs(&mut error, &renames);
+    for (name, schema) in response_defs {
+        let name = renames
+            .iter()
+            .find(|(old, _)| *old == name)
+            .map_or(name, |(_, new)| new.clone());
+        schemas.insert(name, schema);
+    }
+
     let mut paths = Map::new();
-    for route in ROUTES {
+    for ((route, request), response) in ROUTES.iter().zip(request_schemas).zip(response_schemas) {
         let mut op = Map::new();
         op.insert("summary".into(), json!(route.summary));
         op.insert("operationId".into(), json!(format!("{:?}", route.id)));
@@ -54,50 +99,57 @@ pub fn document() -> Value {
         parameters.extend(route.query.iter().map(|(name, description)| {
             json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}})
         }));
-        if route.auth == Auth::RocketChat {
-            for name in ["X-Auth-Token", "X-User-Id"] {
-                parameters.push(json!({"name": name, "in": "header", "required": true, "schema": {"type": "string"}}));
-            }
-        }
         if !parameters.is_empty() {
             op.insert("parameters".into(), Value::Array(parameters));
         }
-        if let Some(req) = route.request {
+        if let Some(schema) = request {
             op.insert(
                 "requestBody".into(),
-                json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{req}")}}}}),
+                json!({"required": true, "content": json_content(schema)}),
             );
         }
-        let mut responses = Map::new();
-        let (status, body) = route.response;
-        responses.insert(
-            status.to_string(),
-            match body {
-                Some(b) => json!({"description": "success", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{b}")}}}}),
-                None => json!({"description": "success"}),
-            },
+        let mut answers = Map::new();
+        let (status, _) = route.response;
+        for status in std::iter::once(status).chain(route.also.iter().copied()) {
+            answers.insert(
+                status.to_string(),
+                match &response {
+                    Some(schema) => {
+                        json!({"description": "success", "content": json_content(schema.clone())})
+                    }
+                    None => json!({"description": "success"}),
+                },
+            );
+        }
+        answers.insert(
+            "400".into(),
+            error_response("invalid request, naming the field"),
         );
-        responses.insert("400".into(), error_response("invalid request"));
         if route.auth != Auth::None {
-            responses.insert("401".into(), error_response("missing or invalid key"));
+            answers.insert("401".into(), error_response("missing or invalid key"));
         }
         if route.pattern.contains('{') {
-            responses.insert(
+            answers.insert(
                 "404".into(),
-                error_response("not found, or another tenant's"),
+                error_response("not found, or another tenant's: the two are indistinguishable"),
             );
         }
         if route.request.is_some() {
-            responses.insert("413".into(), error_response("body too large"));
-            responses.insert("415".into(), error_response("not JSON"));
+            answers.insert("413".into(), error_response("body too large"));
+            answers.insert("415".into(), error_response("not JSON"));
         }
-        op.insert("responses".into(), Value::Object(responses));
-        match route.auth {
-            Auth::Admin | Auth::Tenant => {
-                op.insert("security".into(), json!([{"bearer": []}]));
-            }
-            Auth::None | Auth::RocketChat => {}
-        }
+        answers.insert(
+            "default".into(),
+            error_response("any other error (405, 409, 503: nothing was accepted, 500)"),
+        );
+        op.insert("responses".into(), Value::Object(answers));
+        let security = match route.auth {
+            Auth::Admin => json!([{"adminKey": []}]),
+            Auth::Tenant => json!([{"apiKey": []}]),
+            Auth::RocketChat => json!([{"rocketchatToken": [], "rocketchatUser": []}]),
+            Auth::None => json!([]),
+        };
+        op.insert("security".into(), security);
         let entry = paths
             .entry(route.pattern.to_string())
             .or_insert_with(|| json!({}));
@@ -109,12 +161,17 @@ pub fn document() -> Value {
         }
     }
     json!({
-        "openapi": "3.0.3",
-        "info": {"title": "chathooks", "version": env!("CARGO_PKG_VERSION"), "description": "Outbound webhooks for live-chat events."},
+        "openapi": "3.1.0",
+        "info": {"title": "chathooks", "version": env!("CARGO_PKG_VERSION"), "description": "Outbound webhooks for live-chat events. Errors are {\"error\": {\"code\", \"message\", \"field\"?}}."},
         "paths": paths,
         "components": {
-            "schemas": components(),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
+            "schemas": schemas,
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "a tenant API key (`chk_...`)"},
+                "adminKey": {"type": "http", "scheme": "bearer", "description": "the deployment's admin key"},
+                "rocketchatToken": {"type": "apiKey", "in": "header", "name": "X-Auth-Token", "description": "a tenant API key"},
+                "rocketchatUser": {"type": "apiKey", "in": "header", "name": "X-User-Id", "description": "the key's tenant id"}
+            }
         }
     })
 }
@@ -136,5 +193,136 @@ mod tests {
             );
             assert_eq!(op["summary"], route.summary);
         }
+    }
+
+    fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_ref_resolves_and_every_component_is_real() {
+        let doc = document();
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(found.len() > 20, "expected real $refs, got {found:?}");
+        for r in found {
+            let pointer = r.strip_prefix('#').unwrap();
+            assert!(doc.pointer(pointer).is_some(), "unresolved $ref {r}");
+        }
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for (name, schema) in schemas {
+            assert_ne!(
+                schema,
+                &json!({"type": "object", "title": name}),
+                "{name} is a placeholder"
+            );
+            assert!(
+                schema.get("type").is_some()
+                    || schema.get("anyOf").is_some()
+                    || schema.get("oneOf").is_some()
+                    || schema.get("enum").is_some()
+                    || schema.get("$ref").is_some(),
+                "{name}: {schema}"
+            );
+        }
+        // the DTOs the issue names have their own component, with their fields
+        let props = |name: &str| schemas[name]["properties"].as_object().unwrap().clone();
+        assert!(props("NewIntegration").contains_key("retry_policy"));
+        assert!(props("IntegrationView").contains_key("disabled_reason"));
+        assert!(props("CreatedIntegration").contains_key("secret"));
+        assert!(!props("IntegrationView").contains_key("secret"));
+        assert!(props("DeliveryDetail").contains_key("attempts"));
+        assert!(props("Event").contains_key("type"));
+        assert!(props("LivechatWebhookSettings").contains_key("LivechatWebhookOnClose"));
+        assert_eq!(
+            schemas["NewIntegration"]["additionalProperties"],
+            json!(false)
+        );
+    }
+
+    #[test]
+    fn the_document_has_openapi_3_1_structure() {
+        let doc = document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
+        let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+        let mut operation_ids = std::collections::HashSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            assert!(path.starts_with('/'), "{path}");
+            for (method, op) in item.as_object().unwrap() {
+                assert!(
+                    ["get", "post", "patch", "delete", "put"].contains(&method.as_str()),
+                    "{method}"
+                );
+                assert!(operation_ids.insert(op["operationId"].as_str().unwrap().to_string()));
+                let responses = op["responses"].as_object().unwrap();
+                assert!(!responses.is_empty());
+                for (status, response) in responses {
+                    assert!(
+                        status == "default"
+                            || status.parse::<u16>().is_ok_and(|s| (100..600).contains(&s)),
+                        "{status}"
+                    );
+                    assert!(
+                        response["description"].is_string(),
+                        "{path} {method} {status}"
+                    );
+                }
+                // every path template parameter is declared
+                let declared: Vec<&str> = op["parameters"]
+                    .as_array()
+                    .map(|p| {
+                        p.iter()
+                            .filter(|p| p["in"] == "path")
+                            .map(|p| p["name"].as_str().unwrap())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for segment in path.split('/').filter(|s| s.starts_with('{')) {
+                    assert!(
+                        declared.contains(&segment.trim_matches(['{', '}'])),
+                        "{path}"
+                    );
+                }
+                for requirement in op["security"].as_array().unwrap() {
+                    for scheme in requirement.as_object().unwrap().keys() {
+                        assert!(schemes.contains_key(scheme), "{scheme}");
+                    }
+                }
+                if let Some(body) = op.get("requestBody") {
+                    assert!(body["content"]["application/json"]["schema"].is_object());
+                }
+            }
+        }
+        // the intake's route is described too
+        assert!(doc["paths"]["/v1/events"]["post"]["requestBody"].is_object());
+    }
+
+    #[test]
+    fn nullable_fields_allow_null() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        let view = &schemas["IntegrationView"]["properties"]["disabled_reason"];
+        assert!(
+            view.to_string().contains("\"null\""),
+            "disabled_reason is serialized as null: {view}"
+        );
+        let page = &schemas["IntegrationPage"]["properties"]["next_cursor"];
+        assert!(page.to_string().contains("\"null\""), "{page}");
+    }
+
+    #[test]
+    #[ignore = "prints the document"]
+    fn print_document() {
+        println!("{}", serde_json::to_string_pretty(&document()).unwrap());
     }
 }

@@ -1,6 +1,19 @@
 //! The config API's routes: one table drives both request routing and the
 //! OpenAPI document, so a route cannot exist without being described.
+use chathooks::app::deliveries::DeliveryDetail;
+use chathooks::app::integrations::{
+    CreatedIntegration, IntegrationPatch, IntegrationView, NewIntegration, TestResult,
+};
+use chathooks::app::rocketchat_settings::LivechatWebhookSettings;
+use chathooks::app::tenants::{CreatedTenant, NewTenant};
+use chathooks::domain::delivery::Delivery;
 use http::Method;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+
+use crate::bodies::{
+    self, DeliveryPage, EventsAnswer, EventsBody, IntegrationPage, Recovered, RocketChatSettings,
+    RocketChatSuccess, RotatedSecret, SecretView,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteId {
@@ -18,6 +31,7 @@ pub enum RouteId {
     Recover,
     GetDelivery,
     RetryDelivery,
+    IngestEvents,
     SetRocketchatSettings,
     GetRocketchatSettings,
 }
@@ -32,6 +46,25 @@ pub enum Auth {
     RocketChat,
 }
 
+/// Builds the schema of a body (a `$ref` to a component for named types).
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
+}
+
+/// The JSON body of type `T`, for the route table.
+const fn body<T: JsonSchema>() -> Option<SchemaFn> {
+    Some(schema_of::<T>)
+}
+
+/// Which function serves a route (API Gateway routes by path, template.yaml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServedBy {
+    ConfigApi,
+    EventIntake,
+}
+
 #[derive(Debug, Clone)]
 pub struct Route {
     pub method: Method,
@@ -39,12 +72,15 @@ pub struct Route {
     pub id: RouteId,
     pub auth: Auth,
     pub summary: &'static str,
-    /// Component name of the JSON request body, if any.
-    pub request: Option<&'static str>,
-    /// Success status and the component name of its body.
-    pub response: (u16, Option<&'static str>),
+    /// The JSON request body, if any.
+    pub request: Option<SchemaFn>,
+    /// Success status and its body.
+    pub response: (u16, Option<SchemaFn>),
+    /// Other success statuses answering the same body.
+    pub also: &'static [u16],
     /// Query parameters: (name, description).
     pub query: &'static [(&'static str, &'static str)],
+    pub served_by: ServedBy,
 }
 
 const LIST_QUERY: &[(&str, &str)] = &[
@@ -60,8 +96,13 @@ const DELIVERY_QUERY: &[(&str, &str)] = &[
     ("until", "RFC 3339: deliveries created before"),
 ];
 
+const NONE: Option<SchemaFn> = None;
+
 macro_rules! route {
     ($m:ident $p:literal => $id:ident, $auth:ident, $summary:literal, $req:expr, $status:literal $resp:expr, $q:expr) => {
+        route!($m $p => $id, $auth, $summary, $req, $status $resp, $q, &[], ConfigApi)
+    };
+    ($m:ident $p:literal => $id:ident, $auth:ident, $summary:literal, $req:expr, $status:literal $resp:expr, $q:expr, $also:expr, $served:ident) => {
         Route {
             method: Method::$m,
             pattern: $p,
@@ -70,28 +111,33 @@ macro_rules! route {
             summary: $summary,
             request: $req,
             response: ($status, $resp),
+            also: $also,
             query: $q,
+            served_by: ServedBy::$served,
         }
     };
 }
 
+/// Every route of the HTTP API: the config API's, and the event intake's so
+/// the OpenAPI document describes the whole API.
 pub const ROUTES: &[Route] = &[
-    route!(GET "/openapi.json" => OpenApi, None, "This OpenAPI description", None, 200 None, &[]),
-    route!(POST "/v1/tenants" => CreateTenant, Admin, "Create a tenant and its API key (shown once)", Some("NewTenant"), 201 Some("CreatedTenant"), &[]),
-    route!(POST "/v1/integrations" => CreateIntegration, Tenant, "Create an integration; its secret is shown once", Some("NewIntegration"), 201 Some("CreatedIntegration"), &[]),
-    route!(GET "/v1/integrations" => ListIntegrations, Tenant, "List the tenant's integrations", None, 200 Some("IntegrationPage"), LIST_QUERY),
-    route!(GET "/v1/integrations/{id}" => GetIntegration, Tenant, "Read an integration", None, 200 Some("Integration"), &[]),
-    route!(PATCH "/v1/integrations/{id}" => UpdateIntegration, Tenant, "Change an integration (partial update)", Some("IntegrationPatch"), 200 Some("Integration"), &[]),
-    route!(DELETE "/v1/integrations/{id}" => DeleteIntegration, Tenant, "Delete an integration; its pending retries stop", None, 204 None, &[]),
-    route!(GET "/v1/integrations/{id}/secret" => GetSecret, Tenant, "Read the signing secret", None, 200 Some("Secret"), &[]),
-    route!(POST "/v1/integrations/{id}/secret/rotate" => RotateSecret, Tenant, "Rotate the secret; the old one keeps signing for the grace period", Some("RotateSecret"), 200 Some("Secret"), &[]),
-    route!(POST "/v1/integrations/{id}/test" => TestIntegration, Tenant, "Send a webhook.test delivery now and report the result", None, 200 Some("TestResult"), &[]),
-    route!(GET "/v1/integrations/{id}/deliveries" => ListDeliveries, Tenant, "The integration's delivery log, newest first", None, 200 Some("DeliveryPage"), DELIVERY_QUERY),
-    route!(POST "/v1/integrations/{id}/recover" => Recover, Tenant, "Re-queue the failed deliveries of a time window", Some("Recover"), 202 Some("Recovered"), &[]),
-    route!(GET "/v1/deliveries/{id}" => GetDelivery, Tenant, "One delivery with every attempt", None, 200 Some("DeliveryDetail"), &[]),
-    route!(POST "/v1/deliveries/{id}/retry" => RetryDelivery, Tenant, "Re-deliver now", None, 202 Some("Delivery"), &[]),
-    route!(POST "/api/v1/omnichannel/integrations" => SetRocketchatSettings, RocketChat, "Rocket.Chat-compatible webhook settings", Some("LivechatWebhookSettings"), 200 Some("RocketChatSuccess"), &[]),
-    route!(GET "/api/v1/omnichannel/integrations" => GetRocketchatSettings, RocketChat, "Current Rocket.Chat-compatible webhook settings", None, 200 Some("LivechatWebhookSettingsResponse"), &[]),
+    route!(GET "/openapi.json" => OpenApi, None, "This OpenAPI description", NONE, 200 NONE, &[]),
+    route!(POST "/v1/tenants" => CreateTenant, Admin, "Create a tenant and its API key (shown once)", body::<NewTenant>(), 201 body::<CreatedTenant>(), &[]),
+    route!(POST "/v1/integrations" => CreateIntegration, Tenant, "Create an integration; its secret is shown once", body::<NewIntegration>(), 201 body::<CreatedIntegration>(), &[]),
+    route!(GET "/v1/integrations" => ListIntegrations, Tenant, "List the tenant's integrations", NONE, 200 body::<IntegrationPage>(), LIST_QUERY),
+    route!(GET "/v1/integrations/{id}" => GetIntegration, Tenant, "Read an integration", NONE, 200 body::<IntegrationView>(), &[]),
+    route!(PATCH "/v1/integrations/{id}" => UpdateIntegration, Tenant, "Change an integration (partial update)", body::<IntegrationPatch>(), 200 body::<IntegrationView>(), &[]),
+    route!(DELETE "/v1/integrations/{id}" => DeleteIntegration, Tenant, "Delete an integration; its pending retries stop", NONE, 204 NONE, &[]),
+    route!(GET "/v1/integrations/{id}/secret" => GetSecret, Tenant, "Read the signing secret", NONE, 200 body::<SecretView>(), &[]),
+    route!(POST "/v1/integrations/{id}/secret/rotate" => RotateSecret, Tenant, "Rotate the secret; the old one keeps signing for the grace period", body::<bodies::RotateSecret>(), 200 body::<RotatedSecret>(), &[]),
+    route!(POST "/v1/integrations/{id}/test" => TestIntegration, Tenant, "Send a webhook.test delivery now and report the result", NONE, 200 body::<TestResult>(), &[]),
+    route!(GET "/v1/integrations/{id}/deliveries" => ListDeliveries, Tenant, "The integration's delivery log, newest first", NONE, 200 body::<DeliveryPage>(), DELIVERY_QUERY),
+    route!(POST "/v1/integrations/{id}/recover" => Recover, Tenant, "Re-queue the failed deliveries of a time window", body::<bodies::Recover>(), 202 body::<Recovered>(), &[]),
+    route!(GET "/v1/deliveries/{id}" => GetDelivery, Tenant, "One delivery with every attempt", NONE, 200 body::<DeliveryDetail>(), &[]),
+    route!(POST "/v1/deliveries/{id}/retry" => RetryDelivery, Tenant, "Re-deliver now", NONE, 202 body::<Delivery>(), &[]),
+    route!(POST "/v1/events" => IngestEvents, Tenant, "Post one event or {\"events\": [...]}: 202 once queued, 200 for a repeated id", body::<EventsBody>(), 202 body::<EventsAnswer>(), &[], &[200], EventIntake),
+    route!(POST "/api/v1/omnichannel/integrations" => SetRocketchatSettings, RocketChat, "Rocket.Chat-compatible webhook settings", body::<LivechatWebhookSettings>(), 200 body::<RocketChatSuccess>(), &[]),
+    route!(GET "/api/v1/omnichannel/integrations" => GetRocketchatSettings, RocketChat, "Current Rocket.Chat-compatible webhook settings", NONE, 200 body::<RocketChatSettings>(), &[]),
 ];
 
 pub enum Matched {
@@ -125,7 +171,7 @@ fn match_pattern(pattern: &str, path: &str) -> Option<Vec<String>> {
 
 pub fn find(method: &Method, path: &str) -> Matched {
     let mut path_exists = false;
-    for route in ROUTES {
+    for route in ROUTES.iter().filter(|r| r.served_by == ServedBy::ConfigApi) {
         if let Some(params) = match_pattern(route.pattern, path) {
             if route.method == *method {
                 return Matched::Route(route, params);

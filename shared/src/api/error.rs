@@ -2,7 +2,8 @@
 //! its detail and answers a generic body.
 use http::StatusCode;
 use lambda_http::{Body, Response};
-use serde_json::json;
+
+use super::schema::{ErrorBody, ErrorDetail};
 
 use crate::app::AppError;
 use crate::domain::ValidationError;
@@ -55,11 +56,14 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response<Body> {
-        let mut error = json!({"code": self.code, "message": self.message});
-        if let Some(field) = self.field {
-            error["field"] = json!(field);
-        }
-        super::request::json_response(self.status, &json!({ "error": error }))
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+                field: self.field,
+            },
+        };
+        super::request::json_response(self.status, &body)
     }
 }
 

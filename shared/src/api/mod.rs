@@ -2,6 +2,7 @@
 //! `ApiError` is the one place application errors become status codes.
 pub mod error;
 pub mod request;
+pub mod schema;
 
 pub use error::ApiError;
 pub use request::*;

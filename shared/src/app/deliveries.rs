@@ -16,7 +16,7 @@ use crate::ports::{
 /// Most deliveries one recover call re-queues.
 pub const MAX_RECOVER: usize = 1000;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct DeliveryDetail {
     #[serde(flatten)]
     pub delivery: Delivery,

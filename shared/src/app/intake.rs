@@ -16,7 +16,7 @@ use crate::domain::message::{DeliveryJob, QueueMessage};
 use crate::ports::{EventStore, InsertOutcome, IntegrationStore, JobQueue, OutgoingMessage};
 
 /// What the intake answers for one event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Accepted {
     pub event_id: EventId,
     /// True when the id was seen before: nothing new was queued.
@@ -24,7 +24,7 @@ pub struct Accepted {
     pub deliveries: Vec<PlannedDelivery>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PlannedDelivery {
     pub id: DeliveryId,
     pub integration_id: IntegrationId,

@@ -23,36 +23,56 @@ use crate::ports::{DeliveryLog, IntegrationStore, Page, WebhookSender};
 pub const MAX_RETIRED_SECRETS: usize = 10;
 pub const MAX_PAGE: usize = 100;
 
-#[derive(Debug, Clone, Deserialize)]
+/// A new integration. Unknown fields are rejected.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewIntegration {
+    /// A label for people (default `webhook`).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 200))]
     pub name: Option<String>,
+    /// Where deliveries go: an absolute https URL (http only where the deployment allows it).
+    #[schemars(length(min = 1, max = 2048))]
     pub url: String,
+    /// The payload shape (default `standard`).
     #[serde(default)]
     pub format: Format,
+    /// The event types to deliver; each must be renderable by the format.
+    #[schemars(with = "Vec<EventType>", length(min = 1))]
     pub events: Vec<String>,
+    /// The signing secret (`whsec_` + base64); generated when absent.
     #[serde(default)]
     pub secret: Option<String>,
+    /// Request timeout in milliseconds, 1000-30000 (default 10000).
     #[serde(default)]
+    #[schemars(range(min = 1000, max = 30000))]
     pub timeout_ms: Option<u32>,
+    /// `standard` (default), `rocketchat`, `livechat`, `none`, or a list of delays in seconds.
     #[serde(default)]
     pub retry_policy: Option<RetryPolicy>,
+    /// Custom headers sent with every delivery (not hop-by-hop, framing or `webhook-*` ones).
     #[serde(default)]
     pub headers: Option<BTreeMap<String, String>>,
+    /// Whether deliveries are sent (default true).
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// Per-format settings.
     #[serde(default)]
     pub format_options: Option<FormatOptions>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+/// A partial update: only the fields present change. Unknown fields are rejected.
+#[derive(Debug, Clone, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationPatch {
+    #[schemars(length(min = 1, max = 200))]
     pub name: Option<String>,
+    #[schemars(length(min = 1, max = 2048))]
     pub url: Option<String>,
     pub format: Option<Format>,
+    #[schemars(with = "Option<Vec<EventType>>", length(min = 1))]
     pub events: Option<Vec<String>>,
+    #[schemars(range(min = 1000, max = 30000))]
     pub timeout_ms: Option<u32>,
     pub retry_policy: Option<RetryPolicy>,
     pub headers: Option<BTreeMap<String, String>>,
@@ -61,7 +81,7 @@ pub struct IntegrationPatch {
 }
 
 /// An integration as the API shows it: no secret, credentials redacted.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct IntegrationView {
     pub id: IntegrationId,
     pub name: String,
@@ -73,7 +93,9 @@ pub struct IntegrationView {
     pub headers: BTreeMap<String, String>,
     pub format_options: FormatOptions,
     pub enabled: bool,
+    /// Why the integration is disabled (by the tenant, after `410 Gone`, after failing too long).
     pub disabled_reason: Option<String>,
+    /// Start of the current run of failures without a success.
     pub failing_since: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -105,7 +127,7 @@ impl From<&Integration> for IntegrationView {
 }
 
 /// The answer to a creation: the view plus the secret, shown this once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CreatedIntegration {
     #[serde(flatten)]
     pub integration: IntegrationView,
@@ -403,7 +425,7 @@ impl Integrations {
 }
 
 /// The result of a test-send, as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TestResult {
     pub ok: bool,
     pub delivery_id: DeliveryId,

@@ -16,7 +16,7 @@ use crate::domain::retry::{NamedPolicy, RetryPolicy};
 /// The name of the integration these settings manage.
 pub const INTEGRATION_NAME: &str = "Rocket.Chat Omnichannel webhook";
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct LivechatWebhookSettings {
     #[serde(default)]

@@ -8,7 +8,7 @@ use crate::domain::ValidationError;
 use crate::domain::ids::TenantId;
 use crate::ports::{Tenant, TenantStore};
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTenant {
     #[serde(default)]
@@ -16,7 +16,7 @@ pub struct NewTenant {
 }
 
 /// The answer to a tenant creation: the API key is shown this once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CreatedTenant {
     pub id: TenantId,
     pub name: String,

@@ -8,7 +8,7 @@ use super::ids::{DeliveryId, EventId, IntegrationId, TenantId};
 /// Bytes of a response body kept on an attempt.
 pub const RESPONSE_EXCERPT_BYTES: usize = 4 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     Pending,
@@ -27,7 +27,7 @@ impl DeliveryStatus {
 }
 
 /// Why an attempt failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorKind {
     Timeout,
@@ -42,7 +42,7 @@ pub enum ErrorKind {
     Render,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Delivery {
     pub id: DeliveryId,
     pub tenant_id: TenantId,
@@ -64,7 +64,7 @@ pub struct Delivery {
     pub link: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Attempt {
     pub number: u32,
     pub started_at: DateTime<Utc>,

@@ -18,7 +18,9 @@ pub const MAX_NAME_LEN: usize = 200;
 pub const MAX_CUSTOM_HEADERS: usize = 20;
 
 /// The payload shape an integration receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     #[default]
@@ -99,7 +101,7 @@ impl Format {
 }
 
 /// Per-format settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct FormatOptions {
     /// rocketchat: the `X-RocketChat-Livechat-Token` value; livechat: the body's

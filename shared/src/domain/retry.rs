@@ -16,7 +16,7 @@ const STANDARD_JITTER: f64 = 0.2;
 pub const MAX_CUSTOM_RETRIES: usize = 20;
 pub const MAX_CUSTOM_DELAY_SECS: u32 = 7 * 24 * 3600;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, Default)]
 #[serde(untagged)]
 pub enum RetryPolicy {
     Named(NamedPolicy),
@@ -27,7 +27,7 @@ pub enum RetryPolicy {
     Default,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NamedPolicy {
     Standard,
