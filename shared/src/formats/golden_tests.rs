@@ -105,6 +105,7 @@ pub fn cases() -> Vec<(Format, &'static str, &'static str)> {
             "chat_started",
             "chat_closed",
             "offline_message",
+            "offline_message_no_visitor",
             "lead_captured",
             "webhook_test",
         ]

@@ -24,7 +24,6 @@ struct Conversation {
     visitor: Option<Visitor>,
     operators: BTreeMap<String, Operator>,
     groups: Vec<Group>,
-    custom_fields: CustomFields,
 }
 
 #[derive(Serialize)]
@@ -51,8 +50,6 @@ struct Visitor {
     #[serde(skip_serializing_if = "Option::is_none")]
     phone_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    ip: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     city: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     region: Option<String>,
@@ -60,6 +57,8 @@ struct Visitor {
     country: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     country_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     browser: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,11 +72,11 @@ struct Operator {
     kind: &'static str,
     id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     nickname: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     email_address: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    username: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -126,13 +125,14 @@ fn empty(id: String) -> Conversation {
         visitor: None,
         operators: BTreeMap::new(),
         groups: Vec::new(),
-        custom_fields: CustomFields::new(),
     }
 }
 
 /// The chat's transcript. Its id is the chat's, so a `!lead` transcript and
 /// the final one of the same conversation share it. Whispers never reached
-/// the visitor and are left out.
+/// the visitor and are left out. Olark has no conversation-level custom
+/// fields (its custom fields API sets the visitor's), so the chat's custom
+/// fields join `visitor.customFields`, the visitor's own winning a clash.
 fn transcript(event: &Event) -> Result<Conversation, RenderError> {
     let chat = need(&event.chat, "chat")?;
     let items = chat
@@ -178,7 +178,14 @@ fn transcript(event: &Event) -> Result<Conversation, RenderError> {
         manually_submitted: event.kind == EventType::LeadCaptured,
         tags: chat.tags.clone(),
         items,
-        visitor: visitor(event),
+        visitor: visitor(event).map(|mut v| {
+            for (key, value) in &chat.custom_fields {
+                v.custom_fields
+                    .entry(key.clone())
+                    .or_insert_with(|| value.clone());
+            }
+            v
+        }),
         operators,
         groups: chat
             .groups
@@ -189,7 +196,6 @@ fn transcript(event: &Event) -> Result<Conversation, RenderError> {
                 name: g.name.clone(),
             })
             .collect(),
-        custom_fields: chat.custom_fields.clone(),
         ..empty(chat.id.clone())
     })
 }
@@ -213,35 +219,44 @@ fn visitor(event: &Event) -> Option<Visitor> {
 }
 
 /// An offline message: a conversation (the chat's id if any, else the
-/// event's) with one `OfflineMessage` item; the form's name and email fill
-/// the visitor's gaps.
+/// event's) with one `OfflineMessage` item (`timestamp` and `body`, as in
+/// Olark's example); the form's name and email override the visitor's.
+/// Olark always sends a visitor: without one in the event, its id is the
+/// form's email address (lowercased, so a receiver keying contacts on
+/// `visitor.id` files repeated messages from one address together), else the
+/// conversation id.
 fn offline(event: &Event) -> Result<Conversation, RenderError> {
     let offline = need(&event.offline_message, "offline_message")?;
-    let mut visitor = visitor(event).unwrap_or(Visitor {
+    let id = event
+        .chat
+        .as_ref()
+        .map_or_else(|| event.id.to_string(), |c| c.id.clone());
+    let mut visitor = visitor(event).unwrap_or_else(|| Visitor {
         kind: "Visitor",
-        id: event.id.to_string(),
+        id: offline
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map_or_else(|| id.clone(), str::to_lowercase),
         full_name: None,
         email_address: None,
         phone_number: None,
-        ip: None,
         city: None,
         region: None,
         country: None,
         country_code: None,
+        ip: None,
         browser: None,
         operating_system: None,
         custom_fields: CustomFields::new(),
     });
     visitor.full_name = offline.name.clone().or(visitor.full_name);
     visitor.email_address = offline.email.clone().or(visitor.email_address);
-    let id = event
-        .chat
-        .as_ref()
-        .map_or_else(|| event.id.to_string(), |c| c.id.clone());
     Ok(Conversation {
         items: vec![Item {
             kind: "OfflineMessage",
-            nickname: visitor.full_name.clone(),
+            nickname: None,
             timestamp: unix_fraction(offline.sent_at),
             body: offline.message.clone(),
             operator_id: None,
