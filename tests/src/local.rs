@@ -71,6 +71,8 @@ pub struct LocalStack {
     pub config: Config,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The emulated event-source mappings' pollers (killable on their own).
+    consumers: Vec<JoinHandle<()>>,
 }
 
 impl LocalStack {
@@ -117,6 +119,7 @@ impl LocalStack {
             config,
             shutdown,
             tasks: Vec::new(),
+            consumers: Vec::new(),
         })
     }
 
@@ -187,7 +190,7 @@ impl LocalStack {
         let sqs = self.sqs.clone();
         let visibility = self.options.visibility_timeout;
         let mut stop = self.shutdown.subscribe();
-        self.tasks.push(tokio::spawn(async move {
+        self.consumers.push(tokio::spawn(async move {
             loop {
                 tokio::select! {
                     _ = poll_once(&sqs, &queue_url, visibility, &handler) => {},
@@ -197,10 +200,21 @@ impl LocalStack {
         }));
     }
 
+    /// Kill the consumers as a crashed Lambda dies: batches in flight are
+    /// abandoned mid-way (nothing deleted, nothing reported), so their
+    /// messages come back after the visibility timeout. The HTTP API keeps
+    /// running; `start_consumers` starts fresh ones.
+    pub async fn kill_consumers(&mut self) {
+        for task in self.consumers.drain(..) {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
     /// Stop the server and the consumers (the emulator stops when dropped).
     pub async fn stop(&mut self) {
         let _ = self.shutdown.send(true);
-        for task in self.tasks.drain(..) {
+        for task in self.tasks.drain(..).chain(self.consumers.drain(..)) {
             task.abort();
             let _ = task.await;
         }
@@ -210,7 +224,7 @@ impl LocalStack {
 impl Drop for LocalStack {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
-        for task in &self.tasks {
+        for task in self.tasks.iter().chain(&self.consumers) {
             task.abort();
         }
     }

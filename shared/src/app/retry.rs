@@ -9,8 +9,10 @@ use super::dispatch::{Outcome, fail_without_attempt, queue_delay};
 use crate::domain::message::{QueueMessage, RetryJob};
 use crate::ports::{Clock, DeliveryLog, IntegrationStore, JobQueue, OutgoingMessage};
 
-/// How early a job may be released (SQS delays are whole seconds).
-const EARLY_TOLERANCE_MS: i64 = 500;
+/// How early a job may be released: never. A retry is due at `due_at`, which
+/// may be a receiver's `Retry-After`; SQS delays are whole seconds rounded up,
+/// so a job that arrives a little early hops once more (≤ 1 s late, never early).
+const EARLY_TOLERANCE_MS: i64 = 0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RetryOutcome {
@@ -162,6 +164,20 @@ mod tests {
         ));
         let sent = f.retry.take();
         assert_eq!(sent[0].delay_seconds, 900);
+        assert!(f.delivery.take().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_job_arriving_even_slightly_early_is_not_released() {
+        // GIVEN a retry due in 300 ms (say a receiver's Retry-After)
+        let mut f = fixture(0, 900).await;
+        f.job.due_at += chrono::Duration::milliseconds(300);
+        // WHEN it comes back from the retry queue THEN it hops once more, for one second
+        assert!(matches!(
+            f.s.handle(&f.job).await.unwrap(),
+            RetryOutcome::Hopped { .. }
+        ));
+        assert_eq!(f.retry.take()[0].delay_seconds, 1);
         assert!(f.delivery.take().is_empty());
     }
 
