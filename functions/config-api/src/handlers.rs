@@ -93,11 +93,10 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
                 }
             });
             let grace = grace.transpose()?;
-            let (i, secret) = api
+            let (_, secret, previous_expires_at) = api
                 .integrations
                 .rotate_secret(t()?, id, body.secret, grace)
                 .await?;
-            let previous_expires_at = i.retired_secrets.first().map(|r| r.expires_at);
             Ok(json_response(
                 StatusCode::OK,
                 &RotatedSecret {

@@ -387,14 +387,16 @@ impl Integrations {
         }
     }
 
-    /// Replace the secret; the old one keeps signing for `grace`.
+    /// Replace the secret; the old one keeps signing for `grace`. Answers the
+    /// integration, the new secret and until when the replaced one signs
+    /// (`None` without a grace period).
     pub async fn rotate_secret(
         &self,
         tenant: &TenantId,
         id: &str,
         new_secret: Option<String>,
         grace: Option<chrono::Duration>,
-    ) -> Result<(Integration, WebhookSecret), AppError> {
+    ) -> Result<(Integration, WebhookSecret, Option<DateTime<Utc>>), AppError> {
         let mut i = self.get(tenant, id).await?;
         let secret = match new_secret {
             Some(s) => {
@@ -405,6 +407,7 @@ impl Integrations {
         let now = Utc::now();
         let grace = grace.unwrap_or(self.secret_grace);
         i.retired_secrets.retain(|r| r.expires_at > now);
+        let previous_expires_at = (grace > chrono::Duration::zero()).then(|| now + grace);
         if grace > chrono::Duration::zero() {
             i.retired_secrets.insert(
                 0,
@@ -420,7 +423,7 @@ impl Integrations {
         if !self.store.replace(&i).await? {
             return Err(AppError::NotFound("integration"));
         }
-        Ok((i, secret))
+        Ok((i, secret, previous_expires_at))
     }
 }
 
