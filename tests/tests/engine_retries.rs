@@ -267,3 +267,32 @@ async fn disabling_an_integration_stops_its_pending_retries() {
 async fn deleting_an_integration_stops_its_pending_retries() {
     pending_retry_stops(true).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failing_past_the_window_disables_the_integration() {
+    // GIVEN a failing window of zero hours (any second failure in a run disables)
+    let (_stack, _admin, tenant) = stack_with(&[("CHATHOOKS_DISABLE_AFTER_HOURS", "0")]).await;
+    let receiver = Receiver::scripted(|_, _| Reply::status(500)).await;
+    let (id, _) = integration(
+        &tenant,
+        &receiver.url("/fail"),
+        json!({"retry_policy": [1, 1, 1]}),
+    )
+    .await;
+
+    // WHEN the first attempt fails (the run starts) and the retry fails too
+    let delivery = post_event(&tenant, "evt-window").await;
+    let d = wait_settled(&tenant, &delivery, Duration::from_secs(30)).await;
+
+    // THEN the second failure disables the integration, naming when the run began
+    assert_eq!(d["status"], "failed", "{d}");
+    assert_eq!(attempts(&d).len(), 2, "{d}");
+    let i = tenant.get(&format!("/v1/integrations/{id}")).await.body;
+    assert_eq!(i["enabled"], false, "{i}");
+    let reason = i["disabled_reason"].as_str().unwrap();
+    assert!(reason.contains("failed since"), "{reason}");
+    assert!(d["last_error"].as_str().unwrap().contains(reason), "{d}");
+    // AND the remaining retries never happen
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(receiver.received().len(), 2);
+}
