@@ -178,3 +178,34 @@ impl Deliveries {
         Ok(count)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::dispatch::delivery_of;
+    use crate::domain::catalogue::EventType;
+    use crate::domain::ids::EventId;
+
+    #[test]
+    fn a_detail_has_one_attempts_key_holding_the_list() {
+        let job = DeliveryJob {
+            delivery_id: DeliveryId::parse("msg_1").unwrap(),
+            tenant_id: TenantId::parse("ten_1").unwrap(),
+            integration_id: IntegrationId::parse("int_1").unwrap(),
+            event_id: EventId::parse("e").unwrap(),
+            event_type: EventType::ChatClosed,
+            attempt: 1,
+            event: None,
+            created_at: Utc::now(),
+        };
+        let mut delivery = delivery_of(&job, Utc::now());
+        delivery.attempts = 1;
+        let detail = DeliveryDetail {
+            delivery,
+            attempts: Vec::new(),
+        };
+        let json = serde_json::to_string(&detail).unwrap();
+        assert_eq!(json.matches("\"attempts\"").count(), 1, "{json}");
+        assert!(json.contains("\"attempt_count\":1"), "{json}");
+    }
+}

@@ -50,6 +50,8 @@ pub struct Delivery {
     pub event_id: EventId,
     pub event_type: EventType,
     pub status: DeliveryStatus,
+    /// Attempts made so far (`attempt_count`: a delivery's detail also lists them as `attempts`).
+    #[serde(rename = "attempt_count")]
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

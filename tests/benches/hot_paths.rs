@@ -1,0 +1,165 @@
+//! Criterion benchmarks of the CPU hot paths (no I/O):
+//! - render + sign one delivery in every format, short (~2 KB) and long (200 messages) chats;
+//! - intake: parse, validate and plan the fan-out of one event and of a 100-event batch;
+//! - SSRF address classification and target-URL validation;
+//! - retry-delay computation.
+//!
+//! `cargo bench -p chathooks-tests --bench hot_paths`; figures in BENCHMARKS.md.
+use chathooks::app::intake::plan;
+use chathooks::app::integrations::{NewIntegration, build};
+use chathooks::app::outbound::prepare;
+use chathooks::domain::event::Event;
+use chathooks::domain::ids::{DeliveryId, TenantId};
+use chathooks::domain::integration::{Format, FormatOptions, Integration};
+use chathooks::domain::retry::RetryPolicy;
+use chathooks::domain::ssrf::forbidden_reason;
+use chathooks::domain::target_url::{TargetUrl, UrlPolicy};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::{Value, json};
+use std::hint::black_box;
+use std::net::IpAddr;
+
+/// A closed chat whose transcript has `messages` messages of about 150 bytes.
+fn closed_chat(id: &str, messages: usize) -> Value {
+    let msgs: Vec<Value> = (0..messages)
+        .map(|i| {
+            let (author_type, name) = if i % 2 == 0 { ("visitor", "Mary Brown") } else { ("agent", "John Doe") };
+            json!({
+                "author_type": author_type, "author_id": format!("user-{}", i % 2), "author_name": name,
+                "text": format!("Message number {i} about the order status and the delivery window, thanks a lot."),
+                "sent_at": "2026-11-21T10:00:00Z"
+            })
+        })
+        .collect();
+    json!({
+        "id": id, "type": "chat.closed", "occurred_at": "2026-11-21T10:30:00Z",
+        "chat": {"id": "chat-42", "started_at": "2026-11-21T10:00:00Z", "ended_at": "2026-11-21T10:30:00Z",
+                 "topic": "orders", "tags": ["sales", "support"], "messages": msgs},
+        "visitor": {"id": "v-1", "name": "Mary Brown", "email": "mary.brown@email.com", "ip": "203.0.113.9", "browser": "Chrome", "os": "Linux"},
+        "agent": {"id": "a-1", "name": "John Doe", "username": "john.doe", "email": "john@example.com"}
+    })
+}
+
+fn integration(tenant: &TenantId, format: Format) -> Integration {
+    let input = NewIntegration {
+        name: Some("bench".into()),
+        url: "https://hooks.example.com/in".into(),
+        format,
+        events: vec!["chat.closed".into()],
+        secret: None,
+        timeout_ms: None,
+        retry_policy: None,
+        headers: None,
+        enabled: None,
+        format_options: Some(FormatOptions {
+            token: Some("token-123".into()),
+            license_id: Some("1025707".into()),
+            ..Default::default()
+        }),
+    };
+    build(tenant, input, UrlPolicy::STRICT)
+        .expect("valid integration")
+        .0
+}
+
+fn render_and_sign(c: &mut Criterion) {
+    let tenant = TenantId::generate();
+    let short = Event::from_json(closed_chat("short", 12)).expect("event");
+    let long = Event::from_json(closed_chat("long", 200)).expect("event");
+    let short_size = serde_json::to_vec(&short).map(|v| v.len()).unwrap_or(0);
+    let mut group = c.benchmark_group("render_and_sign");
+    for format in Format::ALL {
+        let i = integration(&tenant, format);
+        let delivery = DeliveryId::derive(&tenant, &short.id, &i.id);
+        let now = chrono::Utc::now();
+        group.bench_function(format!("{}/short_{}B", format.as_str(), short_size), |b| {
+            b.iter(|| prepare(black_box(&i), black_box(&short), &delivery, now))
+        });
+        group.bench_function(format!("{}/long_200_messages", format.as_str()), |b| {
+            b.iter(|| prepare(black_box(&i), black_box(&long), &delivery, now))
+        });
+    }
+    group.finish();
+}
+
+fn intake(c: &mut Criterion) {
+    let tenant = TenantId::generate();
+    let integrations: Vec<Integration> = (0..5)
+        .map(|_| integration(&tenant, Format::Standard))
+        .collect();
+    let one = serde_json::to_vec(&closed_chat("evt-1", 12)).expect("json");
+    let batch = serde_json::to_vec(&json!({"events": (0..100).map(|i| closed_chat(&format!("evt-{i}"), 12)).collect::<Vec<_>>()})).expect("json");
+    let mut group = c.benchmark_group("intake");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("one_event_parse_validate_plan_5_integrations", |b| {
+        b.iter(|| {
+            let (events, _) = event_intake::parse_events(black_box(&one)).expect("valid");
+            plan(&tenant, &events[0], &integrations, chrono::Utc::now())
+        })
+    });
+    group.throughput(Throughput::Elements(100));
+    group.bench_function("batch_100_parse_validate_plan_5_integrations", |b| {
+        b.iter(|| {
+            let (events, _) = event_intake::parse_events(black_box(&batch)).expect("valid");
+            events
+                .iter()
+                .map(|e| plan(&tenant, e, &integrations, chrono::Utc::now()).len())
+                .sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+fn ssrf(c: &mut Criterion) {
+    let addrs: Vec<IpAddr> = [
+        "93.184.216.34",
+        "10.0.0.1",
+        "169.254.169.254",
+        "2606:4700:4700::1111",
+        "::ffff:127.0.0.1",
+        "fd12::1",
+    ]
+    .iter()
+    .map(|s| s.parse().expect("ip"))
+    .collect();
+    let mut group = c.benchmark_group("ssrf");
+    group.throughput(Throughput::Elements(addrs.len() as u64));
+    group.bench_function("classify_6_addresses", |b| {
+        b.iter(|| {
+            addrs
+                .iter()
+                .filter(|ip| forbidden_reason(**black_box(ip)).is_some())
+                .count()
+        })
+    });
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("target_url_parse", |b| {
+        b.iter(|| {
+            TargetUrl::parse(
+                black_box("https://user:pw@hooks.example.com/in?x=1"),
+                UrlPolicy::STRICT,
+            )
+        })
+    });
+    group.finish();
+}
+
+fn retry_delay(c: &mut Criterion) {
+    let policy = RetryPolicy::STANDARD;
+    c.bench_function("retry_delay/standard_all_attempts", |b| {
+        b.iter_batched(
+            || StdRng::seed_from_u64(7),
+            |mut rng| {
+                (1..=8)
+                    .filter_map(|n| policy.delay_after(black_box(n), &mut rng))
+                    .count()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+criterion_group!(benches, render_and_sign, intake, ssrf, retry_delay);
+criterion_main!(benches);
