@@ -6,6 +6,7 @@ pub mod fixtures;
 pub mod local;
 pub mod moto;
 pub mod provision;
+pub mod proxy;
 pub mod receiver;
 
 /// A random key-like string (`prefix_` + 32 hex characters).

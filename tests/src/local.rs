@@ -40,6 +40,9 @@ pub struct LocalOptions {
     pub visibility_timeout: Option<i32>,
     /// Concurrent pollers per queue (Lambda scales consumers out likewise).
     pub pollers: usize,
+    /// Reach each moto server through a switchable TCP proxy
+    /// (`LocalStack::proxies`), to cut SQS or DynamoDB off in outage tests.
+    pub through_proxies: bool,
 }
 
 impl Default for LocalOptions {
@@ -49,6 +52,7 @@ impl Default for LocalOptions {
             settings: Vec::new(),
             visibility_timeout: None,
             pollers: 2,
+            through_proxies: false,
         }
     }
 }
@@ -61,6 +65,12 @@ pub struct Functions {
     pub retry_scheduler: chathooks::app::retry::RetryScheduler,
 }
 
+/// The switchable TCP proxies between the SDK clients and each moto server.
+pub struct Proxies {
+    pub sqs: crate::proxy::TcpProxy,
+    pub dynamodb: crate::proxy::TcpProxy,
+}
+
 pub struct LocalStack {
     pub emulator: Emulator,
     pub stack: Stack,
@@ -69,6 +79,8 @@ pub struct LocalStack {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub options: LocalOptions,
     pub config: Config,
+    /// The proxies in front of moto, when `through_proxies` was set.
+    pub proxies: Option<Proxies>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     /// The emulated event-source mappings' pollers (killable on their own).
@@ -84,8 +96,24 @@ impl LocalStack {
 
     /// Provision a fresh stack (uniquely named tables and queues) on a running emulator.
     pub async fn start_on(emulator: Emulator, options: LocalOptions) -> Result<Self, BoxError> {
-        let dynamodb = aws_sdk_dynamodb::Client::new(&emulator.dynamodb_config().await);
-        let sqs = aws_sdk_sqs::Client::new(&emulator.sqs_config().await);
+        let proxies = if options.through_proxies {
+            let upstream = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+            Some(Proxies {
+                sqs: crate::proxy::TcpProxy::start(upstream(emulator.sqs.port())).await?,
+                dynamodb: crate::proxy::TcpProxy::start(upstream(emulator.dynamodb.port())).await?,
+            })
+        } else {
+            None
+        };
+        let (dynamodb_endpoint, sqs_endpoint) = match &proxies {
+            Some(p) => (p.dynamodb.endpoint(), p.sqs.endpoint()),
+            None => (
+                emulator.dynamodb.endpoint.clone(),
+                emulator.sqs.endpoint.clone(),
+            ),
+        };
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config(&dynamodb_endpoint).await);
+        let sqs = aws_sdk_sqs::Client::new(&sdk_config(&sqs_endpoint).await);
         let stack = provision(&dynamodb, &sqs, &unique_prefix("chathooks")).await?;
         let mut vars: HashMap<String, String> = stack
             .function_env_for(
@@ -117,6 +145,7 @@ impl LocalStack {
             dynamodb,
             options,
             config,
+            proxies,
             shutdown,
             tasks: Vec::new(),
             consumers: Vec::new(),
