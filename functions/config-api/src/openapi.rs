@@ -61,6 +61,15 @@ pub fn document() -> Value {
         .iter()
         .map(|r| r.response.1.map(|f| f(&mut responses).to_value()))
         .collect();
+    let query_schemas: Vec<Vec<Value>> = ROUTES
+        .iter()
+        .map(|r| {
+            r.query
+                .iter()
+                .map(|(_, _, f)| f(&mut requests).to_value())
+                .collect()
+        })
+        .collect();
     let mut error = responses.subschema_for::<ErrorBody>().to_value();
     let mut schemas = requests.take_definitions(true);
     let mut response_defs = responses.take_definitions(true);
@@ -86,7 +95,12 @@ pub fn document() -> Value {
     }
 
     let mut paths = Map::new();
-    for ((route, request), response) in ROUTES.iter().zip(request_schemas).zip(response_schemas) {
+    for (((route, request), response), query_schemas) in ROUTES
+        .iter()
+        .zip(request_schemas)
+        .zip(response_schemas)
+        .zip(query_schemas)
+    {
         let mut op = Map::new();
         op.insert("summary".into(), json!(route.summary));
         op.insert("operationId".into(), json!(format!("{:?}", route.id)));
@@ -96,8 +110,8 @@ pub fn document() -> Value {
             .filter(|s| s.starts_with('{'))
             .map(|s| json!({"name": s.trim_matches(['{', '}']), "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
-        parameters.extend(route.query.iter().map(|(name, description)| {
-            json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}})
+        parameters.extend(route.query.iter().zip(query_schemas).map(|((name, description, _), schema)| {
+            json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
         }));
         if !parameters.is_empty() {
             op.insert("parameters".into(), Value::Array(parameters));

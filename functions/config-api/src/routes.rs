@@ -6,7 +6,8 @@ use chathooks::app::integrations::{
 };
 use chathooks::app::rocketchat_settings::LivechatWebhookSettings;
 use chathooks::app::tenants::{CreatedTenant, NewTenant};
-use chathooks::domain::delivery::Delivery;
+use chathooks::domain::catalogue::EventType;
+use chathooks::domain::delivery::{Delivery, DeliveryStatus};
 use http::Method;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
@@ -78,22 +79,50 @@ pub struct Route {
     pub response: (u16, Option<SchemaFn>),
     /// Other success statuses answering the same body.
     pub also: &'static [u16],
-    /// Query parameters: (name, description).
-    pub query: &'static [(&'static str, &'static str)],
+    /// Query parameters: (name, description, schema).
+    pub query: &'static [(&'static str, &'static str, SchemaFn)],
     pub served_by: ServedBy,
 }
 
-const LIST_QUERY: &[(&str, &str)] = &[
-    ("limit", "page size, 1-100 (default 50)"),
-    ("cursor", "the `next_cursor` of the previous page"),
+fn page_limit(_: &mut SchemaGenerator) -> Schema {
+    schemars::json_schema!({"type": "integer", "minimum": 1, "maximum": 100})
+}
+
+fn timestamp(_: &mut SchemaGenerator) -> Schema {
+    schemars::json_schema!({"type": "string", "format": "date-time"})
+}
+
+const LIST_QUERY: &[(&str, &str, SchemaFn)] = &[
+    ("limit", "page size, 1-100 (default 50)", page_limit),
+    (
+        "cursor",
+        "the `next_cursor` of the previous page",
+        schema_of::<String>,
+    ),
 ];
-const DELIVERY_QUERY: &[(&str, &str)] = &[
-    ("limit", "page size, 1-100 (default 50)"),
-    ("cursor", "the `next_cursor` of the previous page"),
-    ("status", "pending, succeeded or failed"),
-    ("event_type", "an event type of the catalogue"),
-    ("since", "RFC 3339: deliveries created at or after"),
-    ("until", "RFC 3339: deliveries created before"),
+const DELIVERY_QUERY: &[(&str, &str, SchemaFn)] = &[
+    ("limit", "page size, 1-100 (default 50)", page_limit),
+    (
+        "cursor",
+        "the `next_cursor` of the previous page",
+        schema_of::<String>,
+    ),
+    (
+        "status",
+        "pending, succeeded or failed",
+        schema_of::<DeliveryStatus>,
+    ),
+    (
+        "event_type",
+        "an event type of the catalogue",
+        schema_of::<EventType>,
+    ),
+    (
+        "since",
+        "RFC 3339: deliveries created at or after",
+        timestamp,
+    ),
+    ("until", "RFC 3339: deliveries created before", timestamp),
 ];
 
 const NONE: Option<SchemaFn> = None;
