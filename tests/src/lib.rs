@@ -1,6 +1,7 @@
 //! Test and local-run harness: moto (the AWS emulator) on loopback, the
 //! stack's tables and queues provisioned from `template.yaml`, the local
 //! stack runner, and recording HTTP receivers.
+pub mod bench;
 pub mod client;
 pub mod fixtures;
 pub mod local;
@@ -8,6 +9,7 @@ pub mod moto;
 pub mod provision;
 pub mod proxy;
 pub mod receiver;
+pub mod verify;
 
 /// A random key-like string (`prefix_` + 32 hex characters).
 pub fn random_key(prefix: &str) -> String {

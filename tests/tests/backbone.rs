@@ -1,14 +1,9 @@
 //! The backbone end to end: tenant, integration, event, signed delivery to a
 //! real receiver on 127.0.0.1, retry through the retry queue and the
 //! scheduler, the delivery log through the API. Against moto, through HTTP.
-use chathooks::domain::secret::WebhookSecret;
-use chathooks::domain::signing::verify;
 use chathooks_tests::local::{LocalOptions, new_tenant, running};
-use chathooks_tests::moto::workspace_root;
-use chathooks_tests::receiver::{Received, Receiver, Reply};
+use chathooks_tests::receiver::{Receiver, Reply};
 use serde_json::{Value, json};
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn closed_chat(id: &str) -> Value {
@@ -19,58 +14,6 @@ fn closed_chat(id: &str) -> Value {
         ]},
         "visitor": {"id": "v-1", "name": "Mary Brown", "email": "mary.brown@email.com"}
     })
-}
-
-/// What a receiver checks: the three headers, a fresh timestamp, a valid signature.
-fn assert_signed(got: &Received, secret: &str) {
-    let id = got.header("webhook-id").expect("webhook-id");
-    let ts: i64 = got
-        .header("webhook-timestamp")
-        .expect("webhook-timestamp")
-        .parse()
-        .expect("numeric timestamp");
-    assert!(
-        (chrono::Utc::now().timestamp() - ts).abs() < 300,
-        "timestamp too far from now"
-    );
-    let sig = got.header("webhook-signature").expect("webhook-signature");
-    let secret = WebhookSecret::parse(secret).expect("secret");
-    assert!(
-        verify(&secret, id, ts, &got.body, sig),
-        "signature does not verify"
-    );
-}
-
-/// The stock Standard Webhooks verifier (PyPI `standardwebhooks`) accepts it too.
-fn assert_stock_verifier_accepts(got: &Received, secret: &str) {
-    let python = workspace_root().join(".venv/bin/python");
-    let script = workspace_root().join("tests/verify_standard_webhooks.py");
-    let headers: serde_json::Map<String, Value> = got
-        .headers
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    let input =
-        json!({"secret": secret, "headers": headers, "body": String::from_utf8_lossy(&got.body)});
-    let mut child = Command::new(python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python from .venv");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "standardwebhooks rejected it: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -107,8 +50,7 @@ async fn an_event_reaches_the_receiver_signed_and_is_logged() {
     assert_eq!(hook.path, "/hook");
     assert_eq!(hook.header("content-type"), Some("application/json"));
     assert_eq!(hook.header("webhook-id"), Some(delivery_id.as_str()));
-    assert_signed(hook, &secret);
-    assert_stock_verifier_accepts(hook, &secret);
+    chathooks_tests::verify::assert_signed(hook, &secret);
     let body = hook.json();
     assert_eq!(body["type"], "chat.closed");
     assert_eq!(body["data"]["chat"]["id"], "chat-42");

@@ -5,17 +5,12 @@
 //! and the config API refusing events a format cannot render.
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use chathooks::domain::secret::WebhookSecret;
-use chathooks::domain::signing::verify;
 use chathooks_tests::client::ApiClient;
 use chathooks_tests::local::{LocalOptions, new_tenant, running};
-use chathooks_tests::moto::workspace_root;
 use chathooks_tests::receiver::{Received, Receiver, Reply};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -83,78 +78,6 @@ fn offline_message() -> Value {
 }
 
 // ---- receiver-side checks -----------------------------------------------
-
-/// What every receiver of every format can check: the three Standard
-/// Webhooks headers, a fresh timestamp, a signature that verifies over the
-/// exact body bytes (ours and the stock `standardwebhooks` library), and the
-/// User-Agent.
-fn assert_signed(got: &Received, secret: &str) {
-    let id = got.header("webhook-id").expect("webhook-id");
-    assert!(id.starts_with("msg_"), "webhook-id {id}");
-    let ts: i64 = got
-        .header("webhook-timestamp")
-        .expect("webhook-timestamp")
-        .parse()
-        .expect("numeric webhook-timestamp");
-    assert!((chrono::Utc::now().timestamp() - ts).abs() < 300);
-    let sig = got.header("webhook-signature").expect("webhook-signature");
-    let key = WebhookSecret::parse(secret).expect("secret");
-    assert!(
-        verify(&key, id, ts, &got.body, sig),
-        "signature does not verify"
-    );
-    let mut wrong = got.body.to_vec();
-    wrong.push(b' ');
-    assert!(
-        !verify(&key, id, ts, &wrong, sig),
-        "a changed body must not verify"
-    );
-    assert!(
-        got.header("user-agent")
-            .is_some_and(|ua| ua.starts_with("chathooks/")),
-        "user-agent {:?}",
-        got.header("user-agent")
-    );
-    stock_verifier_accepts(got, secret);
-}
-
-/// The stock Standard Webhooks verifier (PyPI `standardwebhooks`, in `.venv`),
-/// with `json_parse=False`: by default it JSON-decodes the payload after
-/// checking the signature, which an Olark form body is not.
-const STOCK_VERIFY: &str = "import json, sys\n\
-from standardwebhooks.webhooks import Webhook\n\
-msg = json.load(sys.stdin)\n\
-Webhook(msg['secret']).verify(msg['body'], msg['headers'], json_parse=False)\n";
-
-fn stock_verifier_accepts(got: &Received, secret: &str) {
-    let headers: serde_json::Map<String, Value> = got
-        .headers
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    let input =
-        json!({"secret": secret, "headers": headers, "body": String::from_utf8_lossy(&got.body)});
-    let mut child = Command::new(workspace_root().join(".venv/bin/python"))
-        .arg("-c")
-        .arg(STOCK_VERIFY)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python from .venv (make test creates it)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "standardwebhooks rejected it: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// An Olark body: a form with exactly one field, `data`, holding JSON.
 fn olark_data(got: &Received) -> Value {
@@ -306,7 +229,7 @@ async fn each_format_arrives_as_its_platform_receiver_expects() {
     ] {
         for r in got.iter() {
             assert_eq!(r.method, "POST");
-            assert_signed(r, secret);
+            chathooks_tests::verify::assert_signed(r, secret);
         }
     }
 

@@ -64,6 +64,20 @@ pub fn delivery_of(job: &DeliveryJob, now: DateTime<Utc>) -> Delivery {
     }
 }
 
+/// The log entry of one HTTP attempt.
+pub fn attempt_of(number: u32, started_at: DateTime<Utc>, outcome: &SendOutcome) -> Attempt {
+    Attempt {
+        number,
+        started_at,
+        duration_ms: outcome.duration.as_millis() as u64,
+        status_code: outcome.status_code,
+        error_kind: outcome.error_kind,
+        error: outcome.error.clone(),
+        response_excerpt: outcome.response_excerpt.clone(),
+        next_attempt_at: None,
+    }
+}
+
 /// Mark a delivery failed without an HTTP attempt (integration gone or
 /// disabled, event gone), keeping what the log already knows of it.
 pub async fn fail_without_attempt(
@@ -170,16 +184,7 @@ impl Dispatcher {
         outcome: SendOutcome,
         now: DateTime<Utc>,
     ) -> Result<Outcome, AppError> {
-        let mut attempt = Attempt {
-            number: job.attempt,
-            started_at: now,
-            duration_ms: outcome.duration.as_millis() as u64,
-            status_code: outcome.status_code,
-            error_kind: outcome.error_kind,
-            error: outcome.error.clone(),
-            response_excerpt: outcome.response_excerpt.clone(),
-            next_attempt_at: None,
-        };
+        let mut attempt = attempt_of(job.attempt, now, &outcome);
         let mut delivery = delivery_of(job, now);
         delivery.attempts = job.attempt;
         delivery.last_status_code = outcome.status_code;

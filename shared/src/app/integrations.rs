@@ -9,7 +9,7 @@ use super::dispatch::delivery_of;
 use super::outbound::prepare;
 use crate::domain::ValidationError;
 use crate::domain::catalogue::EventType;
-use crate::domain::delivery::{Attempt, DeliveryStatus, link_from_response};
+use crate::domain::delivery::{DeliveryStatus, link_from_response};
 use crate::domain::event::Event;
 use crate::domain::ids::{DeliveryId, IntegrationId, TenantId};
 use crate::domain::integration::*;
@@ -497,16 +497,7 @@ pub async fn test_send(
     delivery.last_status_code = outcome.status_code;
     delivery.last_error = outcome.error.clone();
     delivery.link = link.clone();
-    let attempt = Attempt {
-        number: 1,
-        started_at: now,
-        duration_ms: outcome.duration.as_millis() as u64,
-        status_code: outcome.status_code,
-        error_kind: outcome.error_kind,
-        error: outcome.error.clone(),
-        response_excerpt: outcome.response_excerpt.clone(),
-        next_attempt_at: None,
-    };
+    let attempt = super::dispatch::attempt_of(1, now, &outcome);
     log.record_attempt(&delivery, &attempt).await?;
     Ok(TestResult {
         ok,
