@@ -40,6 +40,9 @@ pub struct Config {
     pub retry_after_cap: Duration,
     /// `CHATHOOKS_SECRET_GRACE_HOURS` (default 24): old secret validity after a rotation.
     pub secret_grace: chrono::Duration,
+    /// `CHATHOOKS_MAX_RECEIVE_COUNT` (default 5): the queues' maxReceiveCount; on the last
+    /// receive a delivery that still cannot be processed is marked failed before it dead-letters.
+    pub max_receive_count: u32,
 }
 
 /// Where configuration values come from: the process environment, or a map
@@ -112,6 +115,7 @@ impl Config {
             });
         }
         Ok(Self {
+            max_receive_count: number(env, "CHATHOOKS_MAX_RECEIVE_COUNT", 5)?.clamp(1, 1000) as u32,
             table: required(env, "CHATHOOKS_TABLE")?,
             delivery_queue_url: required(env, "CHATHOOKS_DELIVERY_QUEUE_URL")?,
             retry_queue_url: required(env, "CHATHOOKS_RETRY_QUEUE_URL")?,

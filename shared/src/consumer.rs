@@ -2,7 +2,8 @@
 //! batch is parsed and handled on its own, concurrently, and only the failed
 //! ones are reported (`ReportBatchItemFailures`), so one bad message never
 //! fails its batch. A message that cannot be parsed is reported failed too:
-//! after the queue's maxReceiveCount it moves to the dead-letter queue.
+//! after the queue's maxReceiveCount it moves to the dead-letter queue. The
+//! handler is told when a receive is the last one before that happens.
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;
 use std::future::Future;
@@ -10,17 +11,32 @@ use tracing::Instrument;
 
 use crate::domain::message::QueueMessage;
 
-/// Handle each record with `handle`; `Err` from it leaves the record for redelivery.
-pub async fn process_batch<F, Fut, E>(event: SqsEvent, handle: F) -> SqsBatchResponse
+/// Whether this receive of a record is the last before it dead-letters.
+fn last_receive(record: &SqsMessage, max_receive_count: u32) -> bool {
+    record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|n| n.parse::<u32>().ok())
+        .is_some_and(|n| n >= max_receive_count)
+}
+
+/// Handle each record with `handle(message, last_receive)`; `Err` from it
+/// leaves the record for redelivery (or the dead-letter queue).
+pub async fn process_batch<F, Fut, E>(
+    event: SqsEvent,
+    max_receive_count: u32,
+    handle: F,
+) -> SqsBatchResponse
 where
-    F: Fn(QueueMessage) -> Fut,
+    F: Fn(QueueMessage, bool) -> Fut,
     Fut: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
     let results = join_all(event.records.into_iter().map(|record| {
         let message_id = record.message_id.clone().unwrap_or_default();
         let span = tracing::info_span!("sqs_message", message_id = %message_id);
-        let handled = process_one(record, &handle);
+        let last = last_receive(&record, max_receive_count);
+        let handled = process_one(record, last, &handle);
         async move { (message_id, handled.await) }.instrument(span)
     }))
     .await;
@@ -33,9 +49,9 @@ where
     response
 }
 
-async fn process_one<F, Fut, E>(record: SqsMessage, handle: &F) -> bool
+async fn process_one<F, Fut, E>(record: SqsMessage, last: bool, handle: &F) -> bool
 where
-    F: Fn(QueueMessage) -> Fut,
+    F: Fn(QueueMessage, bool) -> Fut,
     Fut: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
@@ -47,7 +63,7 @@ where
             return false;
         }
     };
-    match handle(message).await {
+    match handle(message, last).await {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(error = %e, "message left for redelivery");
@@ -59,6 +75,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_receive_count_tells_the_last_receive() {
+        let mut m = SqsMessage::default();
+        assert!(!last_receive(&m, 5));
+        m.attributes
+            .insert("ApproximateReceiveCount".into(), "4".into());
+        assert!(!last_receive(&m, 5));
+        m.attributes
+            .insert("ApproximateReceiveCount".into(), "5".into());
+        assert!(last_receive(&m, 5));
+    }
 
     fn record(id: &str, body: &str) -> SqsMessage {
         let mut m = SqsMessage::default();
@@ -77,7 +105,7 @@ mod tests {
             record("b", "not json"),
             record("c", &failing),
         ];
-        let response = process_batch(event, |m| async move {
+        let response = process_batch(event, 5, |m, _| async move {
             match m {
                 QueueMessage::RetryV1(r) if r.job.delivery_id.as_str() == "msg_2" => {
                     Err("store down")

@@ -96,6 +96,7 @@ impl Wiring {
                 disable_after: self.config.disable_after,
                 retry_after_cap: self.config.retry_after_cap,
                 max_queue_delay: self.config.max_queue_delay,
+                max_receive_count: self.config.max_receive_count,
             },
         )
     }
@@ -108,6 +109,7 @@ impl Wiring {
             retry_queue: self.retry_queue.clone(),
             clock: Arc::new(SystemClock),
             max_queue_delay: self.config.max_queue_delay,
+            max_receive_count: self.config.max_receive_count,
         }
     }
 

@@ -176,8 +176,9 @@ async fn function_env_resolves_every_reference() {
     assert_eq!(env["CHATHOOKS_ALLOW_PRIVATE_TARGETS"], "false");
     assert_eq!(env["CHATHOOKS_ALLOW_HTTP"], "false");
     assert_eq!(env["CHATHOOKS_RETENTION_DAYS"], "30");
+    assert_eq!(env["CHATHOOKS_MAX_RECEIVE_COUNT"], "5");
     assert_eq!(env["RUST_LOG"], "info");
-    assert_eq!(env.len(), 7);
+    assert_eq!(env.len(), 8);
     assert!(!env.contains_key("CHATHOOKS_ADMIN_KEY"));
     for (name, value) in &env {
         assert!(

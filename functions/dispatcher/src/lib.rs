@@ -1,15 +1,24 @@
 //! The dispatcher Lambda: consumes the delivery queue, one attempt per message.
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use chathooks::app::dispatch::{Dispatcher, Outcome};
+use chathooks::app::dispatch::{Dispatcher, Outcome, record_dead_letter};
 use chathooks::consumer::process_batch;
 use chathooks::domain::message::QueueMessage;
 
 /// The handler Lambda calls, the local runner too.
 pub async fn handle(dispatcher: &Dispatcher, event: SqsEvent) -> SqsBatchResponse {
-    process_batch(event, |message| async move {
+    let max_receives = dispatcher.settings.max_receive_count;
+    process_batch(event, max_receives, |message, last| async move {
         match message {
             QueueMessage::DeliveryV1(job) => {
-                let outcome = dispatcher.deliver(&job).await.map_err(|e| e.to_string())?;
+                let outcome = match dispatcher.deliver(&job).await {
+                    Ok(outcome) => outcome,
+                    Err(e) => {
+                        if last {
+                            record_dead_letter(&*dispatcher.log, &job, &e.to_string()).await;
+                        }
+                        return Err(e.to_string());
+                    }
+                };
                 match &outcome {
                     Outcome::Succeeded => tracing::info!(delivery_id = %job.delivery_id, attempt = job.attempt, "delivered"),
                     Outcome::RetryScheduled { at } => tracing::info!(delivery_id = %job.delivery_id, attempt = job.attempt, next_attempt_at = %at, "attempt failed, retry scheduled"),

@@ -1,16 +1,25 @@
 //! The retry-scheduler Lambda: consumes the retry queue, releasing due
 //! retries to the delivery queue and hopping the others.
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use chathooks::app::dispatch::record_dead_letter;
 use chathooks::app::retry::{RetryOutcome, RetryScheduler};
 use chathooks::consumer::process_batch;
 use chathooks::domain::message::QueueMessage;
 
 /// The handler Lambda calls, the local runner too.
 pub async fn handle(scheduler: &RetryScheduler, event: SqsEvent) -> SqsBatchResponse {
-    process_batch(event, |message| async move {
+    process_batch(event, scheduler.max_receive_count, |message, last| async move {
         match message {
             QueueMessage::RetryV1(retry) => {
-                let outcome = scheduler.handle(&retry).await.map_err(|e| e.to_string())?;
+                let outcome = match scheduler.handle(&retry).await {
+                    Ok(outcome) => outcome,
+                    Err(e) => {
+                        if last {
+                            record_dead_letter(&*scheduler.log, &retry.job, &e.to_string()).await;
+                        }
+                        return Err(e.to_string());
+                    }
+                };
                 let id = &retry.job.delivery_id;
                 match outcome {
                     RetryOutcome::Released => tracing::info!(delivery_id = %id, attempt = retry.job.attempt, "retry released"),

@@ -25,6 +25,8 @@ pub struct DispatchSettings {
     pub retry_after_cap: Duration,
     /// The largest delay one SQS message can carry (900 s); longer waits hop.
     pub max_queue_delay: u32,
+    /// The delivery queue's maxReceiveCount.
+    pub max_receive_count: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +98,21 @@ pub async fn fail_without_attempt(
     delivery.updated_at = now;
     log.put_delivery(&delivery).await?;
     Ok(Outcome::Failed { reason })
+}
+
+/// On a message's last receive before the dead-letter queue: record the
+/// delivery as failed with why it could not be processed (best effort: the
+/// store may be what is failing). The message still dead-letters, for replay.
+pub async fn record_dead_letter(log: &dyn DeliveryLog, job: &DeliveryJob, error: &str) {
+    let reason = format!("could not be processed, moved to the dead-letter queue: {error}");
+    match fail_without_attempt(log, job, reason, Utc::now()).await {
+        Ok(_) => {
+            tracing::error!(delivery_id = %job.delivery_id, error = %error, "delivery dead-lettered")
+        }
+        Err(e) => {
+            tracing::error!(delivery_id = %job.delivery_id, error = %error, log_error = %e, "delivery dead-lettered and could not be marked failed")
+        }
+    }
 }
 
 /// Seconds for an SQS delay: rounded up, capped at the hop size.
@@ -328,6 +345,7 @@ mod tests {
                 disable_after: chrono::Duration::days(5),
                 retry_after_cap: Duration::from_secs(3600),
                 max_queue_delay: 900,
+                max_receive_count: 5,
             },
         );
         Fixture {

@@ -31,6 +31,8 @@ pub struct RetryScheduler {
     pub retry_queue: Arc<dyn JobQueue>,
     pub clock: Arc<dyn Clock>,
     pub max_queue_delay: u32,
+    /// The retry queue's maxReceiveCount.
+    pub max_receive_count: u32,
 }
 
 impl RetryScheduler {
@@ -136,6 +138,7 @@ mod tests {
             retry_queue: retry.clone(),
             clock,
             max_queue_delay: hop,
+            max_receive_count: 5,
         };
         Fixture {
             s,
