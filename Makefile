@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: venv dev test fmt-check clippy unit integration sam-validate sam-build bench clean
+.PHONY: venv dev test fmt-check clippy unit integration sam-validate sam-build bench soak clean
 
 # The project-local virtualenv: moto server (the AWS emulator), the SAM CLI,
 # cargo-lambda with zig, and the receivers' standardwebhooks verifier.
@@ -53,6 +53,14 @@ sam-build: | $(SAM_DEPS)
 	rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_ENV) $(VENV)/bin/sam build --template template.yaml
 	@ls -l .aws-sam/build/*/bootstrap
+
+# Fault soak: 10,000 events to receivers failing 30 % of attempts at random,
+# every delivery must succeed and the log reconcile with what the receivers
+# saw (tests/tests/soak.rs; `make test` runs it with SOAK_EVENTS=100).
+SOAK_EVENTS ?= 10000
+soak: venv
+	SOAK_EVENTS=$(SOAK_EVENTS) SOAK_DEADLINE_SECS=$${SOAK_DEADLINE_SECS:-7200} \
+	  cargo test -p chathooks-tests --test soak -- --nocapture
 
 clean:
 	cargo clean
