@@ -65,3 +65,19 @@ soak: venv
 clean:
 	cargo clean
 	rm -rf .aws-sam
+# Benchmarks, never part of `make test` (figures and commands: BENCHMARKS.md):
+# criterion hot paths, moto's SQS alone, the end-to-end runs on the local stack
+# (with the AWS request count and cost per million deliveries), a batch of ten
+# 1 s deliveries, and cold start of the release bootstraps (x86_64 host build).
+BENCH_E2E ?= --events 10000 --integrations 1
+bench: venv
+	cargo bench -p chathooks-tests --bench hot_paths
+	cargo build --release -p config-api -p event-intake -p dispatcher -p retry-scheduler
+	cargo run --release -p chathooks-tests --bin chathooks-bench -- emulator --messages 2000
+	cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e $(BENCH_E2E)
+	cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 1000 --integrations 5
+	cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 1000 --integrations 1 --delay-ms 200
+	cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 500 --integrations 1 --fail-first
+	cargo run --release -p chathooks-tests --bin chathooks-bench -- batch10 --repeat 5
+	python3 scripts/cold-start.py --runs 20
+

@@ -43,6 +43,30 @@ pub struct LocalOptions {
     /// Reach each moto server through a switchable TCP proxy
     /// (`LocalStack::proxies`), to cut SQS or DynamoDB off in outage tests.
     pub through_proxies: bool,
+    /// Benchmark instruments (none by default).
+    pub instruments: Instruments,
+}
+
+/// Observes one emulated event-source invocation: the queue's logical id,
+/// the number of records and the handler's duration.
+pub type InvocationObserver = Arc<dyn Fn(&str, usize, Duration) + Send + Sync>;
+
+/// Hooks for benchmarks: an SDK interceptor attached to the functions'
+/// clients (e.g. to count AWS requests) and an observer of the emulated
+/// SQS invocations (e.g. to sum handler durations).
+#[derive(Clone, Default)]
+pub struct Instruments {
+    pub interceptor: Option<aws_smithy_runtime_api::client::interceptors::SharedInterceptor>,
+    pub on_invocation: Option<InvocationObserver>,
+}
+
+impl std::fmt::Debug for Instruments {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instruments")
+            .field("interceptor", &self.interceptor.is_some())
+            .field("on_invocation", &self.on_invocation.is_some())
+            .finish()
+    }
 }
 
 impl Default for LocalOptions {
@@ -53,6 +77,7 @@ impl Default for LocalOptions {
             visibility_timeout: None,
             pollers: 2,
             through_proxies: false,
+            instruments: Instruments::default(),
         }
     }
 }
@@ -112,8 +137,15 @@ impl LocalStack {
                 emulator.sqs.endpoint.clone(),
             ),
         };
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config(&dynamodb_endpoint).await);
-        let sqs = aws_sdk_sqs::Client::new(&sdk_config(&sqs_endpoint).await);
+        let mut dynamodb_conf =
+            aws_sdk_dynamodb::config::Builder::from(&sdk_config(&dynamodb_endpoint).await);
+        let mut sqs_conf = aws_sdk_sqs::config::Builder::from(&sdk_config(&sqs_endpoint).await);
+        if let Some(interceptor) = &options.instruments.interceptor {
+            dynamodb_conf.push_interceptor(interceptor.clone());
+            sqs_conf.push_interceptor(interceptor.clone());
+        }
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb_conf.build());
+        let sqs = aws_sdk_sqs::Client::from_conf(sqs_conf.build());
         let stack = provision(&dynamodb, &sqs, &unique_prefix("chathooks")).await?;
         let mut vars: HashMap<String, String> = stack
             .function_env_for(
@@ -216,6 +248,30 @@ impl LocalStack {
     }
 
     fn spawn_poller(&mut self, queue_url: String, handler: Handler) {
+        let handler = match self.options.instruments.on_invocation.clone() {
+            None => handler,
+            Some(observe) => {
+                let logical_id = self
+                    .stack
+                    .queues
+                    .iter()
+                    .find(|(_, url)| **url == queue_url)
+                    .map(|(id, _)| id.clone())
+                    .unwrap_or_default();
+                let timed: Handler = Arc::new(move |event: SqsEvent| {
+                    let (handler, observe, logical_id) =
+                        (handler.clone(), observe.clone(), logical_id.clone());
+                    Box::pin(async move {
+                        let records = event.records.len();
+                        let started = std::time::Instant::now();
+                        let response = handler(event).await;
+                        observe(&logical_id, records, started.elapsed());
+                        response
+                    })
+                });
+                timed
+            }
+        };
         let sqs = self.sqs.clone();
         let visibility = self.options.visibility_timeout;
         let mut stop = self.shutdown.subscribe();

@@ -1,0 +1,7 @@
+//! Benchmark support for `chathooks-bench` (the end-to-end benchmark and the
+//! cost model): an SDK interceptor counting every AWS request by service and
+//! operation with the DynamoDB capacity it consumes, process statistics from
+//! `/proc`, and the AWS price list the cost model uses.
+pub mod aws_count;
+pub mod cost;
+pub mod procstat;

@@ -1,0 +1,727 @@
+//! End-to-end benchmark of the local stack and the data for the cost model.
+//!
+//! ```sh
+//! cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 10000 --integrations 1
+//! cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 1000 --integrations 5 --delay-ms 200
+//! cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 500 --fail-first   # one retry each
+//! cargo run --release -p chathooks-tests --bin chathooks-bench -- emulator --messages 2000     # moto's SQS alone
+//! cargo run --release -p chathooks-tests --bin chathooks-bench -- batch10 --repeat 5           # ten 1 s deliveries
+//! ```
+//!
+//! `e2e` posts events (~2 KB closed chats; `--mode batch` in posts of
+//! `--batch-size`, or `single`) at `--rate` events/s (0: as fast as the
+//! intake answers) for one tenant with `--integrations` endpoints on one
+//! 127.0.0.1 receiver answering after `--delay-ms`; it reports sustained
+//! deliveries/s, the latency from the intake's 202 to the receiver's arrival,
+//! CPU and memory of this process and of each moto server, checks every
+//! delivery arrived exactly once (and a sample in the log: succeeded, one
+//! attempt), and turns the counted AWS requests into dollars per million
+//! deliveries. It stops by itself at `--deadline-secs`.
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use chathooks::app::intake::plan;
+use chathooks::domain::event::Event;
+use chathooks::domain::ids::{IntegrationId, TenantId};
+use chathooks::domain::message::QueueMessage;
+use chathooks_tests::bench::aws_count::{AwsCounter, sdk_item_size, sdk_key_string};
+use chathooks_tests::bench::cost::{self, Usage};
+use chathooks_tests::bench::procstat::{cpu_seconds, own_pid, vm_hwm_kib, vm_rss_kib};
+use chathooks_tests::client::ApiClient;
+use chathooks_tests::local::{Instruments, LocalOptions, LocalStack, clients, new_tenant, running};
+use chathooks_tests::receiver::{Receiver, Reply};
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+struct Args(HashMap<String, String>);
+
+impl Args {
+    fn parse(items: &[String]) -> Self {
+        let mut map = HashMap::new();
+        let mut it = items.iter().peekable();
+        while let Some(item) = it.next() {
+            if let Some(name) = item.strip_prefix("--") {
+                let value = match it.peek() {
+                    Some(v) if !v.starts_with("--") => it.next().cloned().unwrap_or_default(),
+                    _ => "true".to_string(),
+                };
+                map.insert(name.to_string(), value);
+            }
+        }
+        Self(map)
+    }
+    fn num(&self, name: &str, default: f64) -> f64 {
+        self.0
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+    fn str<'a>(&'a self, name: &str, default: &'a str) -> &'a str {
+        self.0.get(name).map(String::as_str).unwrap_or(default)
+    }
+    fn flag(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> Result<(), BoxError> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let scenario = argv.first().cloned().unwrap_or_else(|| "e2e".into());
+    let args = Args::parse(&argv);
+    match scenario.as_str() {
+        "e2e" => e2e(&args).await,
+        "emulator" => emulator(&args).await,
+        "batch10" => batch10(&args).await,
+        other => Err(format!("unknown scenario {other}: e2e | emulator | batch10").into()),
+    }
+}
+
+/// A closed chat of `messages` messages (12: about 2 KB of JSON, as in the criterion benches).
+fn closed_chat(id: &str, messages: usize) -> Value {
+    let msgs: Vec<Value> = (0..messages)
+        .map(|i| {
+            let (author_type, name) = if i % 2 == 0 { ("visitor", "Mary Brown") } else { ("agent", "John Doe") };
+            json!({
+                "author_type": author_type, "author_id": format!("user-{}", i % 2), "author_name": name,
+                "text": format!("Message number {i} about the order status and the delivery window, thanks a lot."),
+                "sent_at": "2026-11-21T10:00:00Z"
+            })
+        })
+        .collect();
+    json!({
+        "id": id, "type": "chat.closed", "occurred_at": "2026-11-21T10:30:00Z",
+        "chat": {"id": format!("chat-{id}"), "started_at": "2026-11-21T10:00:00Z", "ended_at": "2026-11-21T10:30:00Z",
+                 "topic": "orders", "tags": ["sales", "support"], "messages": msgs},
+        "visitor": {"id": "v-1", "name": "Mary Brown", "email": "mary.brown@email.com", "ip": "203.0.113.9", "browser": "Chrome", "os": "Linux"},
+        "agent": {"id": "a-1", "name": "John Doe", "username": "john.doe", "email": "john@example.com"}
+    })
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+struct Arrival {
+    id: String,
+    at: Instant,
+}
+
+#[derive(Default)]
+struct Invocations {
+    count: HashMap<String, u64>,
+    records: HashMap<String, u64>,
+    seconds: HashMap<String, f64>,
+    billed_gb_seconds: f64,
+}
+
+async fn e2e(args: &Args) -> Result<(), BoxError> {
+    let events = args.num("events", 10_000.0) as usize;
+    let integrations = args.num("integrations", 1.0).max(1.0) as usize;
+    let delay = Duration::from_millis(args.num("delay-ms", 0.0) as u64);
+    let batch = args.str("mode", "batch") == "batch";
+    let batch_size = if batch {
+        args.num("batch-size", 10.0).clamp(1.0, 100.0) as usize
+    } else {
+        1
+    };
+    let rate = args.num("rate", 0.0);
+    let concurrency = args.num("concurrency", 8.0).max(1.0) as usize;
+    let pollers = args.num("pollers", 4.0).max(1.0) as usize;
+    let deadline = Duration::from_secs(args.num("deadline-secs", 900.0) as u64);
+    let sample = args.num("sample-check", 200.0) as usize;
+    let messages = args.num("chat-messages", 12.0) as usize;
+    let fail_first = args.flag("fail-first");
+    let expected_per_id = if fail_first { 2 } else { 1 };
+    println!(
+        "e2e: {events} events × {integrations} integration(s), {} of {batch_size}, rate {}, concurrency {concurrency}, pollers {pollers}, receiver delay {delay:?}{}",
+        if batch { "batch posts" } else { "single posts" },
+        if rate > 0.0 {
+            format!("{rate} events/s")
+        } else {
+            "unthrottled".into()
+        },
+        if fail_first {
+            ", each delivery's first attempt answered 503 (one retry)"
+        } else {
+            ""
+        }
+    );
+
+    let counter = AwsCounter::new();
+    let invocations = Arc::new(Mutex::new(Invocations::default()));
+    let observed = invocations.clone();
+    let instruments = Instruments {
+        interceptor: Some(counter.shared()),
+        on_invocation: Some(Arc::new(move |queue: &str, records, took: Duration| {
+            if let Ok(mut inv) = observed.lock() {
+                *inv.count.entry(queue.to_string()).or_default() += 1;
+                *inv.records.entry(queue.to_string()).or_default() += records as u64;
+                *inv.seconds.entry(queue.to_string()).or_default() += took.as_secs_f64();
+                // Lambda bills duration rounded up to the millisecond.
+                inv.billed_gb_seconds +=
+                    (took.as_secs_f64() * 1000.0).ceil() / 1000.0 * cost::LAMBDA_MEMORY_GB;
+            }
+        })),
+    };
+    let (stack, admin) = running(LocalOptions {
+        pollers,
+        instruments,
+        ..LocalOptions::default()
+    })
+    .await?;
+    let tenant = new_tenant(&admin).await;
+
+    let arrivals: Arc<Mutex<Vec<Arrival>>> = Arc::new(Mutex::new(Vec::with_capacity(
+        events * integrations * expected_per_id,
+    )));
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let seen: Arc<Mutex<HashSet<String>>> = Arc::new(Mutex::new(HashSet::new()));
+    let (log, count) = (arrivals.clone(), arrived.clone());
+    let receiver = Receiver::scripted(move |_, req| {
+        let id = req.header("webhook-id").unwrap_or_default().to_string();
+        let first = seen
+            .lock()
+            .map(|mut s| s.insert(id.clone()))
+            .unwrap_or(true);
+        if let Ok(mut l) = log.lock() {
+            l.push(Arrival { id, at: req.at });
+        }
+        count.fetch_add(1, Ordering::SeqCst);
+        if fail_first && first {
+            Reply::status(503).after(delay)
+        } else {
+            Reply::status(200).after(delay)
+        }
+    })
+    .await;
+    for k in 0..integrations {
+        let created = tenant
+            .post(
+                "/v1/integrations",
+                &json!({"name": format!("bench-{k}"), "url": receiver.url(&format!("/hook-{k}")),
+                        "events": ["chat.closed"], "timeout_ms": 5000, "retry_policy": [1, 1]}),
+            )
+            .await;
+        if created.status != 201 {
+            return Err(format!("integration: {:?}", created.body).into());
+        }
+    }
+    let sample_body = serde_json::to_vec(&closed_chat("size-probe", messages))?;
+    println!("event size: {} bytes of JSON", sample_body.len());
+
+    // Post.
+    counter.reset();
+    let posts = events.div_ceil(batch_size);
+    let accepted: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
+    let post_seconds: Arc<Mutex<Vec<f64>>> = Arc::new(Mutex::new(Vec::with_capacity(posts)));
+    let next = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(AtomicUsize::new(0));
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let cpu_before = cpu_seconds(own_pid()).unwrap_or(0.0);
+    let moto_cpu_before = (
+        cpu_seconds(stack.emulator.sqs.pid()).unwrap_or(0.0),
+        cpu_seconds(stack.emulator.dynamodb.pid()).unwrap_or(0.0),
+    );
+    let started = Instant::now();
+    let hard_stop = started + deadline;
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (tenant, accepted, post_seconds, next, failures, run) = (
+            tenant.clone(),
+            accepted.clone(),
+            post_seconds.clone(),
+            next.clone(),
+            failures.clone(),
+            run.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            loop {
+                let p = next.fetch_add(1, Ordering::SeqCst);
+                if p >= posts || Instant::now() > hard_stop {
+                    break;
+                }
+                if rate > 0.0 {
+                    let due = started + Duration::from_secs_f64((p * batch_size) as f64 / rate);
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                let ids: Vec<String> = (p * batch_size..((p + 1) * batch_size).min(events))
+                    .map(|n| format!("bench-{run}-{n}"))
+                    .collect();
+                let body = if batch {
+                    json!({"events": ids.iter().map(|id| closed_chat(id, messages)).collect::<Vec<_>>()})
+                } else {
+                    closed_chat(&ids[0], messages)
+                };
+                let t0 = Instant::now();
+                let answer = tenant.post("/v1/events", &body).await;
+                let now = Instant::now();
+                if answer.status != 202 {
+                    failures.fetch_add(1, Ordering::SeqCst);
+                    eprintln!("post {p}: {} {:?}", answer.status, answer.body);
+                    continue;
+                }
+                if let Ok(mut s) = post_seconds.lock() {
+                    s.push((now - t0).as_secs_f64());
+                }
+                let results: Vec<Value> = if batch {
+                    answer.body["results"].as_array().cloned().unwrap_or_default()
+                } else {
+                    vec![answer.body.clone()]
+                };
+                if let Ok(mut a) = accepted.lock() {
+                    for r in results {
+                        for d in r["deliveries"].as_array().into_iter().flatten() {
+                            if let Some(id) = d["id"].as_str() {
+                                a.insert(id.to_string(), now);
+                            }
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    let expected = events * integrations * expected_per_id;
+    let mut last_report = Instant::now();
+    while arrived.load(Ordering::SeqCst) < expected && Instant::now() < hard_stop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if last_report.elapsed() > Duration::from_secs(10) {
+            last_report = Instant::now();
+            println!(
+                "  {:>6.1} s: posted {} / {events} events, {} / {expected} arrivals",
+                started.elapsed().as_secs_f64(),
+                accepted.lock().map(|a| a.len() / integrations).unwrap_or(0),
+                arrived.load(Ordering::SeqCst)
+            );
+        }
+    }
+    for w in workers {
+        let _ = w.await;
+    }
+    // Let stray duplicates (if any) show up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let elapsed = started.elapsed();
+    let cpu = cpu_seconds(own_pid()).unwrap_or(0.0) - cpu_before;
+    let moto_cpu = (
+        cpu_seconds(stack.emulator.sqs.pid()).unwrap_or(0.0) - moto_cpu_before.0,
+        cpu_seconds(stack.emulator.dynamodb.pid()).unwrap_or(0.0) - moto_cpu_before.1,
+    );
+    let mut tally = counter.snapshot();
+
+    // Exactly once.
+    let accepted = accepted.lock().map(|a| a.clone()).unwrap_or_default();
+    let arrivals = std::mem::take(&mut *arrivals.lock().map_err(|_| "poisoned")?);
+    let mut per_id: HashMap<&str, (usize, Instant)> = HashMap::new();
+    for a in &arrivals {
+        let e = per_id.entry(a.id.as_str()).or_insert((0, a.at));
+        e.0 += 1;
+        if a.at < e.1 {
+            e.1 = a.at;
+        }
+    }
+    let wrong: Vec<_> = per_id
+        .iter()
+        .filter(|(_, (n, _))| *n != expected_per_id)
+        .collect();
+    let missing = accepted
+        .keys()
+        .filter(|id| !per_id.contains_key(id.as_str()))
+        .count();
+    let unknown = per_id
+        .keys()
+        .filter(|id| !accepted.contains_key(**id))
+        .count();
+    let deliveries = accepted.len();
+    let mut latencies: Vec<f64> = accepted
+        .iter()
+        .filter_map(|(id, at)| {
+            per_id
+                .get(id.as_str())
+                .map(|(_, first)| first.saturating_duration_since(*at).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let first_accept = accepted.values().min().copied().unwrap_or(started);
+    let last_arrival = arrivals.iter().map(|a| a.at).max().unwrap_or(started);
+    let window = last_arrival
+        .saturating_duration_since(first_accept)
+        .as_secs_f64();
+    let complete = per_id.len();
+
+    println!("\n== result ({:.1} s wall) ==", elapsed.as_secs_f64());
+    println!(
+        "deliveries accepted {deliveries} (post failures {}), arrived {complete}, missing {missing}, unknown {unknown}, ids not arriving exactly {expected_per_id}× {}",
+        failures.load(Ordering::SeqCst),
+        wrong.len()
+    );
+    println!(
+        "sustained: {:.1} deliveries/s ({} deliveries from the first 202 to the last arrival, {:.1} s)",
+        complete as f64 / window.max(1e-9),
+        complete,
+        window
+    );
+    println!(
+        "added latency 202 → receiver: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 95.0),
+        percentile(&latencies, 99.0),
+        latencies.last().copied().unwrap_or(f64::NAN)
+    );
+    let mut post_s = post_seconds.lock().map(|p| p.clone()).unwrap_or_default();
+    post_s.sort_by(f64::total_cmp);
+    println!(
+        "POST /v1/events round trip: p50 {:.1} ms, p99 {:.1} ms ({} posts)",
+        percentile(&post_s, 50.0) * 1000.0,
+        percentile(&post_s, 99.0) * 1000.0,
+        post_s.len()
+    );
+    println!(
+        "CPU: this process {:.2} s = {:.0} µs per delivery (intake, dispatcher, retry scheduler, SDK clients, AND the load generator and receiver); moto SQS {:.2} s, moto DynamoDB {:.2} s",
+        cpu,
+        cpu / complete.max(1) as f64 * 1e6,
+        moto_cpu.0,
+        moto_cpu.1
+    );
+    println!(
+        "RSS now / peak: this process {} / {}; moto SQS {} / {}; moto DynamoDB {} / {}",
+        mib(vm_rss_kib(own_pid())),
+        mib(vm_hwm_kib(own_pid())),
+        mib(vm_rss_kib(stack.emulator.sqs.pid())),
+        mib(vm_hwm_kib(stack.emulator.sqs.pid())),
+        mib(vm_rss_kib(stack.emulator.dynamodb.pid())),
+        mib(vm_hwm_kib(stack.emulator.dynamodb.pid())),
+    );
+
+    // Size the updated items and price the run.
+    let resolved = resolve_update_sizes(&stack, &mut tally).await;
+    let inv = invocations
+        .lock()
+        .map(|i| Invocations {
+            count: i.count.clone(),
+            records: i.records.clone(),
+            seconds: i.seconds.clone(),
+            billed_gb_seconds: i.billed_gb_seconds,
+        })
+        .unwrap_or_default();
+    let d = complete.max(1) as f64;
+    let intake_gb_s: f64 = post_s
+        .iter()
+        .map(|s| (s * 1000.0).ceil() / 1000.0 * cost::LAMBDA_MEMORY_GB)
+        .sum();
+    let consumer_invocations: u64 = inv.count.values().sum();
+    println!("\nAWS requests per delivery (counted by the SDK interceptor, every attempt):");
+    for ((service, op), n) in &tally.requests {
+        println!("  {service:>9} {op:<22} {:>8} = {:.3}", n, *n as f64 / d);
+    }
+    println!(
+        "  SQS billed requests (64 KB chunks) {:.3}; DynamoDB WRU {:.3} (updates sized from {resolved} stored items), RRU {:.3}",
+        tally.sqs_billed as f64 / d,
+        tally.wru / d,
+        tally.rru / d
+    );
+    for (op, wru) in &tally.wru_by_op {
+        println!("  WRU from {op}: {:.3} per delivery", wru / d);
+    }
+    for (queue, n) in &inv.count {
+        println!(
+            "  invocations of {queue}: {n} ({:.2} records each, {:.1} ms each)",
+            inv.records.get(queue).copied().unwrap_or(0) as f64 / *n as f64,
+            inv.seconds.get(queue).copied().unwrap_or(0.0) / *n as f64 * 1000.0
+        );
+    }
+    let usage = Usage {
+        api_requests: post_s.len() as f64 / d,
+        lambda_invocations: (post_s.len() as u64 + consumer_invocations) as f64 / d,
+        lambda_gb_seconds: (intake_gb_s + inv.billed_gb_seconds) / d,
+        sqs_requests: tally.sqs_billed as f64 / d,
+        wru: tally.wru / d,
+        rru: tally.rru / d,
+    };
+    let bill = cost::per_million(&usage);
+    println!(
+        "cost per million deliveries ({}): API Gateway ${:.3}, Lambda requests ${:.3}, Lambda duration ${:.3} ({:.4} GB-s per delivery, measured against moto), SQS ${:.3}, DynamoDB writes ${:.3}, reads ${:.3}; total ${:.3}",
+        cost::PRICES_AS_OF,
+        bill.api_gateway,
+        bill.lambda_requests,
+        bill.lambda_duration,
+        usage.lambda_gb_seconds,
+        bill.sqs,
+        bill.dynamodb_writes,
+        bill.dynamodb_reads,
+        bill.total()
+    );
+
+    // A sample of the log: succeeded, with the expected number of attempts.
+    let ids: Vec<String> = accepted.keys().take(sample).cloned().collect();
+    let bad = check_log(&tenant, &ids, expected_per_id).await;
+    println!(
+        "delivery log sample: {} of {} checked deliveries not `succeeded` with {expected_per_id} attempt(s)",
+        bad.len(),
+        ids.len()
+    );
+    for b in bad.iter().take(5) {
+        println!("  {b}");
+    }
+    let ok = wrong.is_empty() && missing == 0 && unknown == 0 && bad.is_empty() && complete > 0;
+    println!("exactly once: {}", if ok { "OK" } else { "FAILED" });
+    if !ok {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+async fn check_log(tenant: &ApiClient, ids: &[String], attempts: usize) -> Vec<String> {
+    let mut bad = Vec::new();
+    for chunk in ids.chunks(8) {
+        let answers = futures::future::join_all(
+            chunk
+                .iter()
+                .map(|id| async move { (id, tenant.get(&format!("/v1/deliveries/{id}")).await) }),
+        )
+        .await;
+        for (id, a) in answers {
+            let status = a.body["status"].as_str().unwrap_or_default();
+            let count = a.body["attempt_count"].as_u64().unwrap_or(0) as usize;
+            if a.status != 200 || status != "succeeded" || count != attempts {
+                bad.push(format!("{id}: {} {status} attempts {count}", a.status));
+            }
+        }
+    }
+    bad
+}
+
+/// Size every updated item from the table (scanned with an uncounted client).
+async fn resolve_update_sizes(
+    stack: &LocalStack,
+    tally: &mut chathooks_tests::bench::aws_count::Tally,
+) -> usize {
+    let (dynamodb, _) = clients(&stack.emulator).await;
+    let mut sizes: HashMap<(String, String), usize> = HashMap::new();
+    let tables: HashSet<String> = tally.updates.keys().map(|(t, _)| t.clone()).collect();
+    for table in tables {
+        let Ok(described) = dynamodb.describe_table().table_name(&table).send().await else {
+            continue;
+        };
+        let key_names: Vec<String> = described
+            .table
+            .and_then(|t| t.key_schema)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|k| k.attribute_name)
+            .collect();
+        let names: Vec<&str> = key_names.iter().map(String::as_str).collect();
+        let mut start = None;
+        loop {
+            let Ok(page) = dynamodb
+                .scan()
+                .table_name(&table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+            else {
+                break;
+            };
+            for item in page.items.unwrap_or_default() {
+                sizes.insert(
+                    (table.clone(), sdk_key_string(&item, &names)),
+                    sdk_item_size(&item),
+                );
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+    }
+    let found = sizes.len();
+    tally.resolve_updates(|t, k| sizes.get(&(t.to_string(), k.to_string())).copied());
+    found
+}
+
+/// moto's SQS alone, with the same SDK: SendMessageBatch, then ReceiveMessage + DeleteMessageBatch.
+async fn emulator(args: &Args) -> Result<(), BoxError> {
+    let messages = args.num("messages", 2000.0) as usize;
+    let senders = args.num("concurrency", 4.0).max(1.0) as usize;
+    let pollers = args.num("pollers", 4.0).max(1.0) as usize;
+    let stack = LocalStack::start(LocalOptions::default()).await?;
+    let queue = stack.queue_url("DeliveryQueue");
+    let body = serde_json::to_string(&closed_chat("emulator", 12))?;
+    println!(
+        "emulator: {messages} messages of {} bytes, {senders} senders, {pollers} pollers, moto SQS at {}",
+        body.len(),
+        stack.emulator.sqs.endpoint
+    );
+    let next = Arc::new(AtomicUsize::new(0));
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..senders {
+        let (sqs, queue, body, next) =
+            (stack.sqs.clone(), queue.clone(), body.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let start = next.fetch_add(10, Ordering::SeqCst);
+                if start >= messages {
+                    break;
+                }
+                let entries: Vec<_> = (start..(start + 10).min(messages))
+                    .filter_map(|n| {
+                        aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                            .id(n.to_string())
+                            .message_body(body.clone())
+                            .build()
+                            .ok()
+                    })
+                    .collect();
+                let _ = sqs
+                    .send_message_batch()
+                    .queue_url(&queue)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await;
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let send = t0.elapsed().as_secs_f64();
+    println!(
+        "SendMessageBatch: {messages} messages in {send:.1} s = {:.1} messages/s",
+        messages as f64 / send
+    );
+    let received = Arc::new(AtomicUsize::new(0));
+    let t1 = Instant::now();
+    let stop = t1 + Duration::from_secs(args.num("deadline-secs", 600.0) as u64);
+    let mut tasks = Vec::new();
+    for _ in 0..pollers {
+        let (sqs, queue, received) = (stack.sqs.clone(), queue.clone(), received.clone());
+        tasks.push(tokio::spawn(async move {
+            while received.load(Ordering::SeqCst) < messages && Instant::now() < stop {
+                let Ok(out) = sqs
+                    .receive_message()
+                    .queue_url(&queue)
+                    .max_number_of_messages(10)
+                    .wait_time_seconds(1)
+                    .send()
+                    .await
+                else {
+                    continue;
+                };
+                let entries: Vec<_> = out
+                    .messages
+                    .unwrap_or_default()
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(i, m)| {
+                        aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .set_receipt_handle(m.receipt_handle)
+                            .build()
+                            .ok()
+                    })
+                    .collect();
+                if entries.is_empty() {
+                    continue;
+                }
+                received.fetch_add(entries.len(), Ordering::SeqCst);
+                let _ = sqs
+                    .delete_message_batch()
+                    .queue_url(&queue)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await;
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let recv = t1.elapsed().as_secs_f64();
+    let n = received.load(Ordering::SeqCst);
+    println!(
+        "ReceiveMessage + DeleteMessageBatch (queue {messages} deep, draining): {n} messages in {recv:.1} s = {:.1} messages/s",
+        n as f64 / recv
+    );
+    println!(
+        "RSS: moto SQS {}, this process {}",
+        mib(vm_rss_kib(stack.emulator.sqs.pid())),
+        mib(vm_rss_kib(own_pid()))
+    );
+    Ok(())
+}
+
+/// A batch of ten deliveries to a receiver answering after one second, through the dispatcher handler.
+async fn batch10(args: &Args) -> Result<(), BoxError> {
+    let repeat = args.num("repeat", 5.0).max(1.0) as usize;
+    let (stack, admin) = running(LocalOptions {
+        pollers: 1,
+        ..LocalOptions::default()
+    })
+    .await?;
+    let created = admin.post("/v1/tenants", &json!({"name": "bench"})).await;
+    let tenant_id = TenantId::parse(created.body["id"].as_str().unwrap_or_default())?;
+    let tenant = admin.with_key(created.body["api_key"].as_str().unwrap_or_default());
+    let receiver =
+        Receiver::scripted(|_, _| Reply::status(200).after(Duration::from_secs(1))).await;
+    // The jobs go straight to the handler, never through SQS.
+    let made = tenant
+        .post(
+            "/v1/integrations",
+            &json!({"name": "slow", "url": receiver.url("/slow"), "events": ["chat.closed"], "timeout_ms": 5000}),
+        )
+        .await;
+    let id = IntegrationId::parse(made.body["id"].as_str().unwrap_or_default())?;
+    let integration = stack
+        .functions
+        .dispatcher
+        .integrations
+        .get(&tenant_id, &id)
+        .await?
+        .ok_or("integration not stored")?;
+    let mut took = Vec::new();
+    for r in 0..repeat {
+        let mut event = SqsEvent::default();
+        for n in 0..10 {
+            let e = Event::from_json(closed_chat(&format!("batch10-{r}-{n}"), 12))?;
+            for job in plan(
+                &tenant_id,
+                &e,
+                std::slice::from_ref(&integration),
+                chrono::Utc::now(),
+            ) {
+                let mut m = SqsMessage::default();
+                m.message_id = Some(format!("m-{r}-{n}"));
+                m.body = Some(QueueMessage::DeliveryV1(job).to_json());
+                event.records.push(m);
+            }
+        }
+        let t0 = Instant::now();
+        let response = dispatcher::handle(&stack.functions.dispatcher, event).await;
+        let t = t0.elapsed().as_secs_f64();
+        if !response.batch_item_failures.is_empty() {
+            return Err(format!("failures: {:?}", response.batch_item_failures).into());
+        }
+        took.push(t);
+    }
+    took.sort_by(f64::total_cmp);
+    println!(
+        "batch of ten 1 s deliveries through dispatcher::handle, {repeat} runs: min {:.3} s, median {:.3} s, max {:.3} s (receiver got {})",
+        took[0],
+        percentile(&took, 50.0),
+        took[took.len() - 1],
+        receiver.received().len()
+    );
+    Ok(())
+}
