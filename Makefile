@@ -54,17 +54,6 @@ sam-build: | $(SAM_DEPS)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_ENV) $(VENV)/bin/sam build --template template.yaml
 	@ls -l .aws-sam/build/*/bootstrap
 
-# Fault soak: 10,000 events to receivers failing 30 % of attempts at random,
-# every delivery must succeed and the log reconcile with what the receivers
-# saw (tests/tests/soak.rs; `make test` runs it with SOAK_EVENTS=100).
-SOAK_EVENTS ?= 10000
-soak: venv
-	SOAK_EVENTS=$(SOAK_EVENTS) SOAK_DEADLINE_SECS=$${SOAK_DEADLINE_SECS:-7200} \
-	  cargo test -p chathooks-tests --test soak -- --nocapture
-
-clean:
-	cargo clean
-	rm -rf .aws-sam
 # Benchmarks, never part of `make test` (figures and commands: BENCHMARKS.md):
 # criterion hot paths, moto's SQS alone, the end-to-end runs on the local stack
 # (with the AWS request count and cost per million deliveries), a batch of ten
@@ -81,3 +70,14 @@ bench: venv
 	cargo run --release -p chathooks-tests --bin chathooks-bench -- batch10 --repeat 5
 	python3 scripts/cold-start.py --runs 20
 
+# Fault soak: 10,000 events to receivers failing 30 % of attempts at random,
+# every delivery must succeed and the log reconcile with what the receivers
+# saw (tests/tests/soak.rs; `make test` runs it with SOAK_EVENTS=100).
+SOAK_EVENTS ?= 10000
+soak: venv
+	SOAK_EVENTS=$(SOAK_EVENTS) SOAK_DEADLINE_SECS=$${SOAK_DEADLINE_SECS:-7200} \
+	  cargo test -p chathooks-tests --test soak -- --nocapture
+
+clean:
+	cargo clean
+	rm -rf .aws-sam
