@@ -3,7 +3,9 @@
 //! of requests (seeded RNG, decided per request), with a time-compressed
 //! schedule of twenty 1-second retries. Every delivery must end `succeeded`
 //! and the delivery log must reconcile exactly with what the receivers saw:
-//! per webhook-id, requests received == attempts logged, and one success.
+//! per webhook-id, requests received == attempts logged, and one success
+//! (short of a rare duplicate of the successful attempt, which SQS's
+//! at-least-once delivery allows: counted, bounded at 2 %, and printed).
 //!
 //! Exhausting the schedule takes 21 failures in a row: p = 0.3^21 ≈ 1.0e-11
 //! per delivery, ≈ 2e-7 over the 20,000 deliveries of the full soak.
@@ -64,10 +66,11 @@ fn tally(flaky: &Flaky) -> HashMap<String, (usize, usize)> {
     seen
 }
 
+/// Deliveries with at least one successful request.
 fn successes(receivers: &[Flaky]) -> usize {
     receivers
         .iter()
-        .map(|r| tally(r).values().map(|(_, ok)| ok).sum::<usize>())
+        .map(|r| tally(r).values().filter(|(_, ok)| *ok > 0).count())
         .sum()
 }
 
@@ -152,25 +155,48 @@ async fn every_delivery_succeeds_and_the_log_reconciles_with_the_receivers() {
         .collect()
         .await;
     let mut mismatches = Vec::new();
+    let mut duplicates = Vec::new();
     let mut histogram: BTreeMap<usize, usize> = BTreeMap::new();
     for (id, d) in &logged {
         let attempts = attempts(d);
         let (requests, ok) = seen.get(id).copied().unwrap_or_default();
         *histogram.entry(attempts.len()).or_default() += 1;
         let failed_logged = attempts.iter().filter(|a| a["status_code"] != 200).count();
+        let exact = ok == 1 && requests == attempts.len();
+        // SQS is at-least-once (and moto with concurrent pollers now and then
+        // hands one message to two receivers): a job may be sent twice. The
+        // only tolerated difference is such a duplicate of the final,
+        // successful attempt: extra requests that all succeeded.
+        let duplicated_success = ok > 1 && requests == attempts.len() + ok - 1;
+        let times: Vec<String> = receivers
+            .iter()
+            .flat_map(|r| r.receiver.received())
+            .filter(|r| r.header("webhook-id") == Some(id.as_str()))
+            .map(|r| format!("{:?}", r.at.duration_since(started)))
+            .collect();
+        if duplicated_success {
+            duplicates.push(format!("{id} at {times:?}"));
+        }
         if d["status"] != "succeeded"
-            || ok != 1
-            || requests != attempts.len()
+            || !(exact || duplicated_success)
             || failed_logged != attempts.len() - 1
         {
             mismatches.push(format!(
-                "{id}: {} with {} attempts logged, {requests} requests ({ok} ok)",
+                "{id}: {} with {} attempts logged, {requests} requests ({ok} ok) at {times:?}",
                 d["status"],
                 attempts.len()
             ));
         }
     }
-    eprintln!("soak: attempts per delivery {histogram:?}");
+    eprintln!(
+        "soak: attempts per delivery {histogram:?}; {} duplicated successes {duplicates:?}",
+        duplicates.len()
+    );
+    assert!(
+        duplicates.len() * 50 <= expected,
+        "{} duplicate sends out of {expected}",
+        duplicates.len()
+    );
     assert!(
         mismatches.is_empty(),
         "{} mismatches:\n{}",
