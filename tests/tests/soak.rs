@@ -3,9 +3,11 @@
 //! of requests (seeded RNG, decided per request), with a time-compressed
 //! schedule of twenty 1-second retries. Every delivery must end `succeeded`
 //! and the delivery log must reconcile exactly with what the receivers saw:
-//! per webhook-id, requests received == attempts logged, and one success
-//! (short of a rare duplicate of the successful attempt, which SQS's
-//! at-least-once delivery allows: counted, bounded at 2 %, and printed).
+//! per webhook-id, requests received == attempts logged, and successes
+//! received == successes logged, at least one. (SQS is at-least-once, and
+//! moto with concurrent pollers now and then hands one message to two
+//! consumers: such a duplicate send is logged as its own attempt, so the log
+//! still reconciles exactly; duplicates are counted and printed.)
 //!
 //! Exhausting the schedule takes 21 failures in a row: p = 0.3^21 ≈ 1.0e-11
 //! per delivery, ≈ 2e-7 over the 20,000 deliveries of the full soak.
@@ -161,28 +163,19 @@ async fn every_delivery_succeeds_and_the_log_reconciles_with_the_receivers() {
         let attempts = attempts(d);
         let (requests, ok) = seen.get(id).copied().unwrap_or_default();
         *histogram.entry(attempts.len()).or_default() += 1;
-        let failed_logged = attempts.iter().filter(|a| a["status_code"] != 200).count();
-        let exact = ok == 1 && requests == attempts.len();
-        // SQS is at-least-once (and moto with concurrent pollers now and then
-        // hands one message to two receivers): a job may be sent twice. The
-        // only tolerated difference is such a duplicate of the final,
-        // successful attempt: extra requests that all succeeded.
-        let duplicated_success = ok > 1 && requests == attempts.len() + ok - 1;
+        let ok_logged = attempts.iter().filter(|a| a["status_code"] == 200).count();
         let times: Vec<String> = receivers
             .iter()
             .flat_map(|r| r.receiver.received())
             .filter(|r| r.header("webhook-id") == Some(id.as_str()))
             .map(|r| format!("{:?}", r.at.duration_since(started)))
             .collect();
-        if duplicated_success {
+        if ok > 1 {
             duplicates.push(format!("{id} at {times:?}"));
         }
-        if d["status"] != "succeeded"
-            || !(exact || duplicated_success)
-            || failed_logged != attempts.len() - 1
-        {
+        if d["status"] != "succeeded" || requests != attempts.len() || ok != ok_logged || ok == 0 {
             mismatches.push(format!(
-                "{id}: {} with {} attempts logged, {requests} requests ({ok} ok) at {times:?}",
+                "{id}: {} with {} attempts logged ({ok_logged} ok), {requests} requests ({ok} ok) at {times:?}",
                 d["status"],
                 attempts.len()
             ));
@@ -190,11 +183,6 @@ async fn every_delivery_succeeds_and_the_log_reconciles_with_the_receivers() {
     }
     eprintln!(
         "soak: attempts per delivery {histogram:?}; {} duplicated successes {duplicates:?}",
-        duplicates.len()
-    );
-    assert!(
-        duplicates.len() * 50 <= expected,
-        "{} duplicate sends out of {expected}",
         duplicates.len()
     );
     assert!(

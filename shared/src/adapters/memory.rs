@@ -195,9 +195,11 @@ impl DeliveryLog for MemoryDeliveryLog {
             .entry(d.id.clone())
             .or_insert_with(|| (d.clone(), Vec::new()));
         entry.0 = d.clone();
-        entry.1.retain(|x| x.number != a.number);
+        entry
+            .1
+            .retain(|x| (x.number, x.started_at) != (a.number, a.started_at));
         entry.1.push(a.clone());
-        entry.1.sort_by_key(|x| x.number);
+        entry.1.sort_by_key(|x| (x.number, x.started_at));
         Ok(())
     }
 

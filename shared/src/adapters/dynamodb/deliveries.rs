@@ -1,5 +1,5 @@
 //! The delivery log: one item per delivery (`D#{id}` / `DELIVERY`, indexed by
-//! integration and creation time in `gsi1`) and one per attempt (`D#{id}` / `A#{n}`),
+//! integration and creation time in `gsi1`) and one per attempt (`D#{id}` / `A#{n}#{started_at}`),
 //! so a delivery and its attempts come back in one query.
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -69,7 +69,7 @@ impl DynamoDbDeliveryLog {
     fn attempt_item(&self, delivery: &Delivery, attempt: &Attempt) -> Result<Item, StoreError> {
         let mut item = to_item(attempt)?;
         item.insert(PK.into(), s(delivery_pk(&delivery.id)));
-        item.insert(SK.into(), s(attempt_sk(attempt.number)));
+        item.insert(SK.into(), s(attempt_sk(attempt.number, attempt.started_at)));
         item.insert(
             EXPIRES_AT.into(),
             epoch(delivery.created_at + self.retention),
@@ -258,7 +258,7 @@ impl DeliveryLog for DynamoDbDeliveryLog {
         let Some(delivery) = delivery.filter(|d| &d.tenant_id == tenant) else {
             return Ok(None);
         };
-        attempts.sort_by_key(|a| a.number);
+        attempts.sort_by_key(|a| (a.number, a.started_at));
         Ok(Some((delivery, attempts)))
     }
 

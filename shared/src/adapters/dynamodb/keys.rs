@@ -7,7 +7,7 @@
 //! | integration | `T#{tenant}`             | `I#{id}`        |          |                       |
 //! | event       | `E#{tenant}#{event id}`  | `EVENT`         |          |                       |
 //! | delivery    | `D#{id}`                 | `DELIVERY`      | `I#{int}`| `{created, ms, Z}#{id}`|
-//! | attempt     | `D#{id}`                 | `A#{number:05}` |          |                       |
+//! | attempt     | `D#{id}`                 | `A#{number:05}#{started_at}` |          |                       |
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -49,8 +49,12 @@ pub fn delivery_pk(id: &DeliveryId) -> String {
     format!("D#{id}")
 }
 
-pub fn attempt_sk(number: u32) -> String {
-    format!("{ATTEMPT_SK_PREFIX}{number:05}")
+/// One item per HTTP attempt made: the start time (to the nanosecond) keeps
+/// two consumers that got the same queue message twice from overwriting each
+/// other's entry, so the log shows every request a receiver saw.
+pub fn attempt_sk(number: u32, started_at: DateTime<Utc>) -> String {
+    let at = started_at.to_rfc3339_opts(SecondsFormat::Nanos, true);
+    format!("{ATTEMPT_SK_PREFIX}{number:05}#{at}")
 }
 
 pub fn integration_gsi1pk(id: &IntegrationId) -> String {
@@ -184,9 +188,13 @@ mod tests {
     }
 
     #[test]
-    fn attempt_keys_sort_by_number() {
-        assert_eq!(attempt_sk(1), "A#00001");
-        assert!(attempt_sk(9) < attempt_sk(10));
-        assert!(attempt_sk(99_999).as_str() < DELIVERY_SK);
+    fn attempt_keys_sort_by_number_then_time() {
+        let t = DateTime::parse_from_rfc3339("2026-01-01T00:00:00.000000001Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(attempt_sk(1, t), "A#00001#2026-01-01T00:00:00.000000001Z");
+        assert!(attempt_sk(9, t) < attempt_sk(10, t));
+        assert!(attempt_sk(1, t) < attempt_sk(1, t + chrono::Duration::nanoseconds(1)));
+        assert!(attempt_sk(99_999, t).as_str() < DELIVERY_SK);
     }
 }
