@@ -55,6 +55,7 @@ def main():
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
     server.daemon_threads = True
+    server.handle_error = lambda *_: None  # the killed function's socket is gone: not an error
     threading.Thread(target=server.serve_forever, daemon=True).start()
     api = f"127.0.0.1:{server.server_address[1]}"
     nowhere = f"http://127.0.0.1:{closed_port()}"
