@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: venv dev test fmt-check clippy unit integration sam-validate sam-build bench soak clean
+.PHONY: venv dev test fmt-check clippy unit integration sam-validate sam-build bench soak clean api-fuzz fuzz
 
 # The project-local virtualenv: moto server (the AWS emulator), the SAM CLI,
 # cargo-lambda with zig, and the receivers' standardwebhooks verifier.
@@ -36,6 +36,18 @@ integration: venv
 # integration tests (each integration test starts its own moto servers).
 test: venv fmt-check clippy sam-validate
 	cargo test --workspace
+	$(MAKE) --no-print-directory api-fuzz fuzz
+
+# Security fuzzing (SECURITY.md): schemathesis against the local stack's
+# /openapi.json, with and without valid keys (API_FUZZ_SECONDS per run, default
+# 45), then libFuzzer on the intake body parser and the URL validator
+# (FUZZ_SECONDS per target). Any finding fails.
+FUZZ_SECONDS ?= 20
+api-fuzz: venv
+	scripts/api-fuzz.sh
+
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
 
 # SAM template checks: plain validation catches unknown properties, --lint
 # (cfn-lint) catches value ranges and references; run both. Offline, dummy creds.

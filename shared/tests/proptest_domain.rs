@@ -253,6 +253,15 @@ proptest! {
     }
 
     #[test]
+    fn urls_near_the_length_limit_round_trip_when_accepted(
+        path in prop::collection::vec(prop::sample::select(vec!["a", " ", "%", "\u{0}", "é", "/", "?"]), 600..1100),
+        policy in policy(),
+    ) {
+        // Characters that percent-encoding lengthens, around MAX_URL_LEN.
+        check_url(&format!("https://example.com/{}", path.concat()), policy)?;
+    }
+
+    #[test]
     fn arbitrary_strings_never_panic_the_url_validator(raw in ".{0,64}", policy in policy()) {
         check_url(&raw, policy)?;
     }

@@ -67,6 +67,13 @@ impl TargetUrl {
         }
         let url = Url::parse(raw)
             .map_err(|e| ValidationError::general(format!("is not an absolute URL ({e})")))?;
+        // Percent-encoding can lengthen it: the stored form must fit too, or it
+        // could not be read back.
+        if url.as_str().len() > MAX_URL_LEN {
+            return Err(ValidationError::general(format!(
+                "must be at most {MAX_URL_LEN} characters once percent-encoded"
+            )));
+        }
         if !matches!(url.scheme(), "http" | "https") {
             return Err(ValidationError::general(format!(
                 "scheme `{}` is not allowed; use https",
@@ -198,6 +205,9 @@ mod tests {
         }
         let long = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN));
         assert!(TargetUrl::parse(&long, OPEN).is_err());
+        // Short enough as sent, too long once percent-encoded (found by fuzzing).
+        let expands = format!("https://example.com/{}", "x y".repeat(500));
+        assert!(TargetUrl::parse(&expands, OPEN).is_err());
     }
 
     #[test]
