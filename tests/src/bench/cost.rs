@@ -11,7 +11,7 @@
 //! - DynamoDB on-demand: $0.625 per million write request units,
 //!   $0.125 per million read request units.
 //!
-//! Formula, per delivery: `api × 1.00 + λreq × 0.20 + GB-s × 13,333.4 +
+//! Formula, per delivery: `api × 1.00 + λreq × 0.20 + GB-s × 13.3334 +
 //! sqs × 0.40 + WRU × 0.625 + RRU × 0.125` dollars per million deliveries.
 pub const PRICES_AS_OF: &str = "us-east-1 list prices; DynamoDB on-demand since 2024-11-01";
 pub const API_GATEWAY_HTTP_PER_MILLION: f64 = 1.00;
@@ -81,7 +81,7 @@ mod tests {
             wru: 1.0,
             rru: 1.0,
         });
-        let expected = 1.00 + 0.20 + 13_333.4 + 0.40 + 0.625 + 0.125;
+        let expected = 1.00 + 0.20 + 13.3334 + 0.40 + 0.625 + 0.125;
         assert!((bill.total() - expected).abs() < 1e-6, "{bill:?}");
     }
 }
