@@ -69,3 +69,29 @@ impl ApiClient {
         self.send(reqwest::Method::DELETE, path, None).await
     }
 }
+
+/// Rocket.Chat's settings call, authenticated its way (`X-Auth-Token`, `X-User-Id`).
+pub async fn rocketchat_settings_call(
+    base: &str,
+    method: reqwest::Method,
+    token: &str,
+    user: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{base}/api/v1/omnichannel/integrations"))
+        .header("X-Auth-Token", token)
+        .header("X-User-Id", user);
+    if let Some(body) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let r = req.send().await.expect("request to the local API");
+    let status = r.status().as_u16();
+    let bytes = r.bytes().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod client;
 pub mod fixtures;
 pub mod local;
+pub mod logs;
 pub mod moto;
 pub mod provision;
 pub mod proxy;

@@ -2,6 +2,7 @@
 //! recover, deletion stopping retries; the cross-tenant matrix over every
 //! tenant route of the route table; Rocket.Chat's settings call with seed
 //! 004's body; the OpenAPI document as served.
+use chathooks_tests::client::rocketchat_settings_call;
 use chathooks_tests::client::{Answer, ApiClient};
 use chathooks_tests::local::{LocalOptions, new_tenant, running};
 use chathooks_tests::receiver::{Receiver, Reply};
@@ -356,31 +357,6 @@ const SEED_004_BODY: &str = r#"{
   "LivechatWebhookOnAgentMessage": true
 }"#;
 
-async fn rocketchat(
-    base: &str,
-    method: reqwest::Method,
-    token: &str,
-    user: &str,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{base}/api/v1/omnichannel/integrations"))
-        .header("X-Auth-Token", token)
-        .header("X-User-Id", user);
-    if let Some(body) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let bytes = r.bytes().await.unwrap_or_default();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rocketchat_settings_call_with_the_seed_body_manages_the_integration() {
     let (_stack, admin) = running(LocalOptions::default()).await.unwrap();
@@ -394,7 +370,7 @@ async fn rocketchat_settings_call_with_the_seed_body_manages_the_integration() {
     body["LivechatWebhookUrl"] = json!(receiver.url("/rocket"));
     body["LivechatSecretToken"] = json!("rc-token-123");
     // WHEN Rocket.Chat posts it with X-Auth-Token (the API key) and X-User-Id (the tenant)
-    let (status, answer) = rocketchat(
+    let (status, answer) = rocketchat_settings_call(
         &admin.base,
         reqwest::Method::POST,
         &key,
@@ -434,7 +410,7 @@ async fn rocketchat_settings_call_with_the_seed_body_manages_the_integration() {
     );
     // AND GET answers the settings in the same shape (the token redacted)
     let (status, current) =
-        rocketchat(&admin.base, reqwest::Method::GET, &key, &tenant_id, None).await;
+        rocketchat_settings_call(&admin.base, reqwest::Method::GET, &key, &tenant_id, None).await;
     assert_eq!(status, 200);
     assert_eq!(current["success"], true);
     let mut expected = body.clone();
@@ -453,7 +429,7 @@ async fn rocketchat_settings_call_with_the_seed_body_manages_the_integration() {
     // WHEN the exact seed body is posted again (its URL, no token, close switched off)
     let mut seed: Value = serde_json::from_str(SEED_004_BODY).unwrap();
     seed["LivechatWebhookOnClose"] = json!(false);
-    let (status, answer) = rocketchat(
+    let (status, answer) = rocketchat_settings_call(
         &admin.base,
         reqwest::Method::POST,
         &key,
@@ -466,7 +442,8 @@ async fn rocketchat_settings_call_with_the_seed_body_manages_the_integration() {
     let list = tenant.get("/v1/integrations").await.body;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     assert_eq!(list["items"][0]["id"], i["id"]);
-    let (_, current) = rocketchat(&admin.base, reqwest::Method::GET, &key, &tenant_id, None).await;
+    let (_, current) =
+        rocketchat_settings_call(&admin.base, reqwest::Method::GET, &key, &tenant_id, None).await;
     assert_eq!(current["settings"]["LivechatWebhookOnClose"], false);
     assert_eq!(
         current["settings"]["LivechatWebhookUrl"],
@@ -480,14 +457,14 @@ async fn rocketchat_settings_call_with_the_seed_body_manages_the_integration() {
         ("", ""),
     ] {
         let (status, answer) =
-            rocketchat(&admin.base, reqwest::Method::GET, token, user, None).await;
+            rocketchat_settings_call(&admin.base, reqwest::Method::GET, token, user, None).await;
         assert_eq!(status, 401, "{answer:?}");
         assert_eq!(answer["error"]["code"], "unauthorized");
     }
     // AND an unknown field is rejected
     let mut bad = seed.clone();
     bad["LivechatWebhookOnEverything"] = json!(true);
-    let (status, _) = rocketchat(
+    let (status, _) = rocketchat_settings_call(
         &admin.base,
         reqwest::Method::POST,
         &key,

@@ -13,26 +13,7 @@ use base64::Engine;
 use chathooks_tests::receiver::{Receiver, Reply};
 use engine_common::*;
 use serde_json::json;
-use std::io::Write;
-use std::sync::Mutex;
 use std::time::Duration;
-
-static LINES: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LINES
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// The project's crates at TRACE; dependencies at DEBUG (the AWS SDK and
 /// hyper at TRACE dump whole wire bodies, which hold stored secrets by
@@ -42,19 +23,10 @@ const FILTER: &str = "debug,chathooks=trace,config_api=trace,event_intake=trace,
 dispatcher=trace,retry_scheduler=trace,chathooks_tests=trace";
 
 fn capture() {
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(FILTER))
-        .with_current_span(true)
-        .with_span_list(true)
-        .with_target(true)
-        .with_writer(|| Capture)
-        .try_init();
+    chathooks_tests::logs::capture_json(FILTER);
 }
 
-fn captured() -> String {
-    String::from_utf8_lossy(&LINES.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
-}
+use chathooks_tests::logs::captured;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_secret_ever_appears_in_the_logs() {

@@ -4,35 +4,11 @@
 //! two tenants is two events, delivered to each tenant's endpoints only.
 mod engine_common;
 
+use chathooks_tests::client::rocketchat_settings_call;
 use chathooks_tests::receiver::Receiver;
 use engine_common::*;
 use serde_json::{Value, json};
 use std::time::Duration;
-
-async fn rocketchat(
-    base: &str,
-    method: reqwest::Method,
-    token: &str,
-    user: &str,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{base}/api/v1/omnichannel/integrations"))
-        .header("X-Auth-Token", token)
-        .header("X-User-Id", user);
-    if let Some(body) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let bytes = r.bytes().await.unwrap_or_default();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
 
 fn settings(url: &str) -> Value {
     json!({
@@ -53,7 +29,7 @@ async fn the_rocketchat_call_with_another_tenants_user_id_is_401_and_changes_not
     let receiver = Receiver::start().await;
     // GIVEN B's Rocket.Chat settings
     let mine = settings(&receiver.url("/b"));
-    let (status, _) = rocketchat(
+    let (status, _) = rocketchat_settings_call(
         &admin.base,
         reqwest::Method::POST,
         &b_key,
@@ -70,20 +46,21 @@ async fn the_rocketchat_call_with_another_tenants_user_id_is_401_and_changes_not
         (reqwest::Method::GET, None),
         (reqwest::Method::POST, Some(&hijack)),
     ] {
-        let (status, answer) = rocketchat(&admin.base, method.clone(), &a_key, &b_id, body).await;
+        let (status, answer) =
+            rocketchat_settings_call(&admin.base, method.clone(), &a_key, &b_id, body).await;
         // THEN 401, revealing nothing of B's settings
         assert_eq!(status, 401, "{method}: {answer}");
         assert_eq!(answer["error"]["code"], "unauthorized");
         assert!(!answer.to_string().contains("/b"), "{answer}");
         // AND B's key with A's id likewise
-        let (status, _) = rocketchat(&admin.base, method, &b_key, &a_id, body).await;
+        let (status, _) = rocketchat_settings_call(&admin.base, method, &b_key, &a_id, body).await;
         assert_eq!(status, 401);
     }
     // AND neither tenant's integrations changed
     assert_eq!(b.get("/v1/integrations").await.body, b_before);
     assert_eq!(a.get("/v1/integrations").await.body["items"], json!([]));
     // AND the admin key is no Rocket.Chat credential either
-    let (status, _) = rocketchat(
+    let (status, _) = rocketchat_settings_call(
         &admin.base,
         reqwest::Method::GET,
         admin.key.as_deref().unwrap(),

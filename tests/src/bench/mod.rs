@@ -4,4 +4,5 @@
 //! `/proc`, and the AWS price list the cost model uses.
 pub mod aws_count;
 pub mod cost;
+pub mod fixtures;
 pub mod procstat;

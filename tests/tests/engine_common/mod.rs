@@ -99,44 +99,5 @@ pub async fn tenant_with_id(admin: &ApiClient) -> (ApiClient, String) {
     (admin.with_key(key), id)
 }
 
-/// Everything the process logs (tracing, INFO and up), for tests that check
-/// an engine decision only the logs show (a retry hop). Install once per binary.
-pub mod logs {
-    use std::io::Write;
-    use std::sync::Mutex;
-
-    static LINES: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-    struct Capture;
-
-    impl Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            LINES
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    pub fn capture() {
-        let _ = tracing_subscriber::fmt()
-            .with_writer(|| Capture)
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .try_init();
-    }
-
-    /// The captured lines containing every one of `needles`.
-    pub fn lines_with(needles: &[&str]) -> Vec<String> {
-        let all = LINES.lock().unwrap_or_else(|p| p.into_inner());
-        String::from_utf8_lossy(&all)
-            .lines()
-            .filter(|l| needles.iter().all(|n| l.contains(n)))
-            .map(str::to_string)
-            .collect()
-    }
-}
+#[allow(unused_imports)]
+pub use chathooks_tests::logs;
