@@ -8,7 +8,7 @@ use super::AppError;
 use crate::domain::ValidationError;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, IntegrationId, TenantId};
-use crate::domain::message::{DeliveryJob, INLINE_EVENT_MAX_BYTES, QueueMessage};
+use crate::domain::message::{DeliveryJob, QueueMessage};
 use crate::ports::{
     DeliveryLog, DeliveryQuery, EventStore, IntegrationStore, JobQueue, OutgoingMessage, Page,
 };
@@ -112,7 +112,7 @@ impl Deliveries {
             event: None,
             created_at: delivery.created_at,
         }
-        .with_event(&event, size.min(INLINE_EVENT_MAX_BYTES + 1));
+        .with_event(&event, size);
         let now = Utc::now();
         delivery.status = DeliveryStatus::Pending;
         delivery.next_attempt_at = Some(now);

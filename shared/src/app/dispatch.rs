@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -186,11 +187,16 @@ impl Dispatcher {
         self.settle(job, &integration, outcome, now).await
     }
 
-    async fn event_of(&self, job: &DeliveryJob) -> Result<Option<Event>, AppError> {
+    /// The job's event: borrowed when it travels inline, else read from the store.
+    async fn event_of<'a>(&self, job: &'a DeliveryJob) -> Result<Option<Cow<'a, Event>>, AppError> {
         if let Some(e) = &job.event {
-            return Ok(Some((**e).clone()));
+            return Ok(Some(Cow::Borrowed(e)));
         }
-        Ok(self.events.get(&job.tenant_id, &job.event_id).await?)
+        Ok(self
+            .events
+            .get(&job.tenant_id, &job.event_id)
+            .await?
+            .map(Cow::Owned))
     }
 
     /// Log the attempt and decide what comes next.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 use super::AppError;
-use super::dispatch::{Outcome, fail_without_attempt, queue_delay};
+use super::dispatch::{fail_without_attempt, queue_delay};
 use crate::domain::message::{QueueMessage, RetryJob};
 use crate::ports::{Clock, DeliveryLog, IntegrationStore, JobQueue, OutgoingMessage};
 
@@ -66,12 +66,8 @@ impl RetryScheduler {
             Some(_) => None,
         };
         if let Some(reason) = reason {
-            return match fail_without_attempt(&*self.log, job, reason, now).await? {
-                Outcome::Failed { reason } => Ok(RetryOutcome::Dropped { reason }),
-                _ => Ok(RetryOutcome::Dropped {
-                    reason: String::new(),
-                }),
-            };
+            fail_without_attempt(&*self.log, job, reason.clone(), now).await?;
+            return Ok(RetryOutcome::Dropped { reason });
         }
         self.delivery_queue
             .send(&[OutgoingMessage {
