@@ -3,6 +3,8 @@
 //! `AWS::DynamoDB::Table` and `AWS::SQS::Queue` is created under a
 //! caller-chosen prefix (so each test gets its own), and the functions'
 //! environment is the template's, with its references resolved to them.
+//! Conditions are settled with the parameters' defaults, or the overrides
+//! given to [`Template::workspace_with`] (see [`template`]).
 pub mod template;
 
 use aws_sdk_dynamodb::types::{
@@ -64,6 +66,20 @@ impl ProvisionError {
         }
     }
 }
+
+/// The resource types created in the emulator.
+pub const EMULATED: &[&str] = &["AWS::DynamoDB::Table", "AWS::SQS::Queue"];
+
+/// The resource types of the template the emulator leaves out on purpose:
+/// the functions run in-process and the HTTP API is served locally (see
+/// `local.rs`), and moto neither enforces DynamoDB capacity nor has anything
+/// for Application Auto Scaling to scale.
+pub const NOT_EMULATED: &[&str] = &[
+    "AWS::Serverless::Function",
+    "AWS::Serverless::HttpApi",
+    "AWS::ApplicationAutoScaling::ScalableTarget",
+    "AWS::ApplicationAutoScaling::ScalingPolicy",
+];
 
 /// The tables and queues provisioned for one prefix, by logical id.
 #[derive(Debug, Clone)]
@@ -225,7 +241,7 @@ impl Stack {
             .collect();
         for (logical_id, properties) in specs {
             let name = self.physical_name(&logical_id, "");
-            let arn = create_table(dynamodb, &name, &properties).await?;
+            let arn = create_table(dynamodb, &name, &properties, self).await?;
             self.tables.insert(logical_id.clone(), name);
             self.table_arns.insert(logical_id, arn);
         }
@@ -454,20 +470,23 @@ fn projection(value: &Value, context: &str) -> Result<Projection, ProvisionError
         .build())
 }
 
+/// `ProvisionedThroughput`, its units resolved (they are usually `!Ref` parameters).
 fn throughput(
     value: &Value,
     context: &str,
+    stack: &Stack,
 ) -> Result<Option<ProvisionedThroughput>, ProvisionError> {
     let Some(t) = value.get("ProvisionedThroughput") else {
         return Ok(None);
     };
-    let units = |key: &str| {
-        t.get(key)
-            .and_then(|v| {
-                v.as_i64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            })
-            .ok_or_else(|| ProvisionError::template(format!("{context}: `{key}` is not a number")))
+    let units = |key: &str| -> Result<i64, ProvisionError> {
+        let v = t.get(key).ok_or_else(|| {
+            ProvisionError::template(format!("{context}: ProvisionedThroughput without `{key}`"))
+        })?;
+        let text = template::resolve_string(v, stack)?;
+        text.parse().map_err(|_| {
+            ProvisionError::template(format!("{context}: `{key}` is {text:?}, not a number"))
+        })
     };
     ProvisionedThroughput::builder()
         .read_capacity_units(units("ReadCapacityUnits")?)
@@ -483,6 +502,7 @@ async fn create_table(
     dynamodb: &aws_sdk_dynamodb::Client,
     name: &str,
     properties: &Value,
+    stack: &Stack,
 ) -> Result<String, ProvisionError> {
     let attributes = list(properties, "AttributeDefinitions")
         .map(|a| {
@@ -504,7 +524,7 @@ async fn create_table(
                 .index_name(index)
                 .set_key_schema(Some(key_schema(i, index)?))
                 .projection(projection(i, index)?)
-                .set_provisioned_throughput(throughput(i, index)?)
+                .set_provisioned_throughput(throughput(i, index, stack)?)
                 .build()
                 .map_err(|e| ProvisionError::aws("build GlobalSecondaryIndex", index, e))
         })
@@ -520,10 +540,11 @@ async fn create_table(
                 .map_err(|e| ProvisionError::aws("build LocalSecondaryIndex", index, e))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let billing = properties
-        .get("BillingMode")
-        .and_then(Value::as_str)
-        .unwrap_or("PROVISIONED");
+    // CloudFormation's default, like the API's, is PROVISIONED.
+    let billing = match properties.get("BillingMode") {
+        Some(mode) => template::resolve_string(mode, stack)?,
+        None => "PROVISIONED".to_string(),
+    };
     let created = dynamodb
         .create_table()
         .table_name(name)
@@ -531,8 +552,8 @@ async fn create_table(
         .set_key_schema(Some(key_schema(properties, name)?))
         .set_global_secondary_indexes((!global_indexes.is_empty()).then_some(global_indexes))
         .set_local_secondary_indexes((!local_indexes.is_empty()).then_some(local_indexes))
-        .billing_mode(BillingMode::from(billing))
-        .set_provisioned_throughput(throughput(properties, name)?)
+        .billing_mode(BillingMode::from(billing.as_str()))
+        .set_provisioned_throughput(throughput(properties, name, stack)?)
         .send()
         .await
         .map_err(|e| ProvisionError::aws("CreateTable", name, e))?;

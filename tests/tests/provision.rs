@@ -4,7 +4,10 @@
 use aws_sdk_dynamodb::types::{ProjectionType, TimeToLiveStatus};
 use aws_sdk_sqs::types::QueueAttributeName;
 use chathooks_tests::moto::Emulator;
-use chathooks_tests::provision::{ProvisionError, Stack, provision, unique_prefix};
+use chathooks_tests::provision::{
+    EMULATED, NOT_EMULATED, ProvisionError, Reference, Resolve, Stack, Template, provision,
+    provision_template, template, unique_prefix,
+};
 use std::collections::HashMap;
 
 struct Clients {
@@ -302,5 +305,207 @@ async fn a_bad_prefix_is_refused_before_any_call() {
             matches!(result, Err(ProvisionError::BadPrefix(_))),
             "{prefix:?}"
         );
+    }
+}
+
+const PROVISIONED: [(&str, &str); 3] = [
+    ("TableBillingMode", "PROVISIONED"),
+    ("TableMinReadCapacity", "3"),
+    ("TableMinWriteCapacity", "7"),
+];
+
+#[tokio::test]
+async fn provisioned_billing_gives_the_table_and_gsi1_their_minimum_capacity() {
+    // GIVEN the template deployed with provisioned billing and its own minimums
+    let emulator = Emulator::start().unwrap();
+    let c = clients(&emulator).await;
+    let template = Template::workspace_with(&PROVISIONED).unwrap();
+    let stack = provision_template(template, &c.dynamodb, &c.sqs, &unique_prefix("prov"))
+        .await
+        .unwrap();
+
+    // WHEN the table is described
+    let table = c
+        .dynamodb
+        .describe_table()
+        .table_name(stack.table("Table").unwrap())
+        .send()
+        .await
+        .unwrap();
+    let table = table.table().unwrap();
+
+    // THEN the table and gsi1 start at the minimum read and write capacity
+    let units = |t: Option<&aws_sdk_dynamodb::types::ProvisionedThroughputDescription>| {
+        t.map(|t| (t.read_capacity_units(), t.write_capacity_units()))
+    };
+    assert_eq!(
+        units(table.provisioned_throughput()),
+        Some((Some(3), Some(7)))
+    );
+    let gsi = table
+        .global_secondary_indexes()
+        .iter()
+        .find(|i| i.index_name() == Some("gsi1"))
+        .expect("gsi1 exists");
+    assert_eq!(
+        units(gsi.provisioned_throughput()),
+        Some((Some(3), Some(7)))
+    );
+    assert_eq!(
+        table
+            .billing_mode_summary()
+            .and_then(|b| b.billing_mode())
+            .map(|b| b.as_str()),
+        Some("PROVISIONED")
+    );
+    // AND the rest of the stack is what on-demand billing gives
+    assert_eq!(stack.queues.len(), 4);
+    assert_eq!(
+        env_map(stack.function_env(&[]).unwrap())["CHATHOOKS_TABLE"],
+        stack.tables["Table"]
+    );
+}
+
+/// Renders references as `ref:X` / `att:X.Y`, to read the template's strings.
+struct Symbolic;
+
+impl Resolve for Symbolic {
+    fn resolve_reference(&self, reference: &Reference) -> Result<String, ProvisionError> {
+        Ok(match reference {
+            Reference::Ref(n) => format!("ref:{n}"),
+            Reference::GetAtt(r, a) => format!("att:{r}.{a}"),
+        })
+    }
+}
+
+fn text(value: &serde_yaml::Value) -> String {
+    template::resolve_string(value, &Symbolic).unwrap()
+}
+
+#[test]
+fn auto_scaling_is_declared_for_provisioned_billing_only() {
+    // GIVEN the template with its defaults: on-demand billing, no capacity, no auto scaling
+    let on_demand = Template::workspace().unwrap();
+    assert_eq!(
+        on_demand
+            .parameter_default("TableBillingMode")
+            .unwrap()
+            .unwrap(),
+        "PAY_PER_REQUEST"
+    );
+    let table = on_demand.resource("Table").unwrap().properties;
+    assert_eq!(text(&table["BillingMode"]), "ref:TableBillingMode");
+    assert!(table.get("ProvisionedThroughput").is_none(), "{table:?}");
+    assert!(
+        table["GlobalSecondaryIndexes"][0]
+            .get("ProvisionedThroughput")
+            .is_none()
+    );
+    assert!(
+        on_demand
+            .resources()
+            .all(|r| !r.kind.starts_with("AWS::ApplicationAutoScaling::")),
+        "auto scaling declared for on-demand billing"
+    );
+
+    // WHEN billing is provisioned
+    let provisioned = Template::workspace_with(&PROVISIONED).unwrap();
+
+    // THEN the table's and gsi1's read and write capacity each have a scalable target
+    // from the min/max parameters, with the service-linked role (no RoleARN)
+    let mut targets: Vec<(String, String, String, String)> = provisioned
+        .resources()
+        .filter(|r| r.kind == "AWS::ApplicationAutoScaling::ScalableTarget")
+        .map(|r| {
+            let p = r.properties;
+            assert_eq!(p["ServiceNamespace"].as_str(), Some("dynamodb"));
+            assert!(p.get("RoleARN").is_none(), "{}", r.logical_id);
+            let dimension = p["ScalableDimension"].as_str().unwrap().to_string();
+            let kind = if dimension.ends_with(":ReadCapacityUnits") {
+                "Read"
+            } else {
+                "Write"
+            };
+            assert_eq!(
+                text(&p["MinCapacity"]),
+                format!("ref:TableMin{kind}Capacity")
+            );
+            assert_eq!(
+                text(&p["MaxCapacity"]),
+                format!("ref:TableMax{kind}Capacity")
+            );
+            (
+                r.logical_id.to_string(),
+                text(&p["ResourceId"]),
+                dimension,
+                kind.to_string(),
+            )
+        })
+        .collect();
+    targets.sort_by(|a, b| (&a.1, &a.2).cmp(&(&b.1, &b.2)));
+    let declared: Vec<_> = targets
+        .iter()
+        .map(|(_, id, dimension, _)| (id.as_str(), dimension.as_str()))
+        .collect();
+    assert_eq!(
+        declared,
+        [
+            ("table/ref:Table", "dynamodb:table:ReadCapacityUnits"),
+            ("table/ref:Table", "dynamodb:table:WriteCapacityUnits"),
+            (
+                "table/ref:Table/index/gsi1",
+                "dynamodb:index:ReadCapacityUnits"
+            ),
+            (
+                "table/ref:Table/index/gsi1",
+                "dynamodb:index:WriteCapacityUnits"
+            ),
+        ]
+    );
+
+    // AND each target has one target-tracking policy on its own utilisation metric
+    for (target, _, _, kind) in &targets {
+        let policies: Vec<_> = provisioned
+            .resources()
+            .filter(|r| r.kind == "AWS::ApplicationAutoScaling::ScalingPolicy")
+            .filter(|r| text(&r.properties["ScalingTargetId"]) == format!("ref:{target}"))
+            .collect();
+        assert_eq!(policies.len(), 1, "{target}");
+        let p = policies[0].properties;
+        assert_eq!(p["PolicyType"].as_str(), Some("TargetTrackingScaling"));
+        let tracking = &p["TargetTrackingScalingPolicyConfiguration"];
+        assert_eq!(text(&tracking["TargetValue"]), "ref:TableTargetUtilization");
+        assert_eq!(
+            tracking["PredefinedMetricSpecification"]["PredefinedMetricType"].as_str(),
+            Some(format!("DynamoDB{kind}CapacityUtilization").as_str())
+        );
+    }
+    let policies = provisioned
+        .resources()
+        .filter(|r| r.kind == "AWS::ApplicationAutoScaling::ScalingPolicy")
+        .count();
+    assert_eq!(policies, 4);
+    assert_eq!(
+        provisioned
+            .parameter_default("TableTargetUtilization")
+            .unwrap()
+            .unwrap(),
+        "70"
+    );
+}
+
+#[test]
+fn every_resource_type_is_provisioned_or_knowingly_left_out() {
+    for parameters in [&[][..], &PROVISIONED[..]] {
+        let template = Template::workspace_with(parameters).unwrap();
+        for resource in template.resources() {
+            assert!(
+                EMULATED.contains(&resource.kind) || NOT_EMULATED.contains(&resource.kind),
+                "{} is a {}: add the type to provision::EMULATED (and create it) \
+                 or to provision::NOT_EMULATED",
+                resource.logical_id,
+                resource.kind
+            );
+        }
     }
 }

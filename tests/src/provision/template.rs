@@ -1,7 +1,15 @@
 //! `template.yaml` read as plain YAML, and the few CloudFormation intrinsics
 //! the emulator needs resolved (`Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::Join`),
 //! in their short (`!Ref X`) and long (`{"Ref": "X"}`) forms.
+//!
+//! Conditions are settled when the template is loaded, with the parameters'
+//! defaults (or the overrides given to [`Template::from_yaml_with`]), as
+//! CloudFormation settles them at deploy time: a resource or output whose
+//! `Condition` is false is dropped, `Fn::If` becomes the branch it picks, and
+//! a property or list item that is `!Ref AWS::NoValue` is removed. What the
+//! rest of the provisioning sees is the template as deployed.
 use serde_yaml::{Mapping, Value};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::ProvisionError;
@@ -38,25 +46,49 @@ pub trait Resolve {
 static NULL: Value = Value::Null;
 
 impl Template {
+    /// The template as deployed with every parameter at its default.
     pub fn from_yaml(text: &str) -> Result<Self, ProvisionError> {
-        let root: Value = serde_yaml::from_str(text).map_err(ProvisionError::Parse)?;
+        Self::from_yaml_with(text, &[])
+    }
+
+    /// The template as deployed with `parameters` (name, value) overriding
+    /// the defaults, like `sam deploy --parameter-overrides`.
+    pub fn from_yaml_with(text: &str, parameters: &[(&str, &str)]) -> Result<Self, ProvisionError> {
+        let mut root: Value = serde_yaml::from_str(text).map_err(ProvisionError::Parse)?;
         if !root.is_mapping() {
             return Err(ProvisionError::template("the document is not a mapping"));
         }
+        for (name, value) in parameters {
+            override_parameter(&mut root, name, value)?;
+        }
+        let root = settle_conditions(root)?;
         Ok(Self { root })
     }
 
     pub fn load(path: &Path) -> Result<Self, ProvisionError> {
+        Self::load_with(path, &[])
+    }
+
+    pub fn load_with(path: &Path, parameters: &[(&str, &str)]) -> Result<Self, ProvisionError> {
         let text = std::fs::read_to_string(path).map_err(|source| ProvisionError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_yaml(&text)
+        Self::from_yaml_with(&text, parameters)
     }
 
     /// The project's own `template.yaml`.
     pub fn workspace() -> Result<Self, ProvisionError> {
-        Self::load(&crate::moto::workspace_root().join("template.yaml"))
+        Self::workspace_with(&[])
+    }
+
+    /// The project's own `template.yaml` with parameter overrides, e.g.
+    /// `[("TableBillingMode", "PROVISIONED")]`.
+    pub fn workspace_with(parameters: &[(&str, &str)]) -> Result<Self, ProvisionError> {
+        Self::load_with(
+            &crate::moto::workspace_root().join("template.yaml"),
+            parameters,
+        )
     }
 
     /// Every resource, in the template's order.
@@ -121,6 +153,220 @@ impl Template {
                 ProvisionError::template(format!("no AWS::Serverless::Function `{logical_id}`"))
             })?;
         Ok(variables(function.properties))
+    }
+}
+
+/// Make `value` the parameter's `Default`, refusing unknown parameters and
+/// values outside `AllowedValues`.
+fn override_parameter(root: &mut Value, name: &str, value: &str) -> Result<(), ProvisionError> {
+    let parameter = root
+        .get_mut("Parameters")
+        .and_then(|p| p.get_mut(name))
+        .and_then(Value::as_mapping_mut)
+        .ok_or_else(|| ProvisionError::UnknownOverride(name.to_string()))?;
+    if let Some(allowed) = parameter.get("AllowedValues").and_then(Value::as_sequence) {
+        let allowed = allowed.iter().map(scalar).collect::<Result<Vec<_>, _>>()?;
+        if !allowed.iter().any(|a| a == value) {
+            return Err(ProvisionError::template(format!(
+                "parameter `{name}`: `{value}` is not one of {allowed:?}"
+            )));
+        }
+    }
+    parameter.insert("Default".into(), Value::String(value.to_string()));
+    Ok(())
+}
+
+/// The template with its conditions applied (see the module documentation).
+fn settle_conditions(mut root: Value) -> Result<Value, ProvisionError> {
+    let mut conditions = Conditions {
+        parameters: root.get("Parameters").cloned().unwrap_or(Value::Null),
+        declared: root.get("Conditions").cloned().unwrap_or(Value::Null),
+        settled: BTreeMap::new(),
+        evaluating: Vec::new(),
+    };
+    let Some(sections) = root.as_mapping_mut() else {
+        return Ok(root);
+    };
+    for section in ["Resources", "Outputs"] {
+        let Some(entries) = sections.get_mut(section).and_then(Value::as_mapping_mut) else {
+            continue;
+        };
+        let mut kept = Mapping::new();
+        for (id, body) in std::mem::take(entries) {
+            if let Some(condition) = body.get("Condition") {
+                let name = condition.as_str().ok_or_else(|| {
+                    ProvisionError::template(format!("{id:?}: Condition is not a name"))
+                })?;
+                if !conditions.named(name)? {
+                    continue;
+                }
+            }
+            if let Some(body) = conditions.apply(&body)? {
+                kept.insert(id, body);
+            }
+        }
+        *entries = kept;
+    }
+    if let Some(globals) = sections.get_mut("Globals") {
+        *globals = conditions.apply(globals)?.unwrap_or(Value::Null);
+    }
+    Ok(root)
+}
+
+/// The template's `Conditions`, evaluated on demand against the parameters' defaults.
+struct Conditions {
+    parameters: Value,
+    declared: Value,
+    settled: BTreeMap<String, bool>,
+    /// The conditions being evaluated, outermost first (to refuse cycles).
+    evaluating: Vec<String>,
+}
+
+impl Resolve for Conditions {
+    fn resolve_reference(&self, reference: &Reference) -> Result<String, ProvisionError> {
+        let name = match reference {
+            Reference::Ref(name) if self.parameters.get(name.as_str()).is_some() => name,
+            Reference::Ref(name) => return Err(not_in_condition(name.clone())),
+            Reference::GetAtt(r, a) => return Err(not_in_condition(format!("{r}.{a}"))),
+        };
+        match self.parameters[name.as_str()].get("Default") {
+            Some(default) => scalar(default),
+            None => Err(ProvisionError::Unresolved {
+                what: name.clone(),
+                reason: "a condition uses the parameter, which has no Default: pass an override"
+                    .into(),
+            }),
+        }
+    }
+}
+
+fn not_in_condition(what: String) -> ProvisionError {
+    ProvisionError::Unresolved {
+        what,
+        reason: "a condition may only compare parameters and literals".into(),
+    }
+}
+
+impl Conditions {
+    /// A condition of the `Conditions` section, by name.
+    fn named(&mut self, name: &str) -> Result<bool, ProvisionError> {
+        if let Some(settled) = self.settled.get(name) {
+            return Ok(*settled);
+        }
+        if self.evaluating.iter().any(|n| n == name) {
+            return Err(ProvisionError::template(format!(
+                "conditions refer to each other in a cycle: {} -> {name}",
+                self.evaluating.join(" -> ")
+            )));
+        }
+        let body = self
+            .declared
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ProvisionError::template(format!("no condition `{name}`")))?;
+        self.evaluating.push(name.to_string());
+        let value = self.evaluate(&body);
+        self.evaluating.pop();
+        let value = value?;
+        self.settled.insert(name.to_string(), value);
+        Ok(value)
+    }
+
+    /// A condition function: `Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or` or
+    /// a `Condition` naming another one.
+    fn evaluate(&mut self, body: &Value) -> Result<bool, ProvisionError> {
+        if let Some(entries) = body.as_mapping()
+            && entries.len() == 1
+            && let Some(name) = entries.get("Condition")
+        {
+            return self.named_from(name);
+        }
+        let (function, argument) = intrinsic(body)
+            .ok_or_else(|| ProvisionError::template(format!("not a condition: {body:?}")))?;
+        let operands = || {
+            argument.as_sequence().ok_or_else(|| {
+                ProvisionError::template(format!("Fn::{function} takes a list: {argument:?}"))
+            })
+        };
+        match function.as_str() {
+            "Condition" => self.named_from(argument),
+            "Equals" => match operands()?.as_slice() {
+                [a, b] => Ok(resolve_string(a, self)? == resolve_string(b, self)?),
+                _ => Err(ProvisionError::template("Fn::Equals takes two values")),
+            },
+            "Not" => match operands()?.as_slice() {
+                [c] => Ok(!self.evaluate(c)?),
+                _ => Err(ProvisionError::template("Fn::Not takes one condition")),
+            },
+            "And" => operands()?
+                .iter()
+                .try_fold(true, |all, c| Ok(self.evaluate(c)? && all)),
+            "Or" => operands()?
+                .iter()
+                .try_fold(false, |any, c| Ok(self.evaluate(c)? || any)),
+            other => Err(ProvisionError::template(format!(
+                "`{other}` is not a condition function"
+            ))),
+        }
+    }
+
+    fn named_from(&mut self, name: &Value) -> Result<bool, ProvisionError> {
+        let name = name
+            .as_str()
+            .ok_or_else(|| ProvisionError::template(format!("malformed Condition {name:?}")))?;
+        self.named(name)
+    }
+
+    /// `value` with every `Fn::If` replaced by the branch it picks and every
+    /// `AWS::NoValue` removed; `None` when `value` itself is no value.
+    fn apply(&mut self, value: &Value) -> Result<Option<Value>, ProvisionError> {
+        if let Some((function, argument)) = intrinsic(value) {
+            match function.as_str() {
+                "Ref" if argument.as_str() == Some("AWS::NoValue") => return Ok(None),
+                "If" => {
+                    let [condition, then, otherwise] = argument
+                        .as_sequence()
+                        .map(Vec::as_slice)
+                        .unwrap_or_default()
+                    else {
+                        return Err(ProvisionError::template(format!(
+                            "Fn::If takes a condition name and two values: {argument:?}"
+                        )));
+                    };
+                    let picked = if self.named_from(condition)? {
+                        then
+                    } else {
+                        otherwise
+                    };
+                    return self.apply(picked);
+                }
+                _ => {}
+            }
+        }
+        Ok(Some(match value {
+            Value::Sequence(items) => {
+                let mut kept = Vec::with_capacity(items.len());
+                for item in items {
+                    kept.extend(self.apply(item)?);
+                }
+                Value::Sequence(kept)
+            }
+            Value::Mapping(entries) => {
+                let mut kept = Mapping::new();
+                for (k, v) in entries {
+                    if let Some(v) = self.apply(v)? {
+                        kept.insert(k.clone(), v);
+                    }
+                }
+                Value::Mapping(kept)
+            }
+            Value::Tagged(tagged) => {
+                let mut tagged = tagged.clone();
+                tagged.value = self.apply(&tagged.value)?.unwrap_or(Value::Null);
+                Value::Tagged(tagged)
+            }
+            scalar => scalar.clone(),
+        }))
     }
 }
 
@@ -441,6 +687,87 @@ mod tests {
     fn unsupported_intrinsics_are_named() {
         let err = resolve_string(&value("!ImportValue Other"), &Fixed).unwrap_err();
         assert!(err.to_string().contains("ImportValue"), "{err}");
+    }
+
+    const CONDITIONAL: &str = r#"
+Parameters:
+  Mode: {Type: String, Default: a, AllowedValues: [a, b]}
+  Size: {Type: Number, Default: 5}
+Conditions:
+  IsB: !Equals [!Ref Mode, b]
+  IsA: {"Fn::Not": [{Condition: IsB}]}
+  Both: !And [!Condition IsB, !Equals ["5", !Ref Size]]
+Resources:
+  Always:
+    Type: AWS::SQS::Queue
+    Properties:
+      DelaySeconds: !If [IsB, 10, !Ref AWS::NoValue]
+      Tags:
+        - !If [IsA, {Key: mode, Value: a}, !Ref AWS::NoValue]
+        - {"Fn::If": [Both, {Key: both, Value: yes}, {Ref: AWS::NoValue}]}
+  OnlyB:
+    Type: AWS::SQS::Queue
+    Condition: IsB
+Outputs:
+  OnlyB:
+    Condition: Both
+    Value: !Ref OnlyB
+"#;
+
+    #[test]
+    fn conditions_settle_with_parameter_defaults() {
+        // GIVEN a template whose resources, properties and outputs hang on conditions
+        // WHEN it is loaded with the defaults
+        let template = Template::from_yaml(CONDITIONAL).unwrap();
+
+        // THEN the false branches are gone, NoValue properties and list items with them
+        let ids: Vec<_> = template.resources().map(|r| r.logical_id).collect();
+        assert_eq!(ids, ["Always"]);
+        let always = template.resource("Always").unwrap().properties;
+        assert!(always.get("DelaySeconds").is_none(), "{always:?}");
+        assert_eq!(always["Tags"], value("[{Key: mode, Value: a}]"));
+        assert!(template.root["Outputs"].get("OnlyB").is_none());
+    }
+
+    #[test]
+    fn parameter_overrides_pick_the_other_branches() {
+        // WHEN the parameter is overridden as `sam deploy --parameter-overrides` would
+        let template = Template::from_yaml_with(CONDITIONAL, &[("Mode", "b")]).unwrap();
+
+        // THEN the conditional resource, property and output are there
+        let ids: Vec<_> = template.resources().map(|r| r.logical_id).collect();
+        assert_eq!(ids, ["Always", "OnlyB"]);
+        let always = template.resource("Always").unwrap().properties;
+        assert_eq!(always["DelaySeconds"], value("10"));
+        assert_eq!(always["Tags"], value("[{Key: both, Value: yes}]"));
+        assert!(template.root["Outputs"].get("OnlyB").is_some());
+        assert_eq!(template.parameter_default("Mode").unwrap().unwrap(), "b");
+
+        // AND overrides the template would refuse are refused
+        let err = Template::from_yaml_with(CONDITIONAL, &[("Mode", "c")]).unwrap_err();
+        assert!(err.to_string().contains("not one of"), "{err}");
+        assert!(matches!(
+            Template::from_yaml_with(CONDITIONAL, &[("Typo", "b")]),
+            Err(ProvisionError::UnknownOverride(_))
+        ));
+    }
+
+    #[test]
+    fn bad_conditions_are_named() {
+        for (conditions, expected) in [
+            ("A: !Condition B\n  B: !Not [!Condition A]", "cycle"),
+            ("A: !Equals [!Ref Nope, x]", "Nope"),
+            ("A: !Equals [!Ref NoDefault, x]", "no Default"),
+            ("A: !Select [0, [x]]", "Select"),
+        ] {
+            let yaml = format!(
+                "Parameters:\n  NoDefault: {{Type: String}}\nConditions:\n  {conditions}\n\
+                 Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Condition: A\n"
+            );
+            let err = Template::from_yaml(&yaml).unwrap_err();
+            let message = format!("{err}: {err:?}");
+            assert!(message.contains(expected), "{conditions}: {message}");
+        }
     }
 
     #[test]
