@@ -234,7 +234,6 @@ def job(kind, attempt, event, **extra):
         "event_type": event["type"],
         "attempt": attempt,
         "created_at": "2026-01-01T10:15:43Z",
-        "event": event,
         **extra,
     }
 

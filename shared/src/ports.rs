@@ -89,26 +89,51 @@ pub trait IntegrationStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a conditional insert of an event found.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InsertOutcome {
-    /// First time seen (or seen before but never fully queued): fan it out.
+    /// First time seen: stored with the caller's acceptance token.
     New,
-    /// Already accepted and queued: a duplicate.
-    Duplicate,
+    /// Already stored, under the acceptance token of whoever stored it.
+    Duplicate { token: String },
+}
+
+/// An accepted event as stored, with the token of the intake request whose
+/// delivery jobs are the valid ones (see [`crate::domain::message::DeliveryJob::token`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub event: Event,
+    pub token: Option<String>,
+    /// When the intake first stored it.
+    pub received_at: Option<DateTime<Utc>>,
 }
 
 #[async_trait]
 pub trait EventStore: Send + Sync {
-    /// Conditional insert keyed by (tenant, event id).
+    /// Store the event unless its (tenant, id) is already stored, in one
+    /// conditional write. `token` marks the jobs this intake request queues.
     async fn insert(
         &self,
         tenant: &TenantId,
         event: &Event,
+        token: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<InsertOutcome, StoreError>;
-    /// Record that the event's deliveries were all accepted by the queue.
-    async fn mark_queued(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError>;
-    async fn get(&self, tenant: &TenantId, id: &EventId) -> Result<Option<Event>, StoreError>;
+    /// Move a stored event from token `from` to token `to` (a repeat of the
+    /// event re-queues its jobs under `to`; jobs still queued under `from`
+    /// then stand down). `false` when the token is no longer `from`.
+    async fn retoken(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+        from: &str,
+        to: &str,
+    ) -> Result<bool, StoreError>;
+    /// Delete the event if it still carries `token` (an intake undoing its
+    /// own insert after the queue refused the jobs).
+    async fn remove(&self, tenant: &TenantId, id: &EventId, token: &str) -> Result<(), StoreError>;
+    async fn get(&self, tenant: &TenantId, id: &EventId)
+    -> Result<Option<StoredEvent>, StoreError>;
 }
 
 #[derive(Debug, Clone, Default)]

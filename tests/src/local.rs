@@ -6,7 +6,12 @@
 //! the visibility timeout).
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use bytes::Bytes;
+use chathooks::app::intake::plan;
 use chathooks::config::Config;
+use chathooks::domain::event::Event;
+use chathooks::domain::ids::TenantId;
+use chathooks::domain::integration::Integration;
+use chathooks::domain::message::DeliveryJob;
 use chathooks::wiring::{BoxError, Wiring};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -238,6 +243,31 @@ impl LocalStack {
             });
             self.spawn_poller(retry.clone(), handler);
         }
+    }
+
+    /// Store `event` as the intake does and return its delivery jobs for
+    /// `integrations`, under that acceptance: for tests and benches that
+    /// hand jobs to the dispatcher themselves instead of through the queue.
+    pub async fn accepted_jobs(
+        &self,
+        tenant: &TenantId,
+        event: &Event,
+        integrations: &[Integration],
+    ) -> Result<Vec<DeliveryJob>, BoxError> {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let expires = chrono::Utc::now() + chrono::Duration::days(1);
+        self.functions
+            .dispatcher
+            .events
+            .insert(tenant, event, &token, expires)
+            .await?;
+        Ok(plan(tenant, event, integrations, chrono::Utc::now())
+            .into_iter()
+            .map(|job| DeliveryJob {
+                token: Some(token.clone()),
+                ..job
+            })
+            .collect())
     }
 
     pub fn queue_url(&self, logical_id: &str) -> String {

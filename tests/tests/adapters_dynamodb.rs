@@ -299,7 +299,7 @@ async fn integrations_are_replaced_updated_disabled_and_deleted() {
 }
 
 #[tokio::test]
-async fn events_are_new_until_queued_then_duplicates() {
+async fn events_are_stored_once_and_repeats_can_move_the_token() {
     let (client, table) = fresh_table().await.unwrap();
     let store = DynamoDbEventStore::new(client, table);
     let tenant = TenantId::generate();
@@ -310,41 +310,76 @@ async fn events_are_new_until_queued_then_duplicates() {
     .unwrap();
     let expires = Utc::now() + Duration::days(30);
 
-    // GIVEN a first insert THEN it is new, and the event reads back equal
+    // GIVEN a first insert THEN it is new, and the event reads back equal, with its token
     assert_eq!(
-        store.insert(&tenant, &event, expires).await.unwrap(),
+        store.insert(&tenant, &event, "t1", expires).await.unwrap(),
         InsertOutcome::New
     );
+    let stored = store.get(&tenant, &event.id).await.unwrap().unwrap();
+    assert_eq!(stored.event, event);
+    assert_eq!(stored.token.as_deref(), Some("t1"));
+    assert!(stored.received_at.is_some());
+    // WHEN the same request's write is repeated (the SDK retrying a lost answer) THEN still new
     assert_eq!(
-        store.get(&tenant, &event.id).await.unwrap(),
-        Some(event.clone())
-    );
-    // WHEN inserted again before it was queued (a retried, half-done intake) THEN new again
-    assert_eq!(
-        store.insert(&tenant, &event, expires).await.unwrap(),
+        store.insert(&tenant, &event, "t1", expires).await.unwrap(),
         InsertOutcome::New
     );
-    // WHEN it was queued THEN every further insert is a duplicate
-    store.mark_queued(&tenant, &event.id).await.unwrap();
+    // WHEN another request inserts it THEN a duplicate naming the stored token
     assert_eq!(
-        store.insert(&tenant, &event, expires).await.unwrap(),
-        InsertOutcome::Duplicate
+        store.insert(&tenant, &event, "t2", expires).await.unwrap(),
+        InsertOutcome::Duplicate { token: "t1".into() }
     );
+    // AND that request can move the token, once: a stale `from` is refused
+    assert!(store.retoken(&tenant, &event.id, "t1", "t2").await.unwrap());
+    assert!(!store.retoken(&tenant, &event.id, "t1", "t3").await.unwrap());
+    let stored = store.get(&tenant, &event.id).await.unwrap().unwrap();
     assert_eq!(
-        store.insert(&tenant, &event, expires).await.unwrap(),
-        InsertOutcome::Duplicate
+        (stored.event, stored.token.as_deref()),
+        (event.clone(), Some("t2"))
     );
     // AND the same event id is independent per tenant
     let other = TenantId::generate();
     assert_eq!(store.get(&other, &event.id).await.unwrap(), None);
     assert_eq!(
-        store.insert(&other, &event, expires).await.unwrap(),
+        store.insert(&other, &event, "t9", expires).await.unwrap(),
         InsertOutcome::New
     );
-    // AND marking an unknown event is harmless and creates nothing
+    // AND moving the token of an unknown event creates nothing
     let unknown = EventId::parse("never-seen").unwrap();
-    store.mark_queued(&tenant, &unknown).await.unwrap();
+    assert!(!store.retoken(&tenant, &unknown, "", "t4").await.unwrap());
     assert_eq!(store.get(&tenant, &unknown).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_first_attempt_made_twice_is_logged_twice() {
+    // GIVEN a queue message consumed twice: two consumers each make attempt 1
+    let (client, table) = fresh_table().await.unwrap();
+    let log = DynamoDbDeliveryLog::new(client, table, Duration::days(30));
+    let tenant = TenantId::generate();
+    let mut d = delivery(
+        &tenant,
+        &IntegrationId::generate(),
+        t0(),
+        DeliveryStatus::Succeeded,
+        EventType::ChatClosed,
+    );
+    d.attempts = 1;
+    let attempt = |ms: i64| Attempt {
+        number: 1,
+        started_at: t0() + Duration::milliseconds(ms),
+        duration_ms: 5,
+        status_code: Some(200),
+        error_kind: None,
+        error: None,
+        response_excerpt: None,
+        next_attempt_at: None,
+    };
+    // WHEN both record it THEN the log shows both requests the receiver saw
+    log.record_attempt(&d, &attempt(0)).await.unwrap();
+    log.record_attempt(&d, &attempt(3)).await.unwrap();
+    let (read, attempts) = log.get(&tenant, &d.id).await.unwrap().unwrap();
+    assert_eq!(read, d);
+    assert_eq!(attempts, vec![attempt(0), attempt(3)]);
 }
 
 #[tokio::test]

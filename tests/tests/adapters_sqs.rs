@@ -20,8 +20,9 @@ fn message(delay_seconds: u32) -> OutgoingMessage {
             event_id: EventId::generate(),
             event_type: EventType::ChatClosed,
             attempt: 1,
-            event: None,
             created_at: Utc::now(),
+            token: None,
+            requeued: false,
         }),
         delay_seconds,
     }

@@ -4,7 +4,6 @@
 mod engine_common;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use chathooks::app::intake::plan;
 use chathooks::domain::event::Event;
 use chathooks::domain::ids::{IntegrationId, TenantId};
 use chathooks::domain::message::{DeliveryJob, QueueMessage};
@@ -33,18 +32,16 @@ async fn jobs_for(
         .await
         .unwrap()
         .unwrap();
-    events
-        .iter()
-        .flat_map(|e| {
-            let event = Event::from_json(closed_chat(e)).unwrap();
-            plan(
-                &tenant_id,
-                &event,
-                std::slice::from_ref(&integration),
-                chrono::Utc::now(),
-            )
-        })
-        .collect()
+    let mut jobs = Vec::new();
+    for e in events {
+        let event = Event::from_json(closed_chat(e)).unwrap();
+        let accepted = stack
+            .accepted_jobs(&tenant_id, &event, std::slice::from_ref(&integration))
+            .await
+            .unwrap();
+        jobs.extend(accepted);
+    }
+    jobs
 }
 
 fn record(n: usize, body: String) -> SqsMessage {

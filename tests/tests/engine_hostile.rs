@@ -4,7 +4,6 @@
 mod engine_common;
 
 use chathooks::app::dispatch::Outcome;
-use chathooks::app::intake::plan;
 use chathooks::domain::delivery::RESPONSE_EXCERPT_BYTES;
 use chathooks::domain::event::Event;
 use chathooks::domain::ids::{IntegrationId, TenantId};
@@ -168,7 +167,10 @@ async fn the_guard_refuses_private_targets_at_creation_and_at_send_time() {
         target.url = TargetUrl::parse(url, permissive).unwrap();
         store.create(&target).await.unwrap();
         let event = Event::from_json(closed_chat(&format!("evt-ssrf-{n}"))).unwrap();
-        let job: DeliveryJob = plan(&tenant_id, &event, &[target], chrono::Utc::now())
+        let job: DeliveryJob = stack
+            .accepted_jobs(&tenant_id, &event, &[target])
+            .await
+            .unwrap()
             .pop()
             .unwrap();
         let outcome = stack.functions.dispatcher.deliver(&job).await.unwrap();

@@ -4,7 +4,7 @@
 mod engine_common;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use chathooks::domain::message::{INLINE_EVENT_MAX_BYTES, QueueMessage};
+use chathooks::domain::message::QueueMessage;
 use chathooks_tests::local::{LocalOptions, LocalStack};
 use chathooks_tests::receiver::Receiver;
 use engine_common::*;
@@ -62,7 +62,7 @@ async fn a_duplicate_event_id_creates_no_second_delivery() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_event_too_large_to_travel_inline_is_read_from_the_store() {
+async fn a_large_event_travels_by_reference_and_is_delivered_whole() {
     // GIVEN a stack whose consumers are not running, and an integration
     let mut stack = LocalStack::start(LocalOptions::default()).await.unwrap();
     let addr = stack.serve(0).await.unwrap();
@@ -74,14 +74,14 @@ async fn an_event_too_large_to_travel_inline_is_read_from_the_store() {
     let receiver = Receiver::start().await;
     integration(&tenant, &receiver.url("/big"), json!({})).await;
 
-    // WHEN an event of about 200 KiB (over the inline threshold, under SQS's 256 KiB) is posted
+    // WHEN an event of about 200 KiB (under the 256 KiB limit) is posted
     let text = "y".repeat(1000);
     let messages: Vec<_> = (0..200)
         .map(|n| json!({"author_type": "agent", "author_name": "Ann", "text": format!("{n}:{text}"), "sent_at": "2026-11-21T10:00:00Z"}))
         .collect();
     let event = json!({"id": "evt-big", "type": "chat.closed", "chat": {"id": "chat-big", "messages": messages}});
     let size = event.to_string().len();
-    assert!(size > INLINE_EVENT_MAX_BYTES && size < 256 * 1024, "{size}");
+    assert!(size > 150 * 1024 && size < 256 * 1024, "{size}");
     let accepted = tenant.post("/v1/events", &event).await;
     assert_eq!(accepted.status, 202, "{:?}", accepted.body);
 
@@ -101,8 +101,8 @@ async fn an_event_too_large_to_travel_inline_is_read_from_the_store() {
     assert!(body.len() < 4096, "message is {} bytes", body.len());
     match QueueMessage::from_json(&body).unwrap() {
         QueueMessage::DeliveryV1(job) => {
-            assert!(job.event.is_none());
             assert_eq!(job.event_id.as_str(), "evt-big");
+            assert!(job.token.is_some());
         }
         other => panic!("{other:?}"),
     }

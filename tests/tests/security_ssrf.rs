@@ -12,7 +12,6 @@
 mod engine_common;
 
 use chathooks::app::dispatch::Outcome;
-use chathooks::app::intake::plan;
 use chathooks::domain::event::Event;
 use chathooks::domain::ids::{IntegrationId, TenantId};
 use chathooks::domain::integration::Integration;
@@ -161,7 +160,10 @@ async fn deliver_to(
     target.url = TargetUrl::parse(url, PERMISSIVE).unwrap_or_else(|e| panic!("{url}: {e}"));
     store.create(&target).await.unwrap();
     let event = Event::from_json(closed_chat(event_id)).unwrap();
-    let job: DeliveryJob = plan(&base.tenant_id, &event, &[target], chrono::Utc::now())
+    let job: DeliveryJob = stack
+        .accepted_jobs(&base.tenant_id, &event, &[target])
+        .await
+        .unwrap()
         .pop()
         .unwrap();
     let outcome = stack.functions.dispatcher.deliver(&job).await.unwrap();

@@ -8,7 +8,10 @@ use chathooks::domain::event::{Event, MAX_BATCH_EVENTS, MAX_EVENT_BYTES};
 use chathooks::ports::TenantStore;
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde_json::{Value, json};
+use serde_json::json;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub struct IntakeApi {
@@ -26,31 +29,32 @@ pub async fn handle(api: &IntakeApi, req: Request) -> Response<Body> {
 }
 
 /// The events of a body: one event object, or `{"events": [...]}`.
+///
+/// One pass over the text for its shape (the top-level keys, each value
+/// kept as a raw slice), then each event parsed straight from its slice:
+/// the size limit applies to the event's text as sent.
 pub fn parse_events(bytes: &[u8]) -> Result<(Vec<Event>, bool), ApiError> {
-    let value: Value = serde_json::from_slice(bytes)
+    let body: &RawValue = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
-    let (items, batch) = match value {
-        Value::Object(mut map) if map.contains_key("events") && !map.contains_key("type") => {
-            if map.len() > 1 {
-                return Err(
-                    ValidationError::general("a batch body has only the `events` field").into(),
-                );
-            }
-            match map.remove("events") {
-                Some(Value::Array(items)) => (items, true),
-                _ => {
-                    return Err(
-                        ValidationError::field("events", "must be an array of events").into(),
-                    );
-                }
-            }
+    let not_an_object =
+        || ApiError::bad_request("the body must be an event object or {\"events\": [...]}");
+    if !body.get().starts_with('{') {
+        return Err(not_an_object());
+    }
+    let top: BTreeMap<Cow<'_, str>, &RawValue> =
+        serde_json::from_str(body.get()).map_err(|_| not_an_object())?;
+    let batch = top.contains_key("events") && !top.contains_key("type");
+    let items: Vec<&RawValue> = if batch {
+        if top.len() > 1 {
+            return Err(
+                ValidationError::general("a batch body has only the `events` field").into(),
+            );
         }
-        obj @ Value::Object(_) => (vec![obj], false),
-        _ => {
-            return Err(ApiError::bad_request(
-                "the body must be an event object or {\"events\": [...]}",
-            ));
-        }
+        let events = top.get("events").map_or("", |raw| raw.get());
+        serde_json::from_str(events)
+            .map_err(|_| ValidationError::field("events", "must be an array of events"))?
+    } else {
+        vec![body]
     };
     if batch && (items.is_empty() || items.len() > MAX_BATCH_EVENTS) {
         return Err(ValidationError::field(
@@ -68,9 +72,7 @@ pub fn parse_events(bytes: &[u8]) -> Result<(Vec<Event>, bool), ApiError> {
                 e
             }
         };
-        let size = serde_json::to_vec(&item)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
+        let size = item.get().len();
         if size > MAX_EVENT_BYTES {
             let mut err = ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -80,10 +82,10 @@ pub fn parse_events(bytes: &[u8]) -> Result<(Vec<Event>, bool), ApiError> {
             err.field = batch.then(|| format!("events[{i}]"));
             return Err(err);
         }
-        events.push(Event::from_json(item).map_err(at)?);
+        events.push(Event::parse(item.get()).map_err(at)?);
     }
-    let mut seen = std::collections::HashSet::new();
-    if let Some(dup) = events.iter().find(|e| !seen.insert(e.id.clone())) {
+    let mut seen = std::collections::HashSet::with_capacity(events.len());
+    if let Some(dup) = events.iter().find(|e| !seen.insert(&e.id)) {
         return Err(ValidationError::field(
             "events",
             format!("event id `{}` appears twice in the batch", dup.id),

@@ -142,7 +142,7 @@ impl IntegrationStore for MemoryIntegrationStore {
 
 #[derive(Default)]
 pub struct MemoryEventStore {
-    events: Mutex<HashMap<(TenantId, EventId), (Event, bool)>>,
+    events: Mutex<HashMap<(TenantId, EventId), StoredEvent>>,
 }
 
 #[async_trait]
@@ -151,28 +151,67 @@ impl EventStore for MemoryEventStore {
         &self,
         tenant: &TenantId,
         event: &Event,
+        token: &str,
         _expires_at: DateTime<Utc>,
     ) -> Result<InsertOutcome, StoreError> {
         let mut events = lock(&self.events);
         let key = (tenant.clone(), event.id.clone());
-        if let Some((_, true)) = events.get(&key) {
-            return Ok(InsertOutcome::Duplicate);
+        if let Some(stored) = events.get(&key) {
+            return Ok(match stored.token.as_deref() {
+                Some(t) if t == token => InsertOutcome::New,
+                other => InsertOutcome::Duplicate {
+                    token: other.unwrap_or_default().to_string(),
+                },
+            });
         }
-        events.insert(key, (event.clone(), false));
+        events.insert(
+            key,
+            StoredEvent {
+                event: event.clone(),
+                token: Some(token.to_string()),
+                received_at: Some(Utc::now()),
+            },
+        );
         Ok(InsertOutcome::New)
     }
 
-    async fn mark_queued(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError> {
-        if let Some(entry) = lock(&self.events).get_mut(&(tenant.clone(), id.clone())) {
-            entry.1 = true;
+    async fn retoken(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+        from: &str,
+        to: &str,
+    ) -> Result<bool, StoreError> {
+        let mut events = lock(&self.events);
+        match events.get_mut(&(tenant.clone(), id.clone())) {
+            Some(stored) if stored.token.as_deref().is_none_or(|t| t == from) => {
+                stored.token = Some(to.to_string());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn remove(&self, tenant: &TenantId, id: &EventId, token: &str) -> Result<(), StoreError> {
+        let mut events = lock(&self.events);
+        let key = (tenant.clone(), id.clone());
+        if events
+            .get(&key)
+            .is_some_and(|e| e.token.as_deref() == Some(token))
+        {
+            events.remove(&key);
         }
         Ok(())
     }
 
-    async fn get(&self, tenant: &TenantId, id: &EventId) -> Result<Option<Event>, StoreError> {
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+    ) -> Result<Option<StoredEvent>, StoreError> {
         Ok(lock(&self.events)
             .get(&(tenant.clone(), id.clone()))
-            .map(|(e, _)| e.clone()))
+            .cloned())
     }
 }
 

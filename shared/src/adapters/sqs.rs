@@ -112,8 +112,9 @@ mod tests {
                 event_id: EventId::generate(),
                 event_type: EventType::ChatClosed,
                 attempt: 1,
-                event: None,
                 created_at: chrono::Utc::now(),
+                token: None,
+                requeued: false,
             }),
             delay_seconds,
         }

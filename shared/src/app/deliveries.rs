@@ -90,8 +90,8 @@ impl Deliveries {
         &self,
         mut delivery: Delivery,
     ) -> Result<(Delivery, OutgoingMessage), AppError> {
-        let event = self
-            .events
+        // Refuse now, rather than fail at dispatch, when the event is gone.
+        self.events
             .get(&delivery.tenant_id, &delivery.event_id)
             .await?
             .ok_or_else(|| {
@@ -99,9 +99,6 @@ impl Deliveries {
                     "the delivery's event is past its retention and cannot be replayed".into(),
                 )
             })?;
-        let size = serde_json::to_vec(&event)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
         let job = DeliveryJob {
             delivery_id: delivery.id.clone(),
             tenant_id: delivery.tenant_id.clone(),
@@ -109,10 +106,10 @@ impl Deliveries {
             event_id: delivery.event_id.clone(),
             event_type: delivery.event_type,
             attempt: delivery.attempts + 1,
-            event: None,
             created_at: delivery.created_at,
-        }
-        .with_event(&event, size);
+            token: None,
+            requeued: false,
+        };
         let now = Utc::now();
         delivery.status = DeliveryStatus::Pending;
         delivery.next_attempt_at = Some(now);
@@ -195,8 +192,9 @@ mod tests {
             event_id: EventId::parse("e").unwrap(),
             event_type: EventType::ChatClosed,
             attempt: 1,
-            event: None,
             created_at: Utc::now(),
+            token: None,
+            requeued: false,
         };
         let mut delivery = delivery_of(&job, Utc::now());
         delivery.attempts = 1;

@@ -3,19 +3,17 @@
 use chrono::{DateTime, Utc};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::AppError;
 use super::outbound::prepare;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, link_from_response};
-use crate::domain::event::Event;
 use crate::domain::integration::Integration;
 use crate::domain::message::{DeliveryJob, QueueMessage, RetryJob};
 use crate::ports::{
     Clock, DeliveryLog, EventStore, IntegrationStore, JobQueue, OutgoingMessage, SendOutcome,
-    WebhookSender,
+    StoredEvent, WebhookSender,
 };
 
 #[derive(Debug, Clone)]
@@ -33,8 +31,16 @@ pub struct DispatchSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Succeeded,
-    RetryScheduled { at: DateTime<Utc> },
-    Failed { reason: String },
+    RetryScheduled {
+        at: DateTime<Utc>,
+    },
+    Failed {
+        reason: String,
+    },
+    /// Not sent and not logged: another job of the same delivery is the valid one.
+    StoodDown {
+        reason: String,
+    },
 }
 
 pub struct Dispatcher {
@@ -148,11 +154,17 @@ impl Dispatcher {
     /// later" (a store or queue was unavailable): nothing is lost.
     pub async fn deliver(&self, job: &DeliveryJob) -> Result<Outcome, AppError> {
         let now = self.clock.now();
-        let integration = match self
-            .integrations
-            .get(&job.tenant_id, &job.integration_id)
+        let (stored, integration) = futures::try_join!(
+            self.events.get(&job.tenant_id, &job.event_id),
+            self.integrations.get(&job.tenant_id, &job.integration_id),
+        )?;
+        if let Some(reason) = self
+            .superseded(job, stored.as_ref(), integration.as_ref())
             .await?
         {
+            return Ok(Outcome::StoodDown { reason });
+        }
+        let integration = match integration {
             None => {
                 return fail_without_attempt(
                     &*self.log,
@@ -172,14 +184,11 @@ impl Dispatcher {
             }
             Some(i) => i,
         };
-        let event = match self.event_of(job).await? {
-            Some(e) => e,
-            None => {
-                let reason = "the event is no longer stored".to_string();
-                return fail_without_attempt(&*self.log, job, reason, now).await;
-            }
+        let Some(stored) = stored else {
+            let reason = "the event is no longer stored".to_string();
+            return fail_without_attempt(&*self.log, job, reason, now).await;
         };
-        let request = match prepare(&integration, &event, &job.delivery_id, now) {
+        let request = match prepare(&integration, &stored.event, &job.delivery_id, now) {
             Ok(r) => r,
             Err(e) => return fail_without_attempt(&*self.log, job, e.to_string(), now).await,
         };
@@ -187,16 +196,41 @@ impl Dispatcher {
         self.settle(job, &integration, outcome, now).await
     }
 
-    /// The job's event: borrowed when it travels inline, else read from the store.
-    async fn event_of<'a>(&self, job: &'a DeliveryJob) -> Result<Option<Cow<'a, Event>>, AppError> {
-        if let Some(e) = &job.event {
-            return Ok(Some(Cow::Borrowed(e)));
+    /// Why an intake job must not send (nothing is logged for it), if it must not:
+    /// its request's token was superseded by a repeat of the event, or it is
+    /// a repeat's job for a delivery the log already has, or for an
+    /// integration created after the event was first accepted.
+    async fn superseded(
+        &self,
+        job: &DeliveryJob,
+        stored: Option<&StoredEvent>,
+        integration: Option<&Integration>,
+    ) -> Result<Option<String>, AppError> {
+        let (Some(token), Some(stored)) = (&job.token, stored) else {
+            return Ok(None);
+        };
+        if stored.token.as_ref() != Some(token) {
+            return Ok(Some("superseded by a repeat of the event".into()));
         }
-        Ok(self
-            .events
-            .get(&job.tenant_id, &job.event_id)
+        if !job.requeued {
+            return Ok(None);
+        }
+        if let (Some(i), Some(received)) = (integration, stored.received_at)
+            && i.created_at > received
+        {
+            return Ok(Some(
+                "the integration was created after the event was accepted".into(),
+            ));
+        }
+        if self
+            .log
+            .get(&job.tenant_id, &job.delivery_id)
             .await?
-            .map(Cow::Owned))
+            .is_some()
+        {
+            return Ok(Some("the log already has this delivery".into()));
+        }
+        Ok(None)
     }
 
     /// Log the attempt and decide what comes next.
@@ -271,8 +305,12 @@ impl Dispatcher {
         delivery.next_attempt_at = Some(due);
         self.log.record_attempt(&delivery, &attempt).await?;
         let next = RetryJob {
+            // A retry belongs to the delivery, not to the intake request:
+            // no acceptance token to check any more.
             job: DeliveryJob {
                 attempt: job.attempt + 1,
+                token: None,
+                requeued: false,
                 ..job.clone()
             },
             due_at: due,
@@ -323,6 +361,7 @@ mod tests {
 
     struct Fixture {
         d: Dispatcher,
+        events: Arc<MemoryEventStore>,
         integrations: Arc<MemoryIntegrationStore>,
         log: Arc<MemoryDeliveryLog>,
         retry: Arc<MemoryQueue>,
@@ -340,9 +379,15 @@ mod tests {
         let mut integration = integration_for(&TenantId::generate(), &[EventType::ChatClosed]);
         integration.retry_policy = policy;
         integrations.create(&integration).await.unwrap();
+        let events = Arc::new(MemoryEventStore::default());
+        let expires = Utc::now() + chrono::Duration::days(1);
+        events
+            .insert(&integration.tenant_id, &closed_chat(), "t1", expires)
+            .await
+            .unwrap();
         let d = Dispatcher::new(
             integrations.clone(),
-            Arc::new(MemoryEventStore::default()),
+            events.clone(),
             log.clone(),
             retry.clone(),
             sender.clone(),
@@ -356,6 +401,7 @@ mod tests {
         );
         Fixture {
             d,
+            events,
             integrations,
             log,
             retry,
@@ -365,10 +411,15 @@ mod tests {
         }
     }
 
+    fn closed_chat() -> crate::domain::event::Event {
+        crate::domain::event::Event::from_json(
+            json!({"id": "e1", "type": "chat.closed", "chat": {"id": "c"}}),
+        )
+        .unwrap()
+    }
+
     fn job(f: &Fixture, attempt: u32) -> DeliveryJob {
-        let event =
-            Event::from_json(json!({"id": "e1", "type": "chat.closed", "chat": {"id": "c"}}))
-                .unwrap();
+        let event = closed_chat();
         DeliveryJob {
             delivery_id: DeliveryId::derive(&f.integration.tenant_id, &event.id, &f.integration.id),
             tenant_id: f.integration.tenant_id.clone(),
@@ -376,8 +427,9 @@ mod tests {
             event_id: event.id.clone(),
             event_type: event.kind,
             attempt,
-            event: Some(Box::new(event)),
             created_at: f.clock.now(),
+            token: None,
+            requeued: false,
         }
     }
 
@@ -489,6 +541,97 @@ mod tests {
         assert!(f.integrations.all()[0].failing_since.is_some());
         f.d.deliver(&job(&f, 2)).await.unwrap();
         assert!(f.integrations.all()[0].failing_since.is_none());
+    }
+
+    fn intake_job(f: &Fixture, token: &str, requeued: bool) -> DeliveryJob {
+        DeliveryJob {
+            token: Some(token.into()),
+            requeued,
+            ..job(f, 1)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_token_was_superseded_stands_down_unlogged() {
+        // GIVEN the event was stored by request t1, then re-posted by t2
+        let f = fixture(vec![ScriptedSender::status(200)], RetryPolicy::STANDARD).await;
+        let tenant = f.integration.tenant_id.clone();
+        let id = closed_chat().id;
+        assert!(f.events.retoken(&tenant, &id, "t1", "t2").await.unwrap());
+        // WHEN t1's job arrives THEN it neither sends nor logs
+        let old = intake_job(&f, "t1", false);
+        assert!(matches!(
+            f.d.deliver(&old).await.unwrap(),
+            Outcome::StoodDown { .. }
+        ));
+        assert_eq!(f.sender.request_count(), 0);
+        assert!(f.log.snapshot(&old.delivery_id).is_none());
+        // AND t2's job delivers
+        let new = intake_job(&f, "t2", true);
+        assert_eq!(f.d.deliver(&new).await.unwrap(), Outcome::Succeeded);
+        assert_eq!(f.sender.request_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_repeats_job_stands_down_when_the_log_has_the_delivery() {
+        // GIVEN t1's job delivered, then a repeat moved the event to t2
+        let script = vec![ScriptedSender::status(200), ScriptedSender::status(200)];
+        let f = fixture(script, RetryPolicy::STANDARD).await;
+        let tenant = f.integration.tenant_id.clone();
+        let first = intake_job(&f, "t1", false);
+        assert_eq!(f.d.deliver(&first).await.unwrap(), Outcome::Succeeded);
+        assert!(
+            f.events
+                .retoken(&tenant, &closed_chat().id, "t1", "t2")
+                .await
+                .unwrap()
+        );
+        // WHEN the repeat's job arrives THEN nothing is sent a second time
+        let again = intake_job(&f, "t2", true);
+        assert!(matches!(
+            f.d.deliver(&again).await.unwrap(),
+            Outcome::StoodDown { reason } if reason.contains("log already has")
+        ));
+        assert_eq!(f.sender.request_count(), 1);
+        assert_eq!(f.log.snapshot(&first.delivery_id).unwrap().1.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_repeat_does_not_reach_integrations_created_after_the_event() {
+        let f = fixture(vec![ScriptedSender::status(200)], RetryPolicy::STANDARD).await;
+        let mut newer = f.integration.clone();
+        newer.created_at = Utc::now() + chrono::Duration::seconds(5);
+        f.integrations.replace(&newer).await.unwrap();
+        let tenant = f.integration.tenant_id.clone();
+        assert!(
+            f.events
+                .retoken(&tenant, &closed_chat().id, "t1", "t2")
+                .await
+                .unwrap()
+        );
+        let again = intake_job(&f, "t2", true);
+        assert!(matches!(
+            f.d.deliver(&again).await.unwrap(),
+            Outcome::StoodDown { reason } if reason.contains("created after")
+        ));
+        assert_eq!(f.sender.request_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn retries_carry_no_token_so_a_later_repeat_cannot_cancel_them() {
+        let f = fixture(vec![ScriptedSender::status(503)], RetryPolicy::STANDARD).await;
+        let first = intake_job(&f, "t1", false);
+        assert!(matches!(
+            f.d.deliver(&first).await.unwrap(),
+            Outcome::RetryScheduled { .. }
+        ));
+        match &f.retry.take()[0].body {
+            QueueMessage::RetryV1(r) => {
+                assert_eq!(r.job.attempt, 2);
+                assert_eq!((r.job.token.as_deref(), r.job.requeued), (None, false));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]

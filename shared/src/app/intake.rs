@@ -39,33 +39,35 @@ pub struct Intake {
 }
 
 /// The delivery jobs for one event: one per enabled integration that wants it.
-/// Pure, so it can be unit-tested and benchmarked alone.
+/// Jobs carry ids only: the dispatcher reads the stored event, which it must
+/// anyway to check the job's acceptance token. Pure, so it can be
+/// unit-tested and benchmarked alone.
 pub fn plan(
     tenant: &TenantId,
     event: &Event,
     integrations: &[Integration],
     now: DateTime<Utc>,
 ) -> Vec<DeliveryJob> {
-    let inline_len = serde_json::to_vec(event)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
     integrations
         .iter()
         .filter(|i| i.wants(event.kind))
-        .map(|i| {
-            DeliveryJob {
-                delivery_id: DeliveryId::derive(tenant, &event.id, &i.id),
-                tenant_id: tenant.clone(),
-                integration_id: i.id.clone(),
-                event_id: event.id.clone(),
-                event_type: event.kind,
-                attempt: 1,
-                event: None,
-                created_at: now,
-            }
-            .with_event(event, inline_len)
+        .map(|i| DeliveryJob {
+            delivery_id: DeliveryId::derive(tenant, &event.id, &i.id),
+            tenant_id: tenant.clone(),
+            integration_id: i.id.clone(),
+            event_id: event.id.clone(),
+            event_type: event.kind,
+            attempt: 1,
+            created_at: now,
+            token: None,
+            requeued: false,
         })
         .collect()
+}
+
+/// A fresh acceptance token for one intake request.
+fn acceptance_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 impl Intake {
@@ -107,6 +109,13 @@ impl Intake {
     }
 
     /// Accept a batch of already-validated events for a tenant.
+    ///
+    /// Each event is stored once, by a conditional write carrying this
+    /// request's acceptance token, before its jobs are queued; the answer
+    /// comes only once the queue accepted every job. A repeat of a stored
+    /// event moves it to this request's token and queues its jobs again,
+    /// marked `requeued`: whatever an earlier request queued (or failed to)
+    /// stands down, and a delivery the log already has is not made twice.
     pub async fn accept(
         &self,
         tenant: &TenantId,
@@ -115,17 +124,33 @@ impl Intake {
         let integrations = self.integrations_of(tenant).await?;
         let now = Utc::now();
         let expires_at = now + self.retention;
+        let token = acceptance_token();
         let outcomes = try_join_all(
             events
                 .iter()
-                .map(|e| self.events.insert(tenant, e, expires_at)),
+                .map(|e| self.events.insert(tenant, e, &token, expires_at)),
         )
+        .await?;
+        // For each event: queue its jobs (and whether as a repeat), or not at all.
+        let queue_as = try_join_all(events.iter().zip(&outcomes).map(|(event, outcome)| {
+            let token = &token;
+            async move {
+                match outcome {
+                    InsertOutcome::New => Ok(Some(false)),
+                    InsertOutcome::Duplicate { token: earlier } => self
+                        .events
+                        .retoken(tenant, &event.id, earlier, token)
+                        .await
+                        // Lost to a concurrent repeat: that one queues them.
+                        .map(|moved| moved.then_some(true)),
+                }
+            }
+        }))
         .await?;
 
         let mut answers = Vec::with_capacity(events.len());
         let mut messages = Vec::new();
-        let mut fresh = Vec::new();
-        for (event, outcome) in events.iter().zip(outcomes) {
+        for ((event, outcome), queue) in events.iter().zip(&outcomes).zip(queue_as) {
             let jobs = plan(tenant, event, &integrations, now);
             let deliveries = jobs
                 .iter()
@@ -134,30 +159,49 @@ impl Intake {
                     integration_id: j.integration_id.clone(),
                 })
                 .collect();
-            let duplicate = outcome == InsertOutcome::Duplicate;
-            if !duplicate {
-                fresh.push(event.id.clone());
+            if let Some(requeued) = queue {
                 messages.extend(jobs.into_iter().map(|job| OutgoingMessage {
-                    body: QueueMessage::DeliveryV1(job),
+                    body: QueueMessage::DeliveryV1(DeliveryJob {
+                        token: Some(token.clone()),
+                        requeued,
+                        ..job
+                    }),
                     delay_seconds: 0,
                 }));
             }
             answers.push(Accepted {
                 event_id: event.id.clone(),
-                duplicate,
+                duplicate: matches!(outcome, InsertOutcome::Duplicate { .. }),
                 deliveries,
             });
         }
-        if !messages.is_empty() {
-            self.delivery_queue.send(&messages).await?;
-        }
-        // Best effort: if this fails, a repeat of the event fans out the same
-        // (deterministic) delivery ids again, which receivers dedupe.
-        let marks = fresh.iter().map(|id| self.events.mark_queued(tenant, id));
-        if let Err(err) = try_join_all(marks).await {
-            tracing::warn!(error = %err, "could not mark events as queued");
+        if !messages.is_empty()
+            && let Err(err) = self.delivery_queue.send(&messages).await
+        {
+            self.forget(tenant, events, &outcomes, &token).await;
+            return Err(err.into());
         }
         Ok(answers)
+    }
+
+    /// After the queue refused the jobs: undo this request's new inserts, so
+    /// a re-post is accepted as new. Best effort: an insert left behind is
+    /// still safe, as a re-post then re-tokens it and queues its jobs.
+    async fn forget(
+        &self,
+        tenant: &TenantId,
+        events: &[Event],
+        outcomes: &[InsertOutcome],
+        token: &str,
+    ) {
+        let undo = events
+            .iter()
+            .zip(outcomes)
+            .filter(|(_, o)| **o == InsertOutcome::New)
+            .map(|(e, _)| self.events.remove(tenant, &e.id, token));
+        if let Err(err) = try_join_all(undo).await {
+            tracing::warn!(error = %err, "could not undo the inserts of a refused intake");
+        }
     }
 
     /// Forget the cached integrations of a tenant.
@@ -181,6 +225,7 @@ mod tests {
 
     struct Fixture {
         intake: Intake,
+        events: Arc<MemoryEventStore>,
         integrations: Arc<MemoryIntegrationStore>,
         queue: Arc<MemoryQueue>,
         tenant: TenantId,
@@ -190,15 +235,17 @@ mod tests {
         let integrations = Arc::new(MemoryIntegrationStore::default());
         let queue = Arc::new(MemoryQueue::default());
         let tenant = TenantId::generate();
+        let events = Arc::new(MemoryEventStore::default());
         let intake = Intake::new(
             integrations.clone(),
-            Arc::new(MemoryEventStore::default()),
+            events.clone(),
             queue.clone(),
             chrono::Duration::days(30),
             Duration::ZERO,
         );
         Fixture {
             intake,
+            events,
             integrations,
             queue,
             tenant,
@@ -225,21 +272,30 @@ mod tests {
             .accept(&f.tenant, &[closed_chat("e1")])
             .await
             .unwrap();
-        // THEN two deliveries are queued, carrying the event inline
+        // THEN two deliveries are queued, under this request's token
         assert_eq!(out[0].deliveries.len(), 2);
         let sent = f.queue.take();
         assert_eq!(sent.len(), 2);
         match &sent[0].body {
             QueueMessage::DeliveryV1(job) => {
                 assert_eq!(job.attempt, 1);
-                assert!(job.event.is_some());
+                assert!(job.token.is_some());
+                assert!(!job.requeued);
             }
             other => panic!("unexpected {other:?}"),
         }
     }
 
+    fn only_job(sent: Vec<OutgoingMessage>) -> DeliveryJob {
+        assert_eq!(sent.len(), 1);
+        match sent.into_iter().next().map(|m| m.body) {
+            Some(QueueMessage::DeliveryV1(job)) => job,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
     #[tokio::test]
-    async fn a_repeated_event_id_queues_nothing_new() {
+    async fn a_repeated_event_id_requeues_under_a_new_token_that_supersedes_the_first() {
         let f = fixture().await;
         f.integrations
             .create(&integration_for(&f.tenant, &[EventType::ChatClosed]))
@@ -250,19 +306,31 @@ mod tests {
             .accept(&f.tenant, &[closed_chat("same")])
             .await
             .unwrap();
+        let first_job = only_job(f.queue.take());
         let second = f
             .intake
             .accept(&f.tenant, &[closed_chat("same")])
             .await
             .unwrap();
+        let second_job = only_job(f.queue.take());
         assert!(!first[0].duplicate);
         assert!(second[0].duplicate);
         assert_eq!(first[0].deliveries, second[0].deliveries);
-        assert_eq!(f.queue.take().len(), 1);
+        assert_eq!(first_job.delivery_id, second_job.delivery_id);
+        // the repeat's job is marked and holds the token the event now carries
+        assert!(!first_job.requeued && second_job.requeued);
+        assert_ne!(first_job.token, second_job.token);
+        let stored = f
+            .events
+            .get(&f.tenant, &EventId::parse("same").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.token, second_job.token);
     }
 
     #[tokio::test]
-    async fn a_queue_failure_fails_the_intake_and_a_retry_succeeds() {
+    async fn a_queue_failure_fails_the_intake_and_a_repeat_queues_the_jobs() {
         // GIVEN the queue is down
         let f = fixture().await;
         f.integrations
@@ -275,7 +343,7 @@ mod tests {
             f.intake.accept(&f.tenant, &[closed_chat("e")]).await,
             Err(AppError::Queue(_))
         ));
-        // AND once the queue is back, the same event is fanned out (not treated as a duplicate)
+        // AND once the queue is back, the same event is accepted as new and fanned out
         f.queue.fail.store(false, Ordering::SeqCst);
         let out = f
             .intake
@@ -283,7 +351,15 @@ mod tests {
             .await
             .unwrap();
         assert!(!out[0].duplicate);
-        assert_eq!(f.queue.take().len(), 1);
+        assert_eq!(out[0].deliveries.len(), 1);
+        let job = only_job(f.queue.take());
+        let stored = f
+            .events
+            .get(&f.tenant, &EventId::parse("e").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.token, job.token);
     }
 
     #[tokio::test]

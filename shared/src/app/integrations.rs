@@ -475,8 +475,9 @@ pub async fn test_send(
         event_id: event.id.clone(),
         event_type: event.kind,
         attempt: 1,
-        event: None,
         created_at: now,
+        token: None,
+        requeued: false,
     };
     let ok = outcome.succeeded();
     let link = ok

@@ -122,8 +122,9 @@ mod tests {
                 event_id: EventId::parse("e").unwrap(),
                 event_type: EventType::ChatClosed,
                 attempt: 2,
-                event: None,
                 created_at: clock.now(),
+                token: None,
+                requeued: false,
             },
             due_at: clock.now() + chrono::Duration::seconds(due_in_secs),
         };

@@ -364,6 +364,15 @@ impl Event {
         Ok(event)
     }
 
+    /// Parse one event straight from its JSON text (the intake's path: no
+    /// intermediate tree), naming the problem on failure.
+    pub fn parse(json: &str) -> Result<Self, ValidationError> {
+        let event: Event = serde_json::from_str(json)
+            .map_err(|e| ValidationError::general(format!("invalid event: {e}")))?;
+        event.validate()?;
+        Ok(event)
+    }
+
     /// Check what serde cannot: the sections the type requires, and size bounds.
     pub fn validate(&self) -> Result<(), ValidationError> {
         for section in required_sections(self.kind) {

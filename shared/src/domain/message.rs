@@ -4,12 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::catalogue::EventType;
-use super::event::Event;
 use super::ids::{DeliveryId, EventId, IntegrationId, TenantId};
-
-/// Events up to this size travel inside the queue message; larger ones are
-/// read from the event store by id (SQS messages are limited to 256 KiB).
-pub const INLINE_EVENT_MAX_BYTES: usize = 160 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
@@ -31,11 +26,17 @@ pub struct DeliveryJob {
     pub event_type: EventType,
     /// The attempt this job makes, 1-based.
     pub attempt: u32,
-    /// The event itself when small enough; otherwise read from the event store.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event: Option<Box<Event>>,
     /// When the delivery was first queued.
     pub created_at: DateTime<Utc>,
+    /// Set by the intake: the job is valid only while the stored event still
+    /// carries this acceptance token. A job queued by a request whose event
+    /// was then re-posted (and re-tokened) stands down instead of sending twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Queued again by a repeat of the event: skipped when the delivery log
+    /// already has this delivery (the first request's job got there).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requeued: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,16 +57,6 @@ impl QueueMessage {
     }
 }
 
-impl DeliveryJob {
-    /// Attach the event inline when it is small enough.
-    pub fn with_event(mut self, event: &Event, serialized_len: usize) -> Self {
-        if serialized_len <= INLINE_EVENT_MAX_BYTES {
-            self.event = Some(Box::new(event.clone()));
-        }
-        self
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,8 +69,9 @@ mod tests {
             event_id: EventId::parse("e1").unwrap(),
             event_type: EventType::ChatClosed,
             attempt: 1,
-            event: None,
             created_at: Utc::now(),
+            token: None,
+            requeued: false,
         }
     }
 

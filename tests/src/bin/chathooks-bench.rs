@@ -18,7 +18,6 @@
 //! attempt), and turns the counted AWS requests into dollars per million
 //! deliveries. It stops by itself at `--deadline-secs`.
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use chathooks::app::intake::plan;
 use chathooks::domain::event::Event;
 use chathooks::domain::ids::{IntegrationId, TenantId};
 use chathooks::domain::message::QueueMessage;
@@ -442,6 +441,14 @@ async fn e2e(args: &Args) -> Result<(), BoxError> {
         bill.dynamodb_reads,
         bill.total()
     );
+    let provisioned = cost::per_million_provisioned(&usage);
+    println!(
+        "  the same with the table on provisioned capacity (auto scaling at {:.0} % utilisation): DynamoDB writes ${:.3}, reads ${:.3}; total ${:.3}",
+        cost::PROVISIONED_UTILISATION * 100.0,
+        provisioned.dynamodb_writes,
+        provisioned.dynamodb_reads,
+        provisioned.total()
+    );
 
     // A sample of the log: succeeded, with the expected number of attempts.
     let ids: Vec<String> = accepted.keys().take(sample).cloned().collect();
@@ -675,12 +682,10 @@ async fn batch10(args: &Args) -> Result<(), BoxError> {
         let mut event = SqsEvent::default();
         for n in 0..10 {
             let e = Event::from_json(closed_chat(&format!("batch10-{r}-{n}"), 12))?;
-            for job in plan(
-                &tenant_id,
-                &e,
-                std::slice::from_ref(&integration),
-                chrono::Utc::now(),
-            ) {
+            for job in stack
+                .accepted_jobs(&tenant_id, &e, std::slice::from_ref(&integration))
+                .await?
+            {
                 let mut m = SqsMessage::default();
                 m.message_id = Some(format!("m-{r}-{n}"));
                 m.body = Some(QueueMessage::DeliveryV1(job).to_json());

@@ -1,9 +1,16 @@
 //! The delivery log: one item per delivery (`D#{id}` / `DELIVERY`, indexed by
 //! integration and creation time in `gsi1`) and one per attempt (`D#{id}` / `A#{n}#{started_at}`),
 //! so a delivery and its attempts come back in one query.
+//!
+//! The common case, a delivery whose first attempt is also its first write,
+//! is one conditional put: the first attempt rides inside the delivery item
+//! (`first_attempt`), one write instead of two. Every later write updates the
+//! delivery item in place (keeping that attempt) and puts further attempts,
+//! or a first attempt made twice (a queue message consumed twice), as their
+//! own items, so the log still shows every request a receiver saw.
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Duration;
 use std::collections::HashMap;
 
@@ -12,7 +19,7 @@ use super::keys::{
     attempt_sk, decode_delivery_cursor, delivery_gsi1sk, delivery_pk, encode_delivery_cursor,
     integration_gsi1pk, sort_timestamp,
 };
-use super::{Item, build_error, epoch, from_item, s, string_attr, to_item, unavailable};
+use super::{Item, epoch, from_item, is_condition_failure, s, string_attr, to_item, unavailable};
 use crate::domain::delivery::{Attempt, Delivery};
 use crate::domain::ids::{DeliveryId, IntegrationId, TenantId};
 use crate::ports::{DeliveryLog, DeliveryQuery, Page, StoreError};
@@ -23,9 +30,11 @@ const MAX_PAGE: usize = 1000;
 const MAX_QUERY_PAGES: usize = 5;
 /// The most reads of one delivery's items (a delivery has a few dozen attempts at most).
 const MAX_GET_PAGES: usize = 10;
-/// Re-sends of a batch write's unprocessed items before giving up.
-const BATCH_RETRIES: u32 = 4;
-const BATCH_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
+/// The delivery item's attribute holding its first attempt.
+const FIRST_ATTEMPT: &str = "first_attempt";
+/// The delivery's attributes that are left out when empty, so an update removes them.
+const OPTIONAL_ATTRIBUTES: [&str; 4] =
+    ["next_attempt_at", "last_status_code", "last_error", "link"];
 
 pub struct DynamoDbDeliveryLog {
     client: Client,
@@ -33,10 +42,6 @@ pub struct DynamoDbDeliveryLog {
     /// How long deliveries and attempts are kept after the delivery was created.
     retention: Duration,
 }
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0} writes were still unprocessed after {BATCH_RETRIES} retries")]
-struct Unprocessed(usize);
 
 impl DynamoDbDeliveryLog {
     pub fn new(client: Client, table: impl Into<String>, retention: Duration) -> Self {
@@ -77,39 +82,81 @@ impl DynamoDbDeliveryLog {
         Ok(item)
     }
 
-    /// Write all `items` in one batch, re-sending what DynamoDB left unprocessed.
-    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
-        let requests = items
-            .into_iter()
-            .map(|item| {
-                PutRequest::builder()
-                    .set_item(Some(item))
-                    .build()
-                    .map(|put| WriteRequest::builder().put_request(put).build())
-                    .map_err(build_error)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut pending = HashMap::from([(self.table.clone(), requests)]);
-        for retry in 0..=BATCH_RETRIES {
-            if retry > 0 {
-                tokio::time::sleep(BATCH_BACKOFF * 2u32.pow(retry - 1)).await;
-            }
-            let out = self
-                .client
-                .batch_write_item()
-                .set_request_items(Some(pending))
-                .send()
-                .await
-                .map_err(unavailable)?;
-            pending = out.unprocessed_items.unwrap_or_default();
-            pending.retain(|_, writes| !writes.is_empty());
-            if pending.is_empty() {
-                return Ok(());
-            }
+    /// Put the delivery with its first attempt inside, only if the log has
+    /// nothing of it yet. `false` when it does.
+    async fn put_with_first_attempt(
+        &self,
+        delivery: &Delivery,
+        attempt: &Attempt,
+    ) -> Result<bool, StoreError> {
+        let mut item = self.delivery_item(delivery)?;
+        item.insert(FIRST_ATTEMPT.into(), AttributeValue::M(to_item(attempt)?));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(unavailable(err)),
         }
-        Err(unavailable(Unprocessed(
-            pending.values().map(Vec::len).sum(),
-        )))
+    }
+
+    async fn put_attempt(&self, delivery: &Delivery, attempt: &Attempt) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.attempt_item(delivery, attempt)?))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Write the delivery's attributes in place (creating the item if need
+    /// be), leaving an attempt stored inside it untouched.
+    async fn update_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        let item = self.delivery_item(delivery)?;
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut sets = Vec::new();
+        for (n, (name, value)) in item.into_iter().enumerate() {
+            if name == PK || name == SK {
+                continue;
+            }
+            sets.push(format!("#a{n} = :v{n}"));
+            names.insert(format!("#a{n}"), name);
+            values.insert(format!(":v{n}"), value);
+        }
+        let absent: Vec<&str> = OPTIONAL_ATTRIBUTES
+            .into_iter()
+            .filter(|name| !names.values().any(|n| n == name))
+            .collect();
+        let mut removes = Vec::new();
+        for (n, name) in absent.into_iter().enumerate() {
+            names.insert(format!("#r{n}"), name.to_string());
+            removes.push(format!("#r{n}"));
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(delivery_pk(&delivery.id)))
+            .key(SK, s(DELIVERY_SK))
+            .update_expression(expression)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     /// The tenant's deliveries of one integration, newest first, starting after `start`.
@@ -204,22 +251,18 @@ impl DeliveryLog for DynamoDbDeliveryLog {
         delivery: &Delivery,
         attempt: &Attempt,
     ) -> Result<(), StoreError> {
-        let items = vec![
-            self.delivery_item(delivery)?,
-            self.attempt_item(delivery, attempt)?,
-        ];
-        self.batch_put(items).await
+        if attempt.number == 1 && self.put_with_first_attempt(delivery, attempt).await? {
+            return Ok(());
+        }
+        futures::try_join!(
+            self.put_attempt(delivery, attempt),
+            self.update_delivery(delivery)
+        )?;
+        Ok(())
     }
 
     async fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(self.delivery_item(delivery)?))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.update_delivery(delivery).await
     }
 
     async fn get(
@@ -241,9 +284,12 @@ impl DeliveryLog for DynamoDbDeliveryLog {
                 .send()
                 .await
                 .map_err(unavailable)?;
-            for item in out.items.unwrap_or_default() {
+            for mut item in out.items.unwrap_or_default() {
                 let sk = string_attr(&item, SK, "delivery")?;
                 if sk == DELIVERY_SK {
+                    if let Some(AttributeValue::M(first)) = item.remove(FIRST_ATTEMPT) {
+                        attempts.push(from_item(first, "attempt")?);
+                    }
                     delivery = Some(from_item(item, "delivery")?);
                 } else if sk.starts_with(ATTEMPT_SK_PREFIX) {
                     attempts.push(from_item(item, "attempt")?);

@@ -101,3 +101,9 @@ impl ConditionFailure for aws_sdk_dynamodb::operation::update_item::UpdateItemEr
         self.is_conditional_check_failed_exception()
     }
 }
+
+impl ConditionFailure for aws_sdk_dynamodb::operation::delete_item::DeleteItemError {
+    fn is_condition_failure(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
