@@ -100,7 +100,7 @@ const WORDS: &[&str] = &[
     "manual",
 ];
 
-/// The `i`th message's text: 10-18 words picked by a fixed linear congruential sequence.
+/// The `i`th message's text: 5-10 words picked by a fixed linear congruential sequence.
 fn sentence(i: usize) -> String {
     let mut state = (i as u64)
         .wrapping_mul(6_364_136_223_846_793_005)
@@ -111,7 +111,7 @@ fn sentence(i: usize) -> String {
             .wrapping_add(1_442_695_040_888_963_407);
         (state >> 33) as usize
     };
-    let count = 10 + next() % 9;
+    let count = 5 + next() % 6;
     let words: Vec<&str> = (0..count).map(|_| WORDS[next() % WORDS.len()]).collect();
     format!("{} #{}.", words.join(" "), 1000 + next() % 9000)
 }

@@ -60,7 +60,7 @@ impl DynamoDbEventStore {
 
 /// The event's JSON, deflated.
 pub fn compress(event: &Event) -> Result<Vec<u8>, StoreError> {
-    let mut encoder = DeflateEncoder::new(Vec::with_capacity(1024), Compression::fast());
+    let mut encoder = DeflateEncoder::new(Vec::with_capacity(1024), Compression::default());
     serde_json::to_writer(&mut encoder, event).map_err(|e| unavailable(EventNotSerializable(e)))?;
     encoder
         .finish()
@@ -97,7 +97,6 @@ impl EventStore for DynamoDbEventStore {
         let item: Item = [
             (PK.to_string(), s(event_pk(tenant, &event.id))),
             (SK.to_string(), s(EVENT_SK)),
-            ("tenant_id".to_string(), s(tenant.as_str())),
             (
                 PAYLOAD.to_string(),
                 AttributeValue::B(Blob::new(compress(event)?)),
