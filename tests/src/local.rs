@@ -45,6 +45,10 @@ pub struct LocalOptions {
     pub visibility_timeout: Option<i32>,
     /// Concurrent pollers per queue (Lambda scales consumers out likewise).
     pub pollers: usize,
+    /// The pollers' long-poll wait. Short by default so tests stop quickly;
+    /// benchmarks use Lambda's own 20 s, which decides how many empty
+    /// ReceiveMessage calls are billed.
+    pub poll_wait_seconds: i32,
     /// Reach each moto server through a switchable TCP proxy
     /// (`LocalStack::proxies`), to cut SQS or DynamoDB off in outage tests.
     pub through_proxies: bool,
@@ -81,6 +85,7 @@ impl Default for LocalOptions {
             settings: Vec::new(),
             visibility_timeout: None,
             pollers: 2,
+            poll_wait_seconds: 1,
             through_proxies: false,
             instruments: Instruments::default(),
         }
@@ -304,11 +309,12 @@ impl LocalStack {
         };
         let sqs = self.sqs.clone();
         let visibility = self.options.visibility_timeout;
+        let wait = self.options.poll_wait_seconds;
         let mut stop = self.shutdown.subscribe();
         self.consumers.push(tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    _ = poll_once(&sqs, &queue_url, visibility, &handler) => {},
+                    _ = poll_once(&sqs, &queue_url, visibility, wait, &handler) => {},
                     _ = stop.changed() => break,
                 }
             }
@@ -353,13 +359,14 @@ async fn poll_once(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     visibility: Option<i32>,
+    wait_seconds: i32,
     handler: &Handler,
 ) {
     let mut receive = sqs
         .receive_message()
         .queue_url(queue_url)
         .max_number_of_messages(10)
-        .wait_time_seconds(1)
+        .wait_time_seconds(wait_seconds)
         .message_system_attribute_names(
             aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
         );

@@ -158,6 +158,8 @@ async fn e2e(args: &Args) -> Result<(), BoxError> {
     let (stack, admin) = running(LocalOptions {
         pollers,
         instruments,
+        // Lambda's event-source mapping long-polls for 20 s.
+        poll_wait_seconds: 20,
         ..LocalOptions::default()
     })
     .await?;
