@@ -12,6 +12,7 @@ mod golden_tests;
 pub mod livechat;
 pub mod olark;
 pub mod rocketchat;
+mod sorted_event;
 pub mod standard;
 #[cfg(test)]
 mod wire_examples;

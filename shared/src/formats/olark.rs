@@ -1,90 +1,93 @@
 //! `olark`: Olark's transcript webhook: a form POST with one field, `data`,
 //! holding the JSON `Conversation`. `chat.started` is the extra `start` event.
+//! The conversation borrows from the event; its JSON is written once and
+//! form-encoded in one pass.
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::common::{author_name, json, need, unix_fraction, visitor_with_lead};
+use super::common::{UnixFraction, author_name_ref, form_field, need};
 use super::{RenderError, Rendered};
 use crate::domain::catalogue::EventType;
-use crate::domain::event::{AuthorType, CustomFields, Event};
+use crate::domain::event::{AuthorType, Event, Visitor as EventVisitor};
 
 pub const FORM: &str = "application/x-www-form-urlencoded";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Conversation {
+struct Conversation<'a> {
     kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     event_type: Option<&'static str>,
-    id: String,
+    id: &'a str,
     manually_submitted: bool,
-    tags: Vec<String>,
-    items: Vec<Item>,
+    tags: &'a [String],
+    items: Vec<Item<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    visitor: Option<Visitor>,
-    operators: BTreeMap<String, Operator>,
-    groups: Vec<Group>,
+    visitor: Option<Visitor<'a>>,
+    operators: BTreeMap<&'a str, Operator<'a>>,
+    groups: Vec<Group<'a>>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Item {
+struct Item<'a> {
     kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    nickname: Option<String>,
-    timestamp: String,
-    body: String,
+    nickname: Option<&'a str>,
+    timestamp: UnixFraction,
+    body: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    operator_id: Option<String>,
+    operator_id: Option<&'a str>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Visitor {
+struct Visitor<'a> {
     kind: &'static str,
-    id: String,
+    id: Cow<'a, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    full_name: Option<String>,
+    full_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    email_address: Option<String>,
+    email_address: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    phone_number: Option<String>,
+    phone_number: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    city: Option<String>,
+    city: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    region: Option<String>,
+    region: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    country: Option<String>,
+    country: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    country_code: Option<String>,
+    country_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    ip: Option<String>,
+    ip: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    browser: Option<String>,
+    browser: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    operating_system: Option<String>,
-    custom_fields: CustomFields,
+    operating_system: Option<&'a str>,
+    custom_fields: BTreeMap<&'a str, &'a str>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Operator {
+struct Operator<'a> {
     kind: &'static str,
-    id: String,
+    id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    username: Option<String>,
+    username: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    nickname: Option<String>,
+    nickname: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    email_address: Option<String>,
+    email_address: Option<&'a str>,
 }
 
 #[derive(Serialize)]
-struct Group {
+struct Group<'a> {
     kind: &'static str,
-    id: String,
+    id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<String>,
+    name: Option<&'a str>,
 }
 
 pub fn render(event: &Event) -> Result<Rendered, RenderError> {
@@ -103,24 +106,26 @@ pub fn render(event: &Event) -> Result<Rendered, RenderError> {
             });
         }
     };
-    let data = json(&conversation, Vec::new()).body;
-    let body = form_urlencoded::Serializer::new(String::new())
-        .append_pair("data", &String::from_utf8_lossy(&data))
-        .finish();
+    // Room for a typical transcript's JSON up front. Only structs and
+    // string-keyed maps are serialized: this cannot fail.
+    let mut data = Vec::with_capacity(1024 + 256 * conversation.items.len());
+    if serde_json::to_writer(&mut data, &conversation).is_err() {
+        data.clear();
+    }
     Ok(Rendered {
         content_type: FORM,
-        body: body.into_bytes(),
+        body: form_field("data", &data),
         headers: Vec::new(),
     })
 }
 
-fn empty(id: String) -> Conversation {
+fn empty(id: &str) -> Conversation<'_> {
     Conversation {
         kind: "Conversation",
         event_type: None,
         id,
         manually_submitted: false,
-        tags: Vec::new(),
+        tags: &[],
         items: Vec::new(),
         visitor: None,
         operators: BTreeMap::new(),
@@ -133,7 +138,7 @@ fn empty(id: String) -> Conversation {
 /// the visitor and are left out. Olark has no conversation-level custom
 /// fields (its custom fields API sets the visitor's), so the chat's custom
 /// fields join `visitor.customFields`, the visitor's own winning a clash.
-fn transcript(event: &Event) -> Result<Conversation, RenderError> {
+fn transcript(event: &Event) -> Result<Conversation<'_>, RenderError> {
     let chat = need(&event.chat, "chat")?;
     let items = chat
         .messages
@@ -147,12 +152,12 @@ fn transcript(event: &Event) -> Result<Conversation, RenderError> {
                 } else {
                     "MessageToVisitor"
                 },
-                nickname: author_name(event, m),
-                timestamp: unix_fraction(m.sent_at),
-                body: m.text.clone(),
+                nickname: author_name_ref(event, m),
+                timestamp: UnixFraction(m.sent_at),
+                body: &m.text,
                 operator_id: match m.author_type {
                     AuthorType::Agent | AuthorType::Supervisor | AuthorType::Bot => {
-                        m.author_id.clone()
+                        m.author_id.as_deref()
                     }
                     AuthorType::Visitor | AuthorType::System => None,
                 },
@@ -166,23 +171,21 @@ fn transcript(event: &Event) -> Result<Conversation, RenderError> {
         .map(|a| {
             let operator = Operator {
                 kind: "Operator",
-                id: a.id.clone(),
-                nickname: a.name.clone(),
-                email_address: a.email.clone(),
-                username: a.username.clone(),
+                id: &a.id,
+                nickname: a.name.as_deref(),
+                email_address: a.email.as_deref(),
+                username: a.username.as_deref(),
             };
-            (a.id.clone(), operator)
+            (a.id.as_str(), operator)
         })
         .collect();
     Ok(Conversation {
         manually_submitted: event.kind == EventType::LeadCaptured,
-        tags: chat.tags.clone(),
+        tags: &chat.tags,
         items,
         visitor: visitor(event).map(|mut v| {
             for (key, value) in &chat.custom_fields {
-                v.custom_fields
-                    .entry(key.clone())
-                    .or_insert_with(|| value.clone());
+                v.custom_fields.entry(key).or_insert(value);
             }
             v
         }),
@@ -192,29 +195,50 @@ fn transcript(event: &Event) -> Result<Conversation, RenderError> {
             .iter()
             .map(|g| Group {
                 kind: "Group",
-                id: g.id.clone(),
-                name: g.name.clone(),
+                id: &g.id,
+                name: g.name.as_deref(),
             })
             .collect(),
-        ..empty(chat.id.clone())
+        ..empty(&chat.id)
     })
 }
 
-fn visitor(event: &Event) -> Option<Visitor> {
-    visitor_with_lead(event).map(|v| Visitor {
+/// The event's visitor; for `lead.captured`, the lead's name, email, phone
+/// and custom fields (the newest contact data) win over the visitor's.
+fn visitor(event: &Event) -> Option<Visitor<'_>> {
+    if event.visitor.is_none() && event.lead.is_none() {
+        return None;
+    }
+    let v = event.visitor.as_ref();
+    let lead = event.lead.as_ref();
+    let field = |f: fn(&EventVisitor) -> &Option<String>| v.and_then(|v| f(v).as_deref());
+    let mut custom_fields = BTreeMap::new();
+    for fields in [v.map(|v| &v.custom_fields), lead.map(|l| &l.custom_fields)] {
+        custom_fields.extend(
+            fields
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+    }
+    Some(Visitor {
         kind: "Visitor",
-        id: v.id,
-        full_name: v.name,
-        email_address: v.email,
-        phone_number: v.phone,
-        ip: v.ip,
-        city: v.city,
-        region: v.region,
-        country: v.country,
-        country_code: v.country_code,
-        browser: v.browser,
-        operating_system: v.os,
-        custom_fields: v.custom_fields,
+        id: Cow::Borrowed(v.map_or("", |v| &v.id)),
+        full_name: lead.and_then(|l| l.name.as_deref()).or(field(|v| &v.name)),
+        email_address: lead
+            .and_then(|l| l.email.as_deref())
+            .or(field(|v| &v.email)),
+        phone_number: lead
+            .and_then(|l| l.phone.as_deref())
+            .or(field(|v| &v.phone)),
+        city: field(|v| &v.city),
+        region: field(|v| &v.region),
+        country: field(|v| &v.country),
+        country_code: field(|v| &v.country_code),
+        ip: field(|v| &v.ip),
+        browser: field(|v| &v.browser),
+        operating_system: field(|v| &v.os),
+        custom_fields,
     })
 }
 
@@ -225,12 +249,9 @@ fn visitor(event: &Event) -> Option<Visitor> {
 /// form's email address (lowercased, so a receiver keying contacts on
 /// `visitor.id` files repeated messages from one address together), else the
 /// conversation id.
-fn offline(event: &Event) -> Result<Conversation, RenderError> {
+fn offline(event: &Event) -> Result<Conversation<'_>, RenderError> {
     let offline = need(&event.offline_message, "offline_message")?;
-    let id = event
-        .chat
-        .as_ref()
-        .map_or_else(|| event.id.to_string(), |c| c.id.clone());
+    let id = event.chat.as_ref().map_or(event.id.as_str(), |c| &c.id);
     let mut visitor = visitor(event).unwrap_or_else(|| Visitor {
         kind: "Visitor",
         id: offline
@@ -238,7 +259,7 @@ fn offline(event: &Event) -> Result<Conversation, RenderError> {
             .as_deref()
             .map(str::trim)
             .filter(|e| !e.is_empty())
-            .map_or_else(|| id.clone(), str::to_lowercase),
+            .map_or(Cow::Borrowed(id), |e| Cow::Owned(e.to_lowercase())),
         full_name: None,
         email_address: None,
         phone_number: None,
@@ -249,16 +270,16 @@ fn offline(event: &Event) -> Result<Conversation, RenderError> {
         ip: None,
         browser: None,
         operating_system: None,
-        custom_fields: CustomFields::new(),
+        custom_fields: BTreeMap::new(),
     });
-    visitor.full_name = offline.name.clone().or(visitor.full_name);
-    visitor.email_address = offline.email.clone().or(visitor.email_address);
+    visitor.full_name = offline.name.as_deref().or(visitor.full_name);
+    visitor.email_address = offline.email.as_deref().or(visitor.email_address);
     Ok(Conversation {
         items: vec![Item {
             kind: "OfflineMessage",
             nickname: None,
-            timestamp: unix_fraction(offline.sent_at),
-            body: offline.message.clone(),
+            timestamp: UnixFraction(offline.sent_at),
+            body: &offline.message,
             operator_id: None,
         }],
         visitor: Some(visitor),
@@ -267,15 +288,15 @@ fn offline(event: &Event) -> Result<Conversation, RenderError> {
 }
 
 /// The "Send test" payload: a conversation with one operator message.
-fn test_transcript(event: &Event) -> Conversation {
+fn test_transcript(event: &Event) -> Conversation<'_> {
     Conversation {
         items: vec![Item {
             kind: "MessageToVisitor",
-            nickname: Some("chathooks".to_string()),
-            timestamp: unix_fraction(event.occurred_at),
-            body: "This is a test transcript: your webhook endpoint works.".to_string(),
+            nickname: Some("chathooks"),
+            timestamp: UnixFraction(event.occurred_at),
+            body: "This is a test transcript: your webhook endpoint works.",
             operator_id: None,
         }],
-        ..empty(event.id.to_string())
+        ..empty(event.id.as_str())
     }
 }
