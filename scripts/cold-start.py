@@ -47,10 +47,18 @@ def closed_port():
     return port
 
 
+def load():
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--target-dir", default=os.path.join(os.path.dirname(__file__), "..", "target", "release"))
+    parser.add_argument(
+        "--target-dir",
+        default=os.path.join(os.path.dirname(__file__), "..", "target", "release"),
+        help="directory holding the four binaries, e.g. $CARGO_TARGET_DIR/release (default target/release)",
+    )
     args = parser.parse_args()
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
@@ -62,6 +70,7 @@ def main():
     queue = "https://sqs.us-east-1.amazonaws.com/123456789012/chathooks-"
 
     print(f"runtime API stand-in at {api}; {args.runs} runs per function; host {os.uname().machine}")
+    print(f"binaries from {os.path.abspath(args.target_dir)}; load average {load()}")
     print(f"{'function':<16} {'bootstrap':>10} {'median':>9} {'p95':>9} {'min':>9} {'max':>9}")
     for name in FUNCTIONS:
         binary = os.path.join(args.target_dir, name)
@@ -106,6 +115,7 @@ def main():
             f"{name:<16} {size / 1e6:>8.2f} MB {statistics.median(times):>7.2f}ms {p95:>7.2f}ms"
             f" {times[0]:>7.2f}ms {times[-1]:>7.2f}ms"
         )
+    print(f"load average {load()}")
     server.shutdown()
 
 

@@ -11,7 +11,7 @@ pub use retry_after::parse_retry_after;
 
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::domain::delivery::ErrorKind;
@@ -35,41 +35,55 @@ pub enum EgressError {
 
 /// Sends webhooks. Build once per cold start and clone freely: clones share
 /// one connection pool.
+///
+/// The reqwest client is built on the first send, not in `new`: building it
+/// loads and parses the system's TLS root certificates, a few milliseconds
+/// that would otherwise delay every cold start (the config API builds a
+/// sender for test-sends it may never make).
 #[derive(Clone)]
 pub struct HttpWebhookSender {
-    client: reqwest::Client,
-    allow_private_targets: bool,
+    client: Arc<OnceLock<reqwest::Client>>,
+    config: Arc<EgressConfig>,
 }
 
 impl HttpWebhookSender {
     pub fn new(config: EgressConfig) -> Result<Self, EgressError> {
-        let client = reqwest::Client::builder()
-            .user_agent(config.user_agent)
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy would resolve the target itself, around the guard.
-            .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver {
-                allow_private: config.allow_private_targets,
-            }))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(EgressError::Client)?;
         Ok(Self {
-            client,
-            allow_private_targets: config.allow_private_targets,
+            client: Arc::new(OnceLock::new()),
+            config: Arc::new(config),
         })
     }
 
-    async fn exchange(&self, request: &OutboundRequest, started: Instant) -> Outcome {
-        if !self.allow_private_targets
+    /// The shared client, built on first use (TLS roots included). If it
+    /// cannot be built, the attempt fails with the reason (kind `tls`) and is
+    /// retried by policy; the next attempt tries to build it again.
+    fn client(&self) -> Result<&reqwest::Client, Failure> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let built = build_client(&self.config).map_err(|e| {
+            Failure::new(
+                ErrorKind::Tls,
+                format!("the HTTP client could not be built: {e}"),
+            )
+        })?;
+        Ok(self.client.get_or_init(|| built))
+    }
+
+    async fn exchange(
+        &self,
+        client: &reqwest::Client,
+        request: &OutboundRequest,
+        started: Instant,
+    ) -> Outcome {
+        if !self.config.allow_private_targets
             && let Some(ip) = request.url.literal_ip()
             && let Err(refused) = guard::check_ip(ip)
         {
             return Err(Failure::new(ErrorKind::RefusedTarget, refused.to_string()));
         }
         let headers = header_map(&request.headers)?;
-        let pending = self
-            .client
+        let pending = client
             .post(request.url.without_credentials())
             .headers(headers)
             .body(request.body.clone())
@@ -98,6 +112,19 @@ impl HttpWebhookSender {
             retry_after,
         })
     }
+}
+
+fn build_client(config: &EgressConfig) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .user_agent(config.user_agent.as_str())
+        .redirect(reqwest::redirect::Policy::none())
+        // A proxy would resolve the target itself, around the guard.
+        .no_proxy()
+        .dns_resolver(Arc::new(GuardedResolver {
+            allow_private: config.allow_private_targets,
+        }))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
 }
 
 struct Received {
@@ -155,8 +182,13 @@ fn scrub(message: String, request: &OutboundRequest) -> String {
 #[async_trait]
 impl WebhookSender for HttpWebhookSender {
     async fn send(&self, request: &OutboundRequest) -> SendOutcome {
+        // Built (once) before the clock starts: not part of any attempt's time.
+        let client = self.client();
         let started = Instant::now();
-        let outcome = self.exchange(request, started).await;
+        let outcome = match client {
+            Ok(client) => self.exchange(client, request, started).await,
+            Err(failure) => Err(failure),
+        };
         into_outcome(outcome, request, started.elapsed())
     }
 }
