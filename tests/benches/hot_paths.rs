@@ -5,12 +5,15 @@
 //! - retry-delay computation.
 //!
 //! `cargo bench -p chathooks-tests --bench hot_paths`; figures in BENCHMARKS.md.
+use aws_sdk_dynamodb::types::AttributeValue;
+use chathooks::adapters::dynamodb::events::{compress, stored_payload};
 use chathooks::app::intake::plan;
 use chathooks::app::integrations::{NewIntegration, build};
 use chathooks::app::outbound::prepare;
 use chathooks::domain::event::Event;
 use chathooks::domain::ids::{DeliveryId, TenantId};
 use chathooks::domain::integration::{Format, FormatOptions, Integration};
+use chathooks::domain::message::QueueMessage;
 use chathooks::domain::retry::RetryPolicy;
 use chathooks::domain::ssrf::forbidden_reason;
 use chathooks::domain::target_url::{TargetUrl, UrlPolicy};
@@ -27,7 +30,11 @@ fn integration(tenant: &TenantId, format: Format) -> Integration {
         name: Some("bench".into()),
         url: "https://hooks.example.com/in".into(),
         format,
-        events: vec!["chat.closed".into()],
+        events: match format {
+            // The intake benches' integrations also take single messages.
+            Format::Standard => vec!["chat.closed".into(), "message.visitor".into()],
+            _ => vec!["chat.closed".into()],
+        },
         secret: None,
         timeout_ms: None,
         retry_policy: None,
@@ -89,7 +96,86 @@ fn intake(c: &mut Criterion) {
                 .sum::<usize>()
         })
     });
+    // Everything the intake computes for an accepted event before its two
+    // requests go out: parse and validate, plan, the stored item's deflated
+    // JSON and each job's queue message body. (The SDK's request encoding and
+    // signing are left to the I/O side.)
+    let one_integration = &integrations[..1];
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("one_event_all_cpu_1_integration", |b| {
+        b.iter(|| {
+            let (events, _) = event_intake::parse_events(black_box(&one)).expect("valid");
+            intake_cpu(&tenant, &events, one_integration)
+        })
+    });
+    // The most frequent event of a chat: one message, stored as text.
+    let message = serde_json::to_vec(&json!({"id": "evt-m", "type": "message.visitor",
+        "chat": {"id": "chat-1"}, "visitor": {"id": "v-1", "name": "Ada"},
+        "message": {"id": "m-1", "author_type": "visitor", "author_id": "v-1",
+            "text": "Hello, is the order shipped yet?", "sent_at": "2026-11-21T10:00:00Z"}}))
+    .expect("json");
+    group.bench_function("one_message_event_all_cpu_1_integration", |b| {
+        b.iter(|| {
+            let (events, _) = event_intake::parse_events(black_box(&message)).expect("valid");
+            intake_cpu(&tenant, &events, one_integration)
+        })
+    });
+    group.throughput(Throughput::Elements(100));
+    group.bench_function("batch_100_all_cpu_1_integration", |b| {
+        b.iter(|| {
+            let (events, _) = event_intake::parse_events(black_box(&batch)).expect("valid");
+            intake_cpu(&tenant, &events, one_integration)
+        })
+    });
     group.finish();
+
+    let event = closed_chat("evt-1", 12);
+    let parsed = Event::parse(&serde_json::to_string(&event).expect("json")).expect("valid");
+    let mut group = c.benchmark_group("store");
+    group.bench_function("deflate_event_2_5kb", |b| {
+        b.iter(|| compress(black_box(&parsed)).expect("deflate").len())
+    });
+    // The trade the stored item makes: each level's time and size (one
+    // compressor reused, as the adapter does).
+    let json = serde_json::to_vec(&parsed).expect("json");
+    for level in [1, 2, 4, 6, 9] {
+        let mut compressor = flate2::Compress::new(flate2::Compression::new(level), false);
+        let size = deflate(&mut compressor, &json).len();
+        eprintln!("deflate level {level}: {} -> {size} bytes", json.len());
+        group.bench_function(format!("deflate_level_{level}"), |b| {
+            b.iter(|| deflate(&mut compressor, black_box(&json)).len())
+        });
+    }
+    group.finish();
+}
+
+fn deflate(compressor: &mut flate2::Compress, json: &[u8]) -> Vec<u8> {
+    compressor.reset();
+    let mut out = Vec::with_capacity(json.len());
+    let status = compressor
+        .compress_vec(json, &mut out, flate2::FlushCompress::Finish)
+        .expect("deflate");
+    assert_eq!(status, flate2::Status::StreamEnd);
+    out
+}
+
+/// The stored items and queue bodies of an intake request, as bytes.
+fn intake_cpu(tenant: &TenantId, events: &[Event], integrations: &[Integration]) -> usize {
+    let now = chrono::Utc::now();
+    events
+        .iter()
+        .map(|event| {
+            let stored = match stored_payload(event).expect("payload").1 {
+                AttributeValue::B(blob) => blob.into_inner().len(),
+                other => other.as_s().map_or(0, String::len),
+            };
+            let queued: usize = plan(tenant, event, integrations, now)
+                .into_iter()
+                .map(|job| QueueMessage::DeliveryV1(job).to_json().len())
+                .sum();
+            stored + queued
+        })
+        .sum()
 }
 
 fn ssrf(c: &mut Criterion) {

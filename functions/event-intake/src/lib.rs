@@ -28,33 +28,43 @@ pub async fn handle(api: &IntakeApi, req: Request) -> Response<Body> {
     }
 }
 
+const JSON_WHITESPACE: &[char] = &[' ', '\t', '\n', '\r'];
+
+/// Why a body that is not a JSON object with string keys was refused.
+fn body_error(text: &str) -> ApiError {
+    match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        Err(e) => ApiError::bad_request(format!("the body is not valid JSON: {e}")),
+        Ok(_) => ApiError::bad_request("the body must be an event object or {\"events\": [...]}"),
+    }
+}
+
 /// The events of a body: one event object, or `{"events": [...]}`.
 ///
 /// One pass over the text for its shape (the top-level keys, each value
 /// kept as a raw slice), then each event parsed straight from its slice:
 /// the size limit applies to the event's text as sent.
 pub fn parse_events(bytes: &[u8]) -> Result<(Vec<Event>, bool), ApiError> {
-    let body: &RawValue = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
-    let not_an_object =
-        || ApiError::bad_request("the body must be an event object or {\"events\": [...]}");
-    if !body.get().starts_with('{') {
-        return Err(not_an_object());
-    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ApiError::bad_request(format!("the body is not valid JSON: not UTF-8 ({e})"))
+    })?;
+    // The common case in one pass; the error is worked out only on failure.
     let top: BTreeMap<Cow<'_, str>, &RawValue> =
-        serde_json::from_str(body.get()).map_err(|_| not_an_object())?;
+        serde_json::from_str(text).map_err(|_| body_error(text))?;
     let batch = top.contains_key("events") && !top.contains_key("type");
-    let items: Vec<&RawValue> = if batch {
+    let items: Vec<&str> = if batch {
         if top.len() > 1 {
             return Err(
                 ValidationError::general("a batch body has only the `events` field").into(),
             );
         }
         let events = top.get("events").map_or("", |raw| raw.get());
-        serde_json::from_str(events)
+        serde_json::from_str::<Vec<&RawValue>>(events)
             .map_err(|_| ValidationError::field("events", "must be an array of events"))?
+            .into_iter()
+            .map(RawValue::get)
+            .collect()
     } else {
-        vec![body]
+        vec![text.trim_matches(JSON_WHITESPACE)]
     };
     if batch && (items.is_empty() || items.len() > MAX_BATCH_EVENTS) {
         return Err(ValidationError::field(
@@ -72,7 +82,7 @@ pub fn parse_events(bytes: &[u8]) -> Result<(Vec<Event>, bool), ApiError> {
                 e
             }
         };
-        let size = item.get().len();
+        let size = item.len();
         if size > MAX_EVENT_BYTES {
             let mut err = ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -82,7 +92,7 @@ pub fn parse_events(bytes: &[u8]) -> Result<(Vec<Event>, bool), ApiError> {
             err.field = batch.then(|| format!("events[{i}]"));
             return Err(err);
         }
-        events.push(Event::parse(item.get()).map_err(at)?);
+        events.push(Event::parse(item).map_err(at)?);
     }
     let mut seen = std::collections::HashSet::with_capacity(events.len());
     if let Some(dup) = events.iter().find(|e| !seen.insert(&e.id)) {

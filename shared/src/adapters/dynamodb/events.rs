@@ -11,9 +11,9 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
-use flate2::Compression;
 use flate2::read::DeflateDecoder;
-use flate2::write::DeflateEncoder;
+use flate2::{Compress, CompressError, Compression, FlushCompress, Status};
+use std::cell::RefCell;
 use std::io::Read;
 
 use super::keys::{EVENT_SK, EXPIRES_AT, PK, SK, event_pk};
@@ -27,6 +27,15 @@ const PAYLOAD: &str = "event_deflate";
 /// The acceptance token of the request whose jobs are valid.
 const TOKEN: &str = "token";
 const RECEIVED_AT: &str = "received_at";
+/// The event JSON as text, for events stored uncompressed.
+const TEXT_PAYLOAD: &str = "event";
+/// Longest event JSON stored uncompressed: with the item's keys, token and
+/// times it still fits one 1 KiB write unit, so compressing it (the larger
+/// part of the intake's CPU for an event) would buy nothing.
+const STORE_AS_TEXT_MAX_BYTES: usize = 700;
+/// zlib's default level: a 2.5 KB transcript deflates to about 725 bytes, one
+/// write unit with the rest of the item (level 1 leaves 968, two units).
+const COMPRESSION: Compression = Compression::new(6);
 
 pub struct DynamoDbEventStore {
     client: Client,
@@ -60,11 +69,44 @@ impl DynamoDbEventStore {
 
 /// The event's JSON, deflated.
 pub fn compress(event: &Event) -> Result<Vec<u8>, StoreError> {
-    let mut encoder = DeflateEncoder::new(Vec::with_capacity(1024), Compression::default());
-    serde_json::to_writer(&mut encoder, event).map_err(|e| unavailable(EventNotSerializable(e)))?;
-    encoder
-        .finish()
-        .map_err(|e| unavailable(EventNotCompressible(e)))
+    // Serialized whole first: the compressor works best on one large input,
+    // not on serde's many small writes.
+    let json = serde_json::to_vec(event).map_err(|e| unavailable(EventNotSerializable(e)))?;
+    deflate(&json).map_err(|e| unavailable(EventNotCompressible(e)))
+}
+
+/// The event as stored: JSON text when it is short enough to fit one write
+/// unit as it is (a message event), deflated otherwise (a transcript).
+pub fn stored_payload(event: &Event) -> Result<(&'static str, AttributeValue), StoreError> {
+    let json = serde_json::to_string(event).map_err(|e| unavailable(EventNotSerializable(e)))?;
+    if json.len() <= STORE_AS_TEXT_MAX_BYTES {
+        return Ok((TEXT_PAYLOAD, AttributeValue::S(json)));
+    }
+    let packed = deflate(json.as_bytes()).map_err(|e| unavailable(EventNotCompressible(e)))?;
+    Ok((PAYLOAD, AttributeValue::B(Blob::new(packed))))
+}
+
+thread_local! {
+    /// One compressor per thread, reset between events: a new one allocates
+    /// and clears its window and hash tables (some 200 KiB), which for a
+    /// chat-sized event costs more than compressing it.
+    static DEFLATE: RefCell<Compress> = RefCell::new(Compress::new(COMPRESSION, false));
+}
+
+/// Raw deflate (no zlib header), as `DeflateDecoder` reads it.
+fn deflate(input: &[u8]) -> Result<Vec<u8>, CompressError> {
+    DEFLATE.with_borrow_mut(|compressor| {
+        compressor.reset();
+        let mut out = Vec::with_capacity(input.len() / 2 + 64);
+        loop {
+            let consumed = usize::try_from(compressor.total_in()).unwrap_or(input.len());
+            let rest = input.get(consumed..).unwrap_or_default();
+            match compressor.compress_vec(rest, &mut out, FlushCompress::Finish)? {
+                Status::StreamEnd => return Ok(out),
+                Status::Ok | Status::BufError => out.reserve(out.capacity().max(256)),
+            }
+        }
+    })
 }
 
 /// The event back from its deflated JSON (bounded: a corrupt item cannot
@@ -94,13 +136,11 @@ impl EventStore for DynamoDbEventStore {
         token: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<InsertOutcome, StoreError> {
+        let payload = stored_payload(event)?;
         let item: Item = [
             (PK.to_string(), s(event_pk(tenant, &event.id))),
             (SK.to_string(), s(EVENT_SK)),
-            (
-                PAYLOAD.to_string(),
-                AttributeValue::B(Blob::new(compress(event)?)),
-            ),
+            (payload.0.to_string(), payload.1),
             (TOKEN.to_string(), s(token)),
             (RECEIVED_AT.to_string(), to_attribute(&Utc::now())?),
             (EXPIRES_AT.to_string(), epoch(expires_at)),
@@ -198,8 +238,8 @@ impl EventStore for DynamoDbEventStore {
         };
         let event = match item.get(PAYLOAD) {
             Some(AttributeValue::B(blob)) => decompress(blob.as_ref())?,
-            // Items written before compression kept the JSON as a string.
-            _ => serde_json::from_str(string_attr(&item, "event", "event")?)
+            // Short events (and items written before compression) are text.
+            _ => serde_json::from_str(string_attr(&item, TEXT_PAYLOAD, "event")?)
                 .map_err(|e| StoreError::Corrupt(format!("event: {e}")))?,
         };
         let received_at = match item.get(RECEIVED_AT) {
@@ -220,7 +260,7 @@ struct EventNotSerializable(#[source] serde_json::Error);
 
 #[derive(Debug, thiserror::Error)]
 #[error("the event cannot be compressed")]
-struct EventNotCompressible(#[source] std::io::Error);
+struct EventNotCompressible(#[source] CompressError);
 
 #[cfg(test)]
 mod tests {
@@ -239,6 +279,65 @@ mod tests {
         let packed = compress(&event).unwrap();
         assert!(packed.len() * 2 < serde_json::to_vec(&event).unwrap().len());
         assert_eq!(decompress(&packed).unwrap(), event);
+    }
+
+    #[test]
+    fn the_reused_compressor_starts_afresh_for_each_event() {
+        let chat = |id: &str, text: &str| {
+            Event::from_json(
+                json!({"id": id, "type": "chat.closed", "chat": {"id": "c", "messages": [
+                {"author_type": "agent", "text": text, "sent_at": "2026-11-21T10:00:00Z"}]}}),
+            )
+            .unwrap()
+        };
+        let small = chat("s", "hello");
+        let first = compress(&small).unwrap();
+        let large = chat("l", &"a long transcript line ".repeat(2000));
+        assert_eq!(decompress(&compress(&large).unwrap()).unwrap(), large);
+        assert_eq!(compress(&small).unwrap(), first);
+        assert_eq!(decompress(&first).unwrap(), small);
+    }
+
+    #[test]
+    fn output_larger_than_its_first_allocation_is_complete() {
+        // Incompressible bytes: deflate's output exceeds half its input.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let noise: Vec<u8> = (0..300_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x.to_le_bytes()[0]
+            })
+            .collect();
+        let packed = deflate(&noise).unwrap();
+        assert!(packed.len() > noise.len() / 2 + 64);
+        let mut back = Vec::new();
+        DeflateDecoder::new(&packed[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, noise);
+    }
+
+    #[test]
+    fn short_events_are_stored_as_text_and_transcripts_deflated() {
+        let message = Event::from_json(json!({"id": "m", "type": "message.visitor",
+            "chat": {"id": "c"}, "message": {"author_type": "visitor", "text": "hi", "sent_at": "2026-11-21T10:00:00Z"}}))
+        .unwrap();
+        let (name, value) = stored_payload(&message).unwrap();
+        assert_eq!(name, "event");
+        assert_eq!(
+            serde_json::from_str::<Event>(value.as_s().unwrap()).unwrap(),
+            message
+        );
+
+        let text = "a transcript line that is long enough ".repeat(30);
+        let chat = Event::from_json(json!({"id": "c", "type": "chat.closed",
+            "chat": {"id": "c", "messages": [{"author_type": "agent", "text": text, "sent_at": "2026-11-21T10:00:00Z"}]}}))
+        .unwrap();
+        let (name, value) = stored_payload(&chat).unwrap();
+        assert_eq!(name, "event_deflate");
+        assert_eq!(decompress(value.as_b().unwrap().as_ref()).unwrap(), chat);
     }
 
     #[test]
