@@ -5,6 +5,7 @@
 //! cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 1000 --integrations 5 --delay-ms 200
 //! cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 500 --fail-first   # one retry each
 //! cargo run --release -p chathooks-tests --bin chathooks-bench -- emulator --messages 2000     # moto's SQS alone
+//! cargo run --release -p chathooks-tests --bin chathooks-bench -- emulator-path --samples 300  # each moto call of the path
 //! cargo run --release -p chathooks-tests --bin chathooks-bench -- batch10 --repeat 5           # ten 1 s deliveries
 //! ```
 //!
@@ -75,8 +76,11 @@ async fn main() -> Result<(), BoxError> {
     match scenario.as_str() {
         "e2e" => e2e(&args).await,
         "emulator" => emulator(&args).await,
+        "emulator-path" => emulator_path(&args).await,
         "batch10" => batch10(&args).await,
-        other => Err(format!("unknown scenario {other}: e2e | emulator | batch10").into()),
+        other => Err(
+            format!("unknown scenario {other}: e2e | emulator | emulator-path | batch10").into(),
+        ),
     }
 }
 
@@ -647,6 +651,110 @@ async fn emulator(args: &Args) -> Result<(), BoxError> {
         "RSS: moto SQS {}, this process {}",
         mib(vm_rss_kib(stack.emulator.sqs.pid())),
         mib(vm_rss_kib(own_pid()))
+    );
+    Ok(())
+}
+
+/// moto alone on the delivery path: each emulator call the path makes after
+/// the intake's 202 (and the intake's own two), timed one at a time at
+/// `--rate` per second with the functions' own adapters and SDK clients, so
+/// an end-to-end figure can be split into the emulator's share and ours.
+async fn emulator_path(args: &Args) -> Result<(), BoxError> {
+    let samples = args.num("samples", 300.0).max(1.0) as usize;
+    let rate = args.num("rate", 10.0).max(0.1);
+    let stack = LocalStack::start(LocalOptions::default()).await?;
+    let queue = stack.queue_url("DeliveryQueue");
+    let tenant = TenantId::generate();
+    let events = stack.functions.dispatcher.events.clone();
+    println!(
+        "emulator path: {samples} samples at {rate}/s; moto SQS at {}, DynamoDB at {}",
+        stack.emulator.sqs.endpoint, stack.emulator.dynamodb.endpoint
+    );
+    // One poller long-polling as Lambda's event-source mapping does.
+    let (arrived_tx, mut arrived_rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    let poller = {
+        let (sqs, queue) = (stack.sqs.clone(), queue.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok(out) = sqs
+                    .receive_message()
+                    .queue_url(&queue)
+                    .max_number_of_messages(10)
+                    .wait_time_seconds(20)
+                    .send()
+                    .await
+                else {
+                    continue;
+                };
+                let at = Instant::now();
+                for m in out.messages.unwrap_or_default() {
+                    let _ = arrived_tx.send((m.body.clone().unwrap_or_default(), at));
+                    let _ = sqs
+                        .delete_message()
+                        .queue_url(&queue)
+                        .set_receipt_handle(m.receipt_handle)
+                        .send()
+                        .await;
+                }
+            }
+        })
+    };
+    let ms = |since: Instant| since.elapsed().as_secs_f64() * 1000.0;
+    let (mut put, mut get, mut send, mut wake) = (vec![], vec![], vec![], vec![]);
+    let period = Duration::from_secs_f64(1.0 / rate);
+    let expires = chrono::Utc::now() + chrono::Duration::days(1);
+    for i in 0..samples {
+        let next = Instant::now() + period;
+        let event = Event::from_json(closed_chat(&format!("path-{i}"), 12))?;
+        let t = Instant::now();
+        events.insert(&tenant, &event, "token", expires).await?;
+        put.push(ms(t));
+        let t = Instant::now();
+        events.get(&tenant, &event.id).await?;
+        get.push(ms(t));
+        let t = Instant::now();
+        stack
+            .sqs
+            .send_message()
+            .queue_url(&queue)
+            .message_body(format!("path-{i}"))
+            .send()
+            .await?;
+        send.push(ms(t));
+        let sent = Instant::now();
+        let deadline = sent + Duration::from_secs(30);
+        while let Ok(Some((body, at))) =
+            tokio::time::timeout_at(deadline.into(), arrived_rx.recv()).await
+        {
+            if body == format!("path-{i}") {
+                wake.push(at.saturating_duration_since(sent).as_secs_f64() * 1000.0);
+                break;
+            }
+        }
+        tokio::time::sleep_until(next.into()).await;
+    }
+    poller.abort();
+    println!("call (moto, one at a time)                     p50      p95      p99      max   n");
+    for (name, values) in [
+        ("intake: PutItem, conditional (event item)", &mut put),
+        ("intake: SendMessage", &mut send),
+        ("delivery: queue wake-up (send -> receive)", &mut wake),
+        ("delivery: GetItem, consistent (event item)", &mut get),
+    ] {
+        values.sort_by(f64::total_cmp);
+        println!(
+            "{name:<46} {:>6.1} ms {:>6.1} ms {:>6.1} ms {:>6.1} ms {}",
+            percentile(values, 50.0),
+            percentile(values, 95.0),
+            percentile(values, 99.0),
+            values.last().copied().unwrap_or(f64::NAN),
+            values.len()
+        );
+    }
+    println!(
+        "moto CPU: SQS {:.1} s, DynamoDB {:.1} s",
+        cpu_seconds(stack.emulator.sqs.pid()).unwrap_or(0.0),
+        cpu_seconds(stack.emulator.dynamodb.pid()).unwrap_or(0.0)
     );
     Ok(())
 }
