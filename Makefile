@@ -67,7 +67,8 @@ sam-build: | $(SAM_DEPS)
 	@ls -l .aws-sam/build/*/bootstrap
 
 # Benchmarks, never part of `make test` (figures and commands: BENCHMARKS.md):
-# criterion hot paths, moto's SQS alone, the end-to-end runs on the local stack
+# criterion hot paths, moto's SQS alone and each moto call of the delivery
+# path alone, the end-to-end runs (batch and single posts) on the local stack
 # (with the AWS request count and cost per million deliveries), a batch of ten
 # 1 s deliveries, and cold start of the release bootstraps (x86_64 host build).
 BENCH_E2E ?= --events 10000 --integrations 1
@@ -75,7 +76,10 @@ bench: venv
 	cargo bench -p chathooks-tests --bench hot_paths
 	cargo build --release -p config-api -p event-intake -p dispatcher -p retry-scheduler
 	cargo run --release -p chathooks-tests --bin chathooks-bench -- emulator --messages 2000
+	cargo run --release -p chathooks-tests --bin chathooks-bench -- emulator-path --samples 200 --rate 10
 	cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e $(BENCH_E2E)
+	cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e $(BENCH_E2E) --mode single --rate 25
+	cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 600 --integrations 1 --rate 10 --batch-size 100
 	cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 1000 --integrations 5
 	cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 1000 --integrations 1 --delay-ms 200
 	cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 500 --integrations 1 --fail-first
