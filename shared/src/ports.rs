@@ -157,6 +157,15 @@ pub trait DeliveryLog: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Update the delivery's state alone (queued for retry, failed without an attempt).
     async fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError>;
+    /// Write the state of a delivery just re-queued by hand (retry, recover),
+    /// unless the log has moved past `seen_attempts` attempts meanwhile: the
+    /// re-queued job may run before this write lands, and its outcome must
+    /// not be overwritten with `pending`. `false` when the newer state stays.
+    async fn put_requeued(
+        &self,
+        delivery: &Delivery,
+        seen_attempts: u32,
+    ) -> Result<bool, StoreError>;
     /// The delivery with its attempts, oldest first; `None` for another tenant's.
     async fn get(
         &self,

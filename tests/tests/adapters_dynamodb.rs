@@ -456,6 +456,42 @@ async fn a_delivery_reads_back_with_its_attempts_in_order() {
 }
 
 #[tokio::test]
+async fn a_requeue_written_after_its_job_ran_leaves_the_outcome() {
+    let (client, table) = fresh_table().await.unwrap();
+    let log = DynamoDbDeliveryLog::new(client, table, Duration::days(30));
+    let tenant = TenantId::generate();
+    // GIVEN a delivery that failed its one attempt
+    let mut failed = delivery(
+        &tenant,
+        &IntegrationId::generate(),
+        Utc::now(),
+        DeliveryStatus::Failed,
+        EventType::ChatClosed,
+    );
+    failed.attempts = 1;
+    log.put_delivery(&failed).await.unwrap();
+    // AND a manual retry's job that ran (a second attempt, succeeded) before
+    // the retry's own write of `pending` landed
+    let mut succeeded = failed.clone();
+    succeeded.attempts = 2;
+    succeeded.status = DeliveryStatus::Succeeded;
+    log.put_delivery(&succeeded).await.unwrap();
+    let mut pending = failed.clone();
+    pending.status = DeliveryStatus::Pending;
+    // WHEN the retry writes `pending` against the one attempt it saw
+    // THEN nothing is written and the outcome stays
+    assert!(!log.put_requeued(&pending, 1).await.unwrap());
+    let (read, _) = log.get(&tenant, &failed.id).await.unwrap().unwrap();
+    assert_eq!(read.status, DeliveryStatus::Succeeded);
+    assert_eq!(read.attempts, 2);
+    // AND against the count it has, the write is made
+    pending.attempts = 2;
+    assert!(log.put_requeued(&pending, 2).await.unwrap());
+    let (read, _) = log.get(&tenant, &failed.id).await.unwrap().unwrap();
+    assert_eq!(read.status, DeliveryStatus::Pending);
+}
+
+#[tokio::test]
 async fn deliveries_list_newest_first_filtered_windowed_and_paged() {
     use DeliveryStatus::{Failed, Succeeded};
     use EventType::{ChatClosed, ChatStarted};

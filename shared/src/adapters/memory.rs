@@ -250,6 +250,17 @@ impl DeliveryLog for MemoryDeliveryLog {
         Ok(())
     }
 
+    async fn put_requeued(&self, d: &Delivery, seen_attempts: u32) -> Result<bool, StoreError> {
+        let mut all = lock(&self.deliveries);
+        match all.get_mut(&d.id) {
+            Some(entry) if entry.0.attempts == seen_attempts => {
+                entry.0 = d.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn get(
         &self,
         tenant: &TenantId,

@@ -80,9 +80,11 @@ impl Deliveries {
             .map_err(|_| {
                 AppError::Conflict("the delivery's integration no longer exists".into())
             })?;
+        let seen = delivery.attempts;
         let (delivery, message) = self.requeue(delivery).await?;
         self.delivery_queue.send(&[message]).await?;
-        self.log.put_delivery(&delivery).await?;
+        // The job may already have run: then its outcome stays in the log.
+        self.log.put_requeued(&delivery, seen).await?;
         Ok(delivery)
     }
 
@@ -151,9 +153,10 @@ impl Deliveries {
                 if count >= MAX_RECOVER {
                     break;
                 }
+                let seen = d.attempts;
                 match self.requeue(d).await {
                     Ok((d, m)) => {
-                        updated.push(d);
+                        updated.push((d, seen));
                         messages.push(m);
                         count += 1;
                     }
@@ -163,8 +166,8 @@ impl Deliveries {
             }
             if !messages.is_empty() {
                 self.delivery_queue.send(&messages).await?;
-                for d in &updated {
-                    self.log.put_delivery(d).await?;
+                for (d, seen) in &updated {
+                    self.log.put_requeued(d, *seen).await?;
                 }
             }
             match page.next_cursor {
@@ -179,9 +182,96 @@ impl Deliveries {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::memory::{MemoryDeliveryLog, MemoryEventStore, MemoryIntegrationStore};
     use crate::app::dispatch::delivery_of;
     use crate::domain::catalogue::EventType;
+    use crate::domain::event::Event;
     use crate::domain::ids::EventId;
+    use crate::domain::integration::{Format, FormatOptions};
+    use crate::formats::golden_tests::integration;
+    use crate::ports::QueueError;
+    use async_trait::async_trait;
+
+    /// A dispatcher faster than the API: each job runs, and its second
+    /// attempt succeeds and is logged, inside `send`, before the caller's
+    /// next write.
+    struct RunsAtOnce(Arc<MemoryDeliveryLog>);
+
+    #[async_trait]
+    impl JobQueue for RunsAtOnce {
+        async fn send(&self, messages: &[OutgoingMessage]) -> Result<(), QueueError> {
+            for message in messages {
+                let QueueMessage::DeliveryV1(job) = &message.body else {
+                    continue;
+                };
+                let (mut delivery, _) = self
+                    .0
+                    .get(&job.tenant_id, &job.delivery_id)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                delivery.attempts = job.attempt;
+                delivery.status = DeliveryStatus::Succeeded;
+                delivery.next_attempt_at = None;
+                let attempt = Attempt {
+                    number: job.attempt,
+                    started_at: Utc::now(),
+                    duration_ms: 1,
+                    status_code: Some(200),
+                    error_kind: None,
+                    error: None,
+                    response_excerpt: None,
+                    next_attempt_at: None,
+                };
+                self.0.record_attempt(&delivery, &attempt).await.unwrap();
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retry_whose_job_ran_first_keeps_the_jobs_outcome() {
+        let hook = integration(Format::Standard, FormatOptions::default());
+        let tenant = hook.tenant_id.clone();
+        let integrations = Arc::new(MemoryIntegrationStore::default());
+        integrations.create(&hook).await.unwrap();
+        let events = Arc::new(MemoryEventStore::default());
+        let event = Event::from_json(
+            serde_json::json!({"id": "e1", "type": "chat.started", "chat": {"id": "c"}}),
+        )
+        .unwrap();
+        let expires = Utc::now() + chrono::Duration::days(1);
+        events.insert(&tenant, &event, "t", expires).await.unwrap();
+        // GIVEN a delivery that failed its first attempt, in both deliveries
+        let log = Arc::new(MemoryDeliveryLog::default());
+        let job = DeliveryJob {
+            delivery_id: DeliveryId::derive(&tenant, &event.id, &hook.id),
+            tenant_id: tenant.clone(),
+            integration_id: hook.id.clone(),
+            event_id: event.id.clone(),
+            event_type: event.kind,
+            attempt: 1,
+            created_at: Utc::now(),
+            token: None,
+            requeued: false,
+        };
+        let mut failed = delivery_of(&job, Utc::now());
+        failed.attempts = 1;
+        failed.status = DeliveryStatus::Failed;
+        log.put_delivery(&failed).await.unwrap();
+        let deliveries = Deliveries {
+            log: log.clone(),
+            integrations,
+            events,
+            delivery_queue: Arc::new(RunsAtOnce(log.clone())),
+        };
+        // WHEN it is retried and the job succeeds before `retry` writes `pending`
+        deliveries.retry(&tenant, failed.id.as_str()).await.unwrap();
+        // THEN the log keeps the job's outcome
+        let (read, _) = log.get(&tenant, &failed.id).await.unwrap().unwrap();
+        assert_eq!(read.status, DeliveryStatus::Succeeded);
+        assert_eq!(read.attempts, 2);
+    }
 
     #[test]
     fn a_detail_has_one_attempts_key_holding_the_list() {

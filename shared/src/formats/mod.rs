@@ -8,7 +8,7 @@ use crate::domain::integration::{Format, Integration};
 pub mod amplifyreach;
 mod common;
 #[cfg(test)]
-mod golden_tests;
+pub(crate) mod golden_tests;
 pub mod livechat;
 pub mod olark;
 pub mod rocketchat;

@@ -32,6 +32,8 @@ const MAX_QUERY_PAGES: usize = 5;
 const MAX_GET_PAGES: usize = 10;
 /// The delivery item's attribute holding its first attempt.
 const FIRST_ATTEMPT: &str = "first_attempt";
+/// The delivery's attempt count, as `Delivery` serializes it.
+const ATTEMPT_COUNT: &str = "attempt_count";
 /// The delivery's attributes that are left out when empty, so an update removes them.
 const OPTIONAL_ATTRIBUTES: [&str; 4] =
     ["next_attempt_at", "last_status_code", "last_error", "link"];
@@ -120,6 +122,16 @@ impl DynamoDbDeliveryLog {
     /// Write the delivery's attributes in place (creating the item if need
     /// be), leaving an attempt stored inside it untouched.
     async fn update_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        self.update_delivery_if(delivery, None).await.map(drop)
+    }
+
+    /// [`Self::update_delivery`], only while the stored attempt count is
+    /// `seen_attempts` (when given): `false` if it is not.
+    async fn update_delivery_if(
+        &self,
+        delivery: &Delivery,
+        seen_attempts: Option<u32>,
+    ) -> Result<bool, StoreError> {
         let item = self.delivery_item(delivery)?;
         let mut names = HashMap::new();
         let mut values = HashMap::new();
@@ -145,18 +157,28 @@ impl DynamoDbDeliveryLog {
         if !removes.is_empty() {
             expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
-        self.client
+        let mut update = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key(PK, s(delivery_pk(&delivery.id)))
             .key(SK, s(DELIVERY_SK))
-            .update_expression(expression)
+            .update_expression(expression);
+        if let Some(seen) = seen_attempts {
+            names.insert("#seen".into(), ATTEMPT_COUNT.into());
+            values.insert(":seen".into(), AttributeValue::N(seen.to_string()));
+            update = update.condition_expression("#seen = :seen");
+        }
+        let result = update
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if seen_attempts.is_some() && is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(unavailable(err)),
+        }
     }
 
     /// The tenant's deliveries of one integration, newest first, starting after `start`.
@@ -263,6 +285,14 @@ impl DeliveryLog for DynamoDbDeliveryLog {
 
     async fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
         self.update_delivery(delivery).await
+    }
+
+    async fn put_requeued(
+        &self,
+        delivery: &Delivery,
+        seen_attempts: u32,
+    ) -> Result<bool, StoreError> {
+        self.update_delivery_if(delivery, Some(seen_attempts)).await
     }
 
     async fn get(
