@@ -149,7 +149,9 @@ pub struct DeliveryQuery {
 
 #[async_trait]
 pub trait DeliveryLog: Send + Sync {
-    /// Store an attempt and the delivery's new state together.
+    /// Store an attempt and the delivery's new state together. The state is
+    /// not written over one with more attempts (an attempt finishing after a
+    /// later one); the attempt is logged either way.
     async fn record_attempt(
         &self,
         delivery: &Delivery,

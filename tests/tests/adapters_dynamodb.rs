@@ -456,6 +456,45 @@ async fn a_delivery_reads_back_with_its_attempts_in_order() {
 }
 
 #[tokio::test]
+async fn an_attempt_finishing_after_a_later_one_is_logged_but_leaves_the_state() {
+    let (client, table) = fresh_table().await.unwrap();
+    let log = DynamoDbDeliveryLog::new(client, table, Duration::days(30));
+    let tenant = TenantId::generate();
+    let mut d = delivery(
+        &tenant,
+        &IntegrationId::generate(),
+        Utc::now(),
+        DeliveryStatus::Pending,
+        EventType::ChatClosed,
+    );
+    let at = |n: u32, code: u16| Attempt {
+        number: n,
+        started_at: Utc::now(),
+        duration_ms: 5,
+        status_code: Some(code),
+        error_kind: None,
+        error: None,
+        response_excerpt: None,
+        next_attempt_at: None,
+    };
+    // GIVEN attempt 2 succeeded and was recorded
+    let (first, second) = (at(1, 500), at(2, 200));
+    let mut done = d.clone();
+    done.attempts = 2;
+    done.status = DeliveryStatus::Succeeded;
+    log.record_attempt(&done, &second).await.unwrap();
+    // WHEN attempt 1 (its message consumed late) records its failure
+    d.attempts = 1;
+    d.status = DeliveryStatus::Failed;
+    log.record_attempt(&d, &first).await.unwrap();
+    // THEN both attempts are logged and the delivery keeps attempt 2's state
+    let (read, attempts) = log.get(&tenant, &d.id).await.unwrap().unwrap();
+    assert_eq!(read.status, DeliveryStatus::Succeeded);
+    assert_eq!(read.attempts, 2);
+    assert_eq!(attempts.len(), 2);
+}
+
+#[tokio::test]
 async fn a_requeue_written_after_its_job_ran_leaves_the_outcome() {
     let (client, table) = fresh_table().await.unwrap();
     let log = DynamoDbDeliveryLog::new(client, table, Duration::days(30));

@@ -233,7 +233,9 @@ impl DeliveryLog for MemoryDeliveryLog {
         let entry = all
             .entry(d.id.clone())
             .or_insert_with(|| (d.clone(), Vec::new()));
-        entry.0 = d.clone();
+        if entry.0.attempts <= d.attempts {
+            entry.0 = d.clone();
+        }
         entry
             .1
             .retain(|x| (x.number, x.started_at) != (a.number, a.started_at));

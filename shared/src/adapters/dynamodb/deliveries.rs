@@ -34,6 +34,16 @@ const MAX_GET_PAGES: usize = 10;
 const FIRST_ATTEMPT: &str = "first_attempt";
 /// The delivery's attempt count, as `Delivery` serializes it.
 const ATTEMPT_COUNT: &str = "attempt_count";
+
+/// A condition on the stored attempt count for an update of the delivery.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Guard {
+    None,
+    /// Only while it is exactly this (the state a re-queue saw).
+    Exactly(u32),
+    /// Only while it is at most this (no later attempt recorded yet).
+    NotBeyond(u32),
+}
 /// The delivery's attributes that are left out when empty, so an update removes them.
 const OPTIONAL_ATTRIBUTES: [&str; 4] =
     ["next_attempt_at", "last_status_code", "last_error", "link"];
@@ -122,15 +132,17 @@ impl DynamoDbDeliveryLog {
     /// Write the delivery's attributes in place (creating the item if need
     /// be), leaving an attempt stored inside it untouched.
     async fn update_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
-        self.update_delivery_if(delivery, None).await.map(drop)
+        self.update_delivery_if(delivery, Guard::None)
+            .await
+            .map(drop)
     }
 
-    /// [`Self::update_delivery`], only while the stored attempt count is
-    /// `seen_attempts` (when given): `false` if it is not.
+    /// [`Self::update_delivery`] under a condition on the stored attempt
+    /// count: `false` if it does not hold.
     async fn update_delivery_if(
         &self,
         delivery: &Delivery,
-        seen_attempts: Option<u32>,
+        guard: Guard,
     ) -> Result<bool, StoreError> {
         let item = self.delivery_item(delivery)?;
         let mut names = HashMap::new();
@@ -164,10 +176,15 @@ impl DynamoDbDeliveryLog {
             .key(PK, s(delivery_pk(&delivery.id)))
             .key(SK, s(DELIVERY_SK))
             .update_expression(expression);
-        if let Some(seen) = seen_attempts {
-            names.insert("#seen".into(), ATTEMPT_COUNT.into());
-            values.insert(":seen".into(), AttributeValue::N(seen.to_string()));
-            update = update.condition_expression("#seen = :seen");
+        let condition = match guard {
+            Guard::None => None,
+            Guard::Exactly(n) => Some((n, "#count = :count")),
+            Guard::NotBeyond(n) => Some((n, "attribute_not_exists(#count) OR #count <= :count")),
+        };
+        if let Some((n, expression)) = condition {
+            names.insert("#count".into(), ATTEMPT_COUNT.into());
+            values.insert(":count".into(), AttributeValue::N(n.to_string()));
+            update = update.condition_expression(expression);
         }
         let result = update
             .set_expression_attribute_names(Some(names))
@@ -176,7 +193,7 @@ impl DynamoDbDeliveryLog {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err) if seen_attempts.is_some() && is_condition_failure(&err) => Ok(false),
+            Err(err) if guard != Guard::None && is_condition_failure(&err) => Ok(false),
             Err(err) => Err(unavailable(err)),
         }
     }
@@ -276,9 +293,11 @@ impl DeliveryLog for DynamoDbDeliveryLog {
         if attempt.number == 1 && self.put_with_first_attempt(delivery, attempt).await? {
             return Ok(());
         }
+        // An attempt that finishes after a later one (a message consumed
+        // twice) is logged, but leaves the delivery's newer state alone.
         futures::try_join!(
             self.put_attempt(delivery, attempt),
-            self.update_delivery(delivery)
+            self.update_delivery_if(delivery, Guard::NotBeyond(delivery.attempts))
         )?;
         Ok(())
     }
@@ -292,7 +311,8 @@ impl DeliveryLog for DynamoDbDeliveryLog {
         delivery: &Delivery,
         seen_attempts: u32,
     ) -> Result<bool, StoreError> {
-        self.update_delivery_if(delivery, Some(seen_attempts)).await
+        self.update_delivery_if(delivery, Guard::Exactly(seen_attempts))
+            .await
     }
 
     async fn get(
