@@ -455,18 +455,24 @@ async fn a_delivery_reads_back_with_its_attempts_in_order() {
     assert_eq!(attempts.len(), 2);
 }
 
-#[tokio::test]
-async fn an_attempt_finishing_after_a_later_one_is_logged_but_leaves_the_state() {
+/// A fresh delivery log, a tenant, and a delivery of it (not yet stored).
+async fn log_and_delivery(status: DeliveryStatus) -> (DynamoDbDeliveryLog, TenantId, Delivery) {
     let (client, table) = fresh_table().await.unwrap();
     let log = DynamoDbDeliveryLog::new(client, table, Duration::days(30));
     let tenant = TenantId::generate();
-    let mut d = delivery(
+    let d = delivery(
         &tenant,
         &IntegrationId::generate(),
         Utc::now(),
-        DeliveryStatus::Pending,
+        status,
         EventType::ChatClosed,
     );
+    (log, tenant, d)
+}
+
+#[tokio::test]
+async fn an_attempt_finishing_after_a_later_one_is_logged_but_leaves_the_state() {
+    let (log, tenant, mut d) = log_and_delivery(DeliveryStatus::Pending).await;
     let at = |n: u32, code: u16| Attempt {
         number: n,
         started_at: Utc::now(),
@@ -496,17 +502,8 @@ async fn an_attempt_finishing_after_a_later_one_is_logged_but_leaves_the_state()
 
 #[tokio::test]
 async fn a_requeue_written_after_its_job_ran_leaves_the_outcome() {
-    let (client, table) = fresh_table().await.unwrap();
-    let log = DynamoDbDeliveryLog::new(client, table, Duration::days(30));
-    let tenant = TenantId::generate();
     // GIVEN a delivery that failed its one attempt
-    let mut failed = delivery(
-        &tenant,
-        &IntegrationId::generate(),
-        Utc::now(),
-        DeliveryStatus::Failed,
-        EventType::ChatClosed,
-    );
+    let (log, tenant, mut failed) = log_and_delivery(DeliveryStatus::Failed).await;
     failed.attempts = 1;
     log.put_delivery(&failed).await.unwrap();
     // AND a manual retry's job that ran (a second attempt, succeeded) before
