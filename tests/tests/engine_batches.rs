@@ -1,15 +1,14 @@
 //! The delivery engine's SQS side: a batch runs concurrently, a dispatcher
 //! killed mid-batch loses nothing, and a poison message reaches the
 //! dead-letter queue without holding up its batch.
-mod engine_common;
 
+use crate::engine_common::*;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chathooks::domain::event::Event;
 use chathooks::domain::ids::{IntegrationId, TenantId};
 use chathooks::domain::message::{DeliveryJob, QueueMessage};
 use chathooks_tests::local::{LocalOptions, LocalStack};
 use chathooks_tests::receiver::{Receiver, Reply};
-use engine_common::*;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::Arc;

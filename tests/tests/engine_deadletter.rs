@@ -2,10 +2,9 @@
 //! silently: on its last receive before the dead-letter queue, the consumer
 //! marks it failed in the log with the reason, and the message dead-letters
 //! (kept for replay).
-mod engine_common;
 
+use crate::engine_common::*;
 use chathooks_tests::receiver::{Receiver, Reply};
-use engine_common::*;
 use serde_json::json;
 use std::time::Duration;
 

@@ -1,8 +1,8 @@
 //! Delivery engine against hostile targets: a receiver streaming an endless
 //! body, and targets on loopback, private, link-local (cloud metadata) and
 //! IPv4-mapped addresses with the SSRF guard on.
-mod engine_common;
 
+use crate::engine_common::*;
 use chathooks::app::dispatch::Outcome;
 use chathooks::domain::delivery::RESPONSE_EXCERPT_BYTES;
 use chathooks::domain::event::Event;
@@ -10,7 +10,6 @@ use chathooks::domain::ids::{IntegrationId, TenantId};
 use chathooks::domain::message::DeliveryJob;
 use chathooks::domain::target_url::{TargetUrl, UrlPolicy};
 use chathooks_tests::receiver::Receiver;
-use engine_common::*;
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

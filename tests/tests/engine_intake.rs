@@ -1,13 +1,12 @@
 //! The intake side of the delivery engine: duplicate event ids (single and
 //! batch bodies), events too large to travel inline in the queue message, and
 //! the warm intake's cache of a tenant's integrations.
-mod engine_common;
 
+use crate::engine_common::*;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chathooks::domain::message::QueueMessage;
 use chathooks_tests::local::{LocalOptions, LocalStack};
 use chathooks_tests::receiver::Receiver;
-use engine_common::*;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::time::Duration;

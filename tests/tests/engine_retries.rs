@@ -3,10 +3,9 @@
 //! then success, timeouts, 429 + Retry-After, 410 Gone, long waits that hop
 //! through the retry queue, exhaustion, and retries stopped by disabling or
 //! deleting the integration.
-mod engine_common;
 
+use crate::engine_common::*;
 use chathooks_tests::receiver::{Receiver, Reply};
-use engine_common::*;
 use serde_json::json;
 use std::time::Duration;
 

@@ -4,11 +4,10 @@
 //! re-post once it is back is accepted and delivered. A dispatcher that
 //! cannot reach DynamoDB leaves its messages for redelivery without logging
 //! a failed attempt, and they are delivered once it is back. Nothing is lost.
-mod engine_common;
 
+use crate::engine_common::*;
 use chathooks_tests::local::LocalOptions;
 use chathooks_tests::receiver::Receiver;
-use engine_common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

@@ -7,6 +7,8 @@
 //! failing deliveries, retries, test-sends, manual retries and a target that
 //! refuses connections. None of the secret strings (nor the Basic-auth
 //! credentials in base64) may appear in any captured line.
+
+#[allow(dead_code)] // this binary uses a few of the shared helpers
 mod engine_common;
 
 use base64::Engine;

@@ -9,8 +9,8 @@
 //! to private addresses offline (`localhost`, every `/etc/hosts` name) pass
 //! the API (no DNS at creation) and are refused at send time. A redirect to
 //! the metadata address is never followed.
-mod engine_common;
 
+use crate::engine_common::*;
 use chathooks::app::dispatch::Outcome;
 use chathooks::domain::event::Event;
 use chathooks::domain::ids::{IntegrationId, TenantId};
@@ -19,7 +19,6 @@ use chathooks::domain::message::DeliveryJob;
 use chathooks::domain::target_url::{TargetUrl, UrlPolicy};
 use chathooks_tests::local::LocalStack;
 use chathooks_tests::receiver::{Receiver, Reply};
-use engine_common::*;
 use serde_json::json;
 use std::time::Duration;
 

@@ -2,11 +2,10 @@
 //! reach: the Rocket.Chat settings call with one tenant's key and another's
 //! X-User-Id, and event ids, which are the tenant's own: the same id posted by
 //! two tenants is two events, delivered to each tenant's endpoints only.
-mod engine_common;
 
+use crate::engine_common::*;
 use chathooks_tests::client::rocketchat_settings_call;
 use chathooks_tests::receiver::Receiver;
-use engine_common::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 

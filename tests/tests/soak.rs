@@ -11,11 +11,10 @@
 //!
 //! Exhausting the schedule takes 21 failures in a row: p = 0.3^21 ≈ 1.0e-11
 //! per delivery, ≈ 2e-7 over the 20,000 deliveries of the full soak.
-mod engine_common;
 
+use crate::engine_common::*;
 use chathooks::domain::retry::MAX_CUSTOM_RETRIES;
 use chathooks_tests::receiver::{Receiver, Reply};
-use engine_common::*;
 use futures::StreamExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -1,5 +1,4 @@
 //! Helpers shared by the delivery-engine fault-injection tests (`engine_*.rs`).
-#![allow(dead_code)]
 
 use chathooks_tests::client::ApiClient;
 use chathooks_tests::local::{LocalOptions, LocalStack, new_tenant, running};

@@ -1,0 +1,27 @@
+//! The integration tests, one binary: every module runs against real moto
+//! servers (started per test or shared through `chathooks_tests::fixtures`)
+//! and real HTTP receivers on 127.0.0.1. Run one area with a filter, e.g.
+//! `cargo test -p chathooks-tests --test integration engine_intake::`.
+//! `security_secrets.rs` is a binary of its own: it captures every log line
+//! of its process, which must be its run alone.
+
+mod engine_common;
+
+mod adapters_dynamodb;
+mod adapters_sqs;
+mod backbone;
+mod config_api;
+mod config_api_log;
+mod engine_batches;
+mod engine_deadletter;
+mod engine_hostile;
+mod engine_intake;
+mod engine_retries;
+mod events_samples;
+mod events_wellformed;
+mod formats_e2e;
+mod outage;
+mod provision;
+mod security_ssrf;
+mod security_tenants;
+mod soak;
