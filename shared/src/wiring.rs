@@ -7,7 +7,7 @@ use crate::adapters::aws::{dynamodb_client, load_sdk_config, sqs_client};
 use crate::adapters::dynamodb::{
     DynamoDbDeliveryLog, DynamoDbEventStore, DynamoDbIntegrationStore, DynamoDbTenantStore,
 };
-use crate::adapters::egress::{EgressConfig, EgressError, HttpWebhookSender};
+use crate::adapters::egress::{EgressConfig, HttpWebhookSender};
 use crate::adapters::sqs::SqsJobQueue;
 use crate::app::Stores;
 use crate::app::deliveries::Deliveries;
@@ -64,14 +64,14 @@ impl Wiring {
     }
 
     /// The HTTP client for webhooks (one per cold start, connections reused).
-    pub fn sender(&self) -> Result<Arc<dyn WebhookSender>, EgressError> {
+    pub fn sender(&self) -> Arc<dyn WebhookSender> {
         if self.config.allow_private_targets {
             tracing::warn!("CHATHOOKS_ALLOW_PRIVATE_TARGETS is on: the SSRF guard is off");
         }
-        Ok(Arc::new(HttpWebhookSender::new(EgressConfig {
+        Arc::new(HttpWebhookSender::new(EgressConfig {
             allow_private_targets: self.config.allow_private_targets,
             user_agent: USER_AGENT.to_string(),
-        })?))
+        }))
     }
 
     pub fn intake(&self) -> Intake {

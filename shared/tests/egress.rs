@@ -146,7 +146,6 @@ fn sender(allow_private_targets: bool) -> HttpWebhookSender {
         allow_private_targets,
         user_agent: "chathooks-test/1".into(),
     })
-    .unwrap()
 }
 
 fn request(url: &str, timeout: Duration) -> OutboundRequest {

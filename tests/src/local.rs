@@ -173,9 +173,9 @@ impl LocalStack {
         let config = Config::from_lookup(&vars)?;
         let wiring = Wiring::new(config.clone(), dynamodb.clone(), sqs.clone());
         let functions = Arc::new(Functions {
-            config_api: config_api::init_with(&wiring)?,
+            config_api: config_api::init_with(&wiring),
             event_intake: event_intake::init_with(&wiring),
-            dispatcher: dispatcher::init_with(&wiring)?,
+            dispatcher: dispatcher::init_with(&wiring),
             retry_scheduler: retry_scheduler::init_with(&wiring),
         });
         let (shutdown, _) = watch::channel(false);

@@ -38,16 +38,16 @@ pub async fn handle(api: &ConfigApi, req: Request) -> Response<Body> {
 
 /// Build the config API from the environment (cold start).
 pub async fn init() -> Result<ConfigApi, chathooks::wiring::BoxError> {
-    init_with(&chathooks::wiring::Wiring::from_env().await?)
+    Ok(init_with(&chathooks::wiring::Wiring::from_env().await?))
 }
 
 /// Build the config API from explicit wiring (local runner, tests).
-pub fn init_with(w: &chathooks::wiring::Wiring) -> Result<ConfigApi, chathooks::wiring::BoxError> {
-    Ok(ConfigApi {
-        sender: w.sender()?,
+pub fn init_with(w: &chathooks::wiring::Wiring) -> ConfigApi {
+    ConfigApi {
+        sender: w.sender(),
         integrations: w.integrations(),
         deliveries: w.deliveries(),
         admin_key_hash: w.config.admin_key_hash.clone(),
         stores: w.stores.clone(),
-    })
+    }
 }

@@ -42,10 +42,10 @@ fn kind(m: &QueueMessage) -> &'static str {
 
 /// Build the dispatcher from the environment (cold start).
 pub async fn init() -> Result<Dispatcher, chathooks::wiring::BoxError> {
-    init_with(&chathooks::wiring::Wiring::from_env().await?)
+    Ok(init_with(&chathooks::wiring::Wiring::from_env().await?))
 }
 
 /// Build the dispatcher from explicit wiring (local runner, tests).
-pub fn init_with(w: &chathooks::wiring::Wiring) -> Result<Dispatcher, chathooks::wiring::BoxError> {
-    Ok(w.dispatcher(w.sender()?))
+pub fn init_with(w: &chathooks::wiring::Wiring) -> Dispatcher {
+    w.dispatcher(w.sender())
 }

@@ -27,12 +27,6 @@ pub struct EgressConfig {
     pub user_agent: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum EgressError {
-    #[error("the HTTP client could not be built")]
-    Client(#[source] reqwest::Error),
-}
-
 /// Sends webhooks. Build once per cold start and clone freely: clones share
 /// one connection pool.
 ///
@@ -47,11 +41,11 @@ pub struct HttpWebhookSender {
 }
 
 impl HttpWebhookSender {
-    pub fn new(config: EgressConfig) -> Result<Self, EgressError> {
-        Ok(Self {
+    pub fn new(config: EgressConfig) -> Self {
+        Self {
             client: Arc::new(OnceLock::new()),
             config: Arc::new(config),
-        })
+        }
     }
 
     /// The shared client, built on first use (TLS roots included). If it
