@@ -3,6 +3,7 @@
 //! HTTP; `adapters::memory` implements them in memory for unit tests.
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::domain::catalogue::EventType;
@@ -134,7 +135,25 @@ pub trait EventStore: Send + Sync {
     async fn remove(&self, tenant: &TenantId, id: &EventId, token: &str) -> Result<(), StoreError>;
     async fn get(&self, tenant: &TenantId, id: &EventId)
     -> Result<Option<StoredEvent>, StoreError>;
+    /// Several events at once (the events of a dispatcher batch), read as
+    /// strongly as `get`; a key missing from the answer is not stored. One
+    /// `get` per key unless the store can do better.
+    async fn get_many(
+        &self,
+        keys: &[EventKey],
+    ) -> Result<HashMap<EventKey, StoredEvent>, StoreError> {
+        let mut found = HashMap::with_capacity(keys.len());
+        for (tenant, id) in keys {
+            if let Some(stored) = self.get(tenant, id).await? {
+                found.insert((tenant.clone(), id.clone()), stored);
+            }
+        }
+        Ok(found)
+    }
 }
+
+/// A stored event's key: the tenant and the event id.
+pub type EventKey = (TenantId, EventId);
 
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryQuery {

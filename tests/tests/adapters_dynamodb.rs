@@ -351,6 +351,63 @@ async fn events_are_stored_once_and_repeats_can_move_the_token() {
 }
 
 #[tokio::test]
+async fn events_read_many_at_once_across_tenants_and_past_one_request() {
+    // GIVEN 120 stored events (more than one BatchGetItem takes) in two
+    // tenants, short ones stored as text and transcripts deflated
+    let (client, table) = fresh_table().await.unwrap();
+    let store = DynamoDbEventStore::new(client, table);
+    let (a, b) = (TenantId::generate(), TenantId::generate());
+    let expires = Utc::now() + Duration::days(30);
+    let transcript: Vec<_> = (0..30)
+        .map(|i| json!({"author_type": "visitor", "text": format!("line {i} of a long chat"), "sent_at": "2026-11-21T10:00:00Z"}))
+        .collect();
+    let mut stored = Vec::new();
+    for i in 0..120 {
+        let tenant = if i % 2 == 0 { &a } else { &b };
+        let messages = if i % 3 == 0 {
+            transcript.clone()
+        } else {
+            vec![]
+        };
+        let event = Event::from_json(json!({"id": format!("evt-{i}"), "type": "chat.closed",
+            "chat": {"id": format!("c{i}"), "messages": messages}}))
+        .unwrap();
+        store
+            .insert(tenant, &event, &format!("t{i}"), expires)
+            .await
+            .unwrap();
+        stored.push((tenant.clone(), event));
+    }
+    // AND keys for events that are not there: another tenant's id, an unknown id
+    let mut keys: Vec<_> = stored
+        .iter()
+        .map(|(t, e)| (t.clone(), e.id.clone()))
+        .collect();
+    let stray = [
+        (b.clone(), EventId::parse("evt-0").unwrap()),
+        (a.clone(), EventId::parse("never-seen").unwrap()),
+    ];
+    keys.extend(stray.iter().cloned());
+
+    // WHEN they are read at once
+    let found = store.get_many(&keys).await.unwrap();
+
+    // THEN every stored event reads back whole, with its own token, and the strays are absent
+    assert_eq!(found.len(), 120);
+    for (i, (tenant, event)) in stored.iter().enumerate() {
+        let got = &found[&(tenant.clone(), event.id.clone())];
+        assert_eq!(&got.event, event);
+        assert_eq!(got.token.as_deref(), Some(format!("t{i}").as_str()));
+        assert!(got.received_at.is_some());
+    }
+    for key in &stray {
+        assert!(!found.contains_key(key), "{key:?}");
+    }
+    // AND an empty read asks nothing
+    assert!(store.get_many(&[]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn a_first_attempt_made_twice_is_logged_twice() {
     // GIVEN a queue message consumed twice: two consumers each make attempt 1
     let (client, table) = fresh_table().await.unwrap();

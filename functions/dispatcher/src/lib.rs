@@ -2,15 +2,16 @@
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chathooks::app::dispatch::{Dispatcher, Outcome, record_dead_letter};
 use chathooks::consumer::process_batch;
-use chathooks::domain::message::QueueMessage;
+use chathooks::domain::message::{DeliveryJob, QueueMessage};
 
 /// The handler Lambda calls, the local runner too.
 pub async fn handle(dispatcher: &Dispatcher, event: SqsEvent) -> SqsBatchResponse {
     let max_receives = dispatcher.settings.max_receive_count;
+    let reads = &dispatcher.read_ahead(&delivery_jobs(&event)).await;
     process_batch(event, max_receives, |message, last| async move {
         match message {
             QueueMessage::DeliveryV1(job) => {
-                let outcome = match dispatcher.deliver(&job).await {
+                let outcome = match dispatcher.deliver_with(&job, reads).await {
                     Ok(outcome) => outcome,
                     Err(e) => {
                         if last {
@@ -31,6 +32,19 @@ pub async fn handle(dispatcher: &Dispatcher, event: SqsEvent) -> SqsBatchRespons
         }
     })
     .await
+}
+
+/// The batch's delivery jobs, for reading their events and integrations
+/// ahead (a record that does not parse is left to `process_batch`).
+fn delivery_jobs(event: &SqsEvent) -> Vec<DeliveryJob> {
+    event
+        .records
+        .iter()
+        .filter_map(|r| match QueueMessage::from_json(r.body.as_deref()?) {
+            Ok(QueueMessage::DeliveryV1(job)) => Some(job),
+            _ => None,
+        })
+        .collect()
 }
 
 fn kind(m: &QueueMessage) -> &'static str {

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::domain::delivery::{Attempt, Delivery};
 use crate::domain::event::Event;
@@ -39,6 +40,8 @@ impl TenantStore for MemoryTenantStore {
 #[derive(Default)]
 pub struct MemoryIntegrationStore {
     items: Mutex<BTreeMap<(TenantId, IntegrationId), Integration>>,
+    /// Read requests (`get`) served so far.
+    pub reads: AtomicUsize,
 }
 
 impl MemoryIntegrationStore {
@@ -64,6 +67,7 @@ impl IntegrationStore for MemoryIntegrationStore {
         tenant: &TenantId,
         id: &IntegrationId,
     ) -> Result<Option<Integration>, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
         Ok(lock(&self.items)
             .get(&(tenant.clone(), id.clone()))
             .cloned())
@@ -143,6 +147,10 @@ impl IntegrationStore for MemoryIntegrationStore {
 #[derive(Default)]
 pub struct MemoryEventStore {
     events: Mutex<HashMap<(TenantId, EventId), StoredEvent>>,
+    /// Read requests (`get`, and `get_many` as one) served so far.
+    pub reads: AtomicUsize,
+    /// Make `get_many` fail (the store unavailable for batch reads).
+    pub fail_batch_reads: AtomicBool,
 }
 
 #[async_trait]
@@ -209,9 +217,28 @@ impl EventStore for MemoryEventStore {
         tenant: &TenantId,
         id: &EventId,
     ) -> Result<Option<StoredEvent>, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
         Ok(lock(&self.events)
             .get(&(tenant.clone(), id.clone()))
             .cloned())
+    }
+
+    /// One read request, as DynamoDB's BatchGetItem.
+    async fn get_many(
+        &self,
+        keys: &[EventKey],
+    ) -> Result<HashMap<EventKey, StoredEvent>, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        if self.fail_batch_reads.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(
+                "memory event store set to fail batch reads".into(),
+            ));
+        }
+        let events = lock(&self.events);
+        Ok(keys
+            .iter()
+            .filter_map(|k| events.get(k).map(|e| (k.clone(), e.clone())))
+            .collect())
     }
 }
 
@@ -311,7 +338,7 @@ impl DeliveryLog for MemoryDeliveryLog {
 #[derive(Default)]
 pub struct MemoryQueue {
     pub sent: Mutex<Vec<OutgoingMessage>>,
-    pub fail: std::sync::atomic::AtomicBool,
+    pub fail: AtomicBool,
 }
 
 impl MemoryQueue {
@@ -323,7 +350,7 @@ impl MemoryQueue {
 #[async_trait]
 impl JobQueue for MemoryQueue {
     async fn send(&self, messages: &[OutgoingMessage]) -> Result<(), QueueError> {
-        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+        if self.fail.load(Ordering::SeqCst) {
             return Err(QueueError("memory queue set to fail".into()));
         }
         lock(&self.sent).extend(messages.iter().cloned());

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::AppError;
+use super::batch_reads::BatchReads;
 use super::outbound::prepare;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, link_from_response};
 use crate::domain::integration::Integration;
@@ -153,10 +154,25 @@ impl Dispatcher {
     /// Make the attempt `job` asks for. `Err` means "try this message again
     /// later" (a store or queue was unavailable): nothing is lost.
     pub async fn deliver(&self, job: &DeliveryJob) -> Result<Outcome, AppError> {
+        self.deliver_with(job, &BatchReads::none()).await
+    }
+
+    /// What a batch of jobs will read, read once ahead (`deliver_with`).
+    pub async fn read_ahead(&self, jobs: &[DeliveryJob]) -> BatchReads {
+        BatchReads::read(jobs, &*self.events, &*self.integrations).await
+    }
+
+    /// `deliver`, with the event and integration taken from `reads` where
+    /// they were read ahead.
+    pub async fn deliver_with(
+        &self,
+        job: &DeliveryJob,
+        reads: &BatchReads,
+    ) -> Result<Outcome, AppError> {
         let now = self.clock.now();
         let (stored, integration) = futures::try_join!(
-            self.events.get(&job.tenant_id, &job.event_id),
-            self.integrations.get(&job.tenant_id, &job.integration_id),
+            reads.event(job, &*self.events),
+            reads.integration(job, &*self.integrations),
         )?;
         if let Some(reason) = self
             .superseded(job, stored.as_ref(), integration.as_ref())

@@ -9,6 +9,7 @@ use crate::ports::{
 };
 
 pub mod auth;
+pub mod batch_reads;
 pub mod cache;
 pub mod deliveries;
 pub mod dispatch;

@@ -9,18 +9,21 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
+};
 use chrono::{DateTime, Utc};
 use flate2::read::DeflateDecoder;
 use flate2::{Compress, CompressError, Compression, FlushCompress, Status};
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io::Read;
 
 use super::keys::{EVENT_SK, EXPIRES_AT, PK, SK, event_pk};
 use super::{Item, epoch, is_condition_failure, s, string_attr, to_attribute, unavailable};
 use crate::domain::event::{Event, MAX_EVENT_BYTES};
 use crate::domain::ids::{EventId, TenantId};
-use crate::ports::{EventStore, InsertOutcome, StoreError, StoredEvent};
+use crate::ports::{EventKey, EventStore, InsertOutcome, StoreError, StoredEvent};
 
 /// The compressed event JSON.
 const PAYLOAD: &str = "event_deflate";
@@ -233,25 +236,95 @@ impl EventStore for DynamoDbEventStore {
         tenant: &TenantId,
         id: &EventId,
     ) -> Result<Option<StoredEvent>, StoreError> {
-        let Some(item) = self.read(tenant, id).await? else {
-            return Ok(None);
-        };
-        let event = match item.get(PAYLOAD) {
-            Some(AttributeValue::B(blob)) => decompress(blob.as_ref())?,
-            // Short events (and items written before compression) are text.
-            _ => serde_json::from_str(string_attr(&item, TEXT_PAYLOAD, "event")?)
-                .map_err(|e| StoreError::Corrupt(format!("event: {e}")))?,
-        };
-        let received_at = match item.get(RECEIVED_AT) {
-            Some(value) => serde_dynamo::from_attribute_value(value.clone()).ok(),
-            None => None,
-        };
-        Ok(Some(StoredEvent {
-            event,
-            token: token_of(&item),
-            received_at,
-        }))
+        match self.read(tenant, id).await? {
+            Some(item) => stored_event(&item).map(Some),
+            None => Ok(None),
+        }
     }
+
+    /// BatchGetItem with consistent reads, 100 keys a request; keys
+    /// DynamoDB leaves unprocessed are asked again, then read one by one.
+    async fn get_many(
+        &self,
+        keys: &[EventKey],
+    ) -> Result<HashMap<EventKey, StoredEvent>, StoreError> {
+        let mut found = HashMap::with_capacity(keys.len());
+        let by_pk: HashMap<String, &EventKey> =
+            keys.iter().map(|k| (event_pk(&k.0, &k.1), k)).collect();
+        let pks: Vec<&String> = by_pk.keys().collect();
+        for chunk in pks.chunks(BATCH_GET_MAX_KEYS) {
+            let mut pending: Vec<Item> = chunk
+                .iter()
+                .map(|pk| [(PK.to_string(), s(*pk)), (SK.to_string(), s(EVENT_SK))].into())
+                .collect();
+            for _ in 0..BATCH_GET_ROUNDS {
+                if pending.is_empty() {
+                    break;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(unavailable)?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    if let Some(AttributeValue::S(pk)) = item.get(PK)
+                        && let Some(key) = by_pk.get(pk)
+                    {
+                        found.insert((*key).clone(), stored_event(&item)?);
+                    }
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+            for key in pending {
+                if let Some(AttributeValue::S(pk)) = key.get(PK)
+                    && let Some((tenant, id)) = by_pk.get(pk)
+                    && let Some(stored) = self.get(tenant, id).await?
+                {
+                    found.insert((tenant.clone(), id.clone()), stored);
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The most keys one BatchGetItem request takes.
+const BATCH_GET_MAX_KEYS: usize = 100;
+/// BatchGetItem requests per chunk before unprocessed keys are read one by one.
+const BATCH_GET_ROUNDS: usize = 3;
+
+/// The event, its token and arrival time, from its item.
+fn stored_event(item: &Item) -> Result<StoredEvent, StoreError> {
+    let event = match item.get(PAYLOAD) {
+        Some(AttributeValue::B(blob)) => decompress(blob.as_ref())?,
+        // Short events (and items written before compression) are text.
+        _ => serde_json::from_str(string_attr(item, TEXT_PAYLOAD, "event")?)
+            .map_err(|e| StoreError::Corrupt(format!("event: {e}")))?,
+    };
+    let received_at = match item.get(RECEIVED_AT) {
+        Some(value) => serde_dynamo::from_attribute_value(value.clone()).ok(),
+        None => None,
+    };
+    Ok(StoredEvent {
+        event,
+        token: token_of(item),
+        received_at,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

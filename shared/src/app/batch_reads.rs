@@ -1,0 +1,213 @@
+//! What a dispatcher batch reads, read once before its jobs run: the events
+//! in one batch read and each integration once, where each job would
+//! otherwise make its own two reads. The reads are as strong and as recent
+//! as the jobs' own (they happen at the same moment: the jobs of a batch
+//! start together). A read that fails leaves its keys out, and the jobs
+//! concerned then read for themselves.
+use futures::future::join_all;
+use std::collections::HashMap;
+
+use crate::domain::ids::{IntegrationId, TenantId};
+use crate::domain::integration::Integration;
+use crate::domain::message::DeliveryJob;
+use crate::ports::{EventKey, EventStore, IntegrationStore, StoreError, StoredEvent};
+
+type IntegrationKey = (TenantId, IntegrationId);
+
+#[derive(Default)]
+pub struct BatchReads {
+    /// `None`: the events were not read (no batch, or the read failed).
+    events: Option<HashMap<EventKey, StoredEvent>>,
+    /// Each integration read, `None` inside when it does not exist.
+    integrations: HashMap<IntegrationKey, Option<Integration>>,
+}
+
+impl BatchReads {
+    /// Nothing read ahead: every job reads for itself.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    pub async fn read(
+        jobs: &[DeliveryJob],
+        events: &dyn EventStore,
+        integrations: &dyn IntegrationStore,
+    ) -> Self {
+        let mut event_keys: Vec<EventKey> = jobs
+            .iter()
+            .map(|j| (j.tenant_id.clone(), j.event_id.clone()))
+            .collect();
+        event_keys.sort();
+        event_keys.dedup();
+        let mut integration_keys: Vec<IntegrationKey> = jobs
+            .iter()
+            .map(|j| (j.tenant_id.clone(), j.integration_id.clone()))
+            .collect();
+        integration_keys.sort();
+        integration_keys.dedup();
+        let integration_reads = join_all(
+            integration_keys
+                .iter()
+                .map(|(tenant, id)| integrations.get(tenant, id)),
+        );
+        let (events, read) = futures::join!(events.get_many(&event_keys), integration_reads);
+        let events = events
+            .inspect_err(|e| tracing::warn!(error = %e, "batch read of events failed; each job reads its own"))
+            .ok();
+        let integrations = integration_keys
+            .into_iter()
+            .zip(read)
+            .filter_map(|(key, result)| result.ok().map(|found| (key, found)))
+            .collect();
+        Self {
+            events,
+            integrations,
+        }
+    }
+
+    /// The job's event, as read ahead or read now.
+    pub async fn event(
+        &self,
+        job: &DeliveryJob,
+        store: &dyn EventStore,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        match &self.events {
+            Some(found) => Ok(found
+                .get(&(job.tenant_id.clone(), job.event_id.clone()))
+                .cloned()),
+            None => store.get(&job.tenant_id, &job.event_id).await,
+        }
+    }
+
+    /// The job's integration, as read ahead or read now.
+    pub async fn integration(
+        &self,
+        job: &DeliveryJob,
+        store: &dyn IntegrationStore,
+    ) -> Result<Option<Integration>, StoreError> {
+        match self
+            .integrations
+            .get(&(job.tenant_id.clone(), job.integration_id.clone()))
+        {
+            Some(found) => Ok(found.clone()),
+            None => store.get(&job.tenant_id, &job.integration_id).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::{MemoryEventStore, MemoryIntegrationStore};
+    use crate::app::integrations::tests::integration_for;
+    use crate::domain::catalogue::EventType;
+    use crate::domain::event::Event;
+    use crate::domain::ids::{DeliveryId, EventId};
+    use chrono::Utc;
+    use serde_json::json;
+    use std::sync::atomic::Ordering;
+
+    struct Stores {
+        events: MemoryEventStore,
+        integrations: MemoryIntegrationStore,
+        integration: Integration,
+    }
+
+    /// An integration and the stored events `ids`.
+    async fn stores(ids: &[&str]) -> Stores {
+        let integration = integration_for(&TenantId::generate(), &[EventType::ChatClosed]);
+        let integrations = MemoryIntegrationStore::default();
+        integrations.create(&integration).await.unwrap();
+        let events = MemoryEventStore::default();
+        for id in ids {
+            let event =
+                Event::from_json(json!({"id": id, "type": "chat.closed", "chat": {"id": "c"}}))
+                    .unwrap();
+            let expires = Utc::now() + chrono::Duration::days(1);
+            events
+                .insert(&integration.tenant_id, &event, "t", expires)
+                .await
+                .unwrap();
+        }
+        Stores {
+            events,
+            integrations,
+            integration,
+        }
+    }
+
+    fn job(s: &Stores, event: &str) -> DeliveryJob {
+        let event_id = EventId::parse(event).unwrap();
+        DeliveryJob {
+            delivery_id: DeliveryId::derive(&s.integration.tenant_id, &event_id, &s.integration.id),
+            tenant_id: s.integration.tenant_id.clone(),
+            integration_id: s.integration.id.clone(),
+            event_id,
+            event_type: EventType::ChatClosed,
+            attempt: 1,
+            created_at: Utc::now(),
+            token: None,
+            requeued: false,
+        }
+    }
+
+    fn reads(s: &Stores) -> (usize, usize) {
+        (
+            s.events.reads.load(Ordering::SeqCst),
+            s.integrations.reads.load(Ordering::SeqCst),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_batch_reads_its_events_once_and_each_integration_once() {
+        // GIVEN three jobs of one integration: two stored events, one gone
+        let s = stores(&["e1", "e2"]).await;
+        let jobs = [job(&s, "e1"), job(&s, "e2"), job(&s, "gone")];
+
+        // WHEN the batch is read ahead
+        let ahead = BatchReads::read(&jobs, &s.events, &s.integrations).await;
+
+        // THEN one event read and one integration read served all three
+        assert_eq!(reads(&s), (1, 1));
+        for j in &jobs[..2] {
+            let stored = ahead.event(j, &s.events).await.unwrap().unwrap();
+            assert_eq!(stored.event.id, j.event_id);
+            let found = ahead.integration(j, &s.integrations).await.unwrap();
+            assert_eq!(found.unwrap().id, s.integration.id);
+        }
+        // AND the event not stored is known absent without another read
+        assert_eq!(ahead.event(&jobs[2], &s.events).await.unwrap(), None);
+        assert_eq!(reads(&s), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn when_the_batch_read_fails_each_job_reads_its_own_event() {
+        let s = stores(&["e1", "e2"]).await;
+        s.events.fail_batch_reads.store(true, Ordering::SeqCst);
+        let jobs = [job(&s, "e1"), job(&s, "e2")];
+
+        let ahead = BatchReads::read(&jobs, &s.events, &s.integrations).await;
+
+        for j in &jobs {
+            let stored = ahead.event(j, &s.events).await.unwrap().unwrap();
+            assert_eq!(stored.event.id, j.event_id);
+        }
+        // the failed batch read, then one read per job
+        assert_eq!(reads(&s).0, 3);
+    }
+
+    #[tokio::test]
+    async fn nothing_read_ahead_means_every_job_reads_for_itself() {
+        let s = stores(&["e1"]).await;
+        let j = job(&s, "e1");
+        let none = BatchReads::none();
+        assert!(none.event(&j, &s.events).await.unwrap().is_some());
+        assert!(
+            none.integration(&j, &s.integrations)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(reads(&s), (1, 1));
+    }
+}
