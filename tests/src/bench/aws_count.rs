@@ -126,7 +126,7 @@ impl Intercept for AwsCounter {
         let (service, operation) = names(cfg);
         let body = context.request().body().bytes().unwrap_or_default();
         let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-        let consistent = json["ConsistentRead"].as_bool().unwrap_or(false);
+        let consistent = consistent_read(&json);
         if let Ok(mut t) = self.tally.lock() {
             *t.requests
                 .entry((service.clone(), operation.clone()))
@@ -234,6 +234,15 @@ fn count_writes(t: &mut Tally, operation: &str, json: &Value) {
         }
         _ => {}
     }
+}
+
+/// Whether a read request asks for strongly consistent reads (BatchGetItem
+/// asks per table).
+fn consistent_read(request: &Value) -> bool {
+    request["ConsistentRead"].as_bool().unwrap_or(false)
+        || request["RequestItems"]
+            .as_object()
+            .is_some_and(|tables| tables.values().any(|t| t["ConsistentRead"] == true))
 }
 
 fn read_units_of(operation: &str, json: &Value, consistent: bool) -> f64 {
@@ -386,5 +395,14 @@ mod tests {
         assert_eq!(write_units(1025), 2.0);
         assert_eq!(read_units(4097, false), 1.0);
         assert_eq!(read_units(10, true), 1.0);
+    }
+
+    #[test]
+    fn consistency_is_read_from_the_request_or_its_tables() {
+        assert!(consistent_read(&json!({"ConsistentRead": true})));
+        assert!(!consistent_read(&json!({"TableName": "t"})));
+        let batch = |c: bool| json!({"RequestItems": {"t": {"Keys": [], "ConsistentRead": c}}});
+        assert!(consistent_read(&batch(true)));
+        assert!(!consistent_read(&batch(false)));
     }
 }
