@@ -158,7 +158,11 @@ impl Dispatcher {
     }
 
     /// What a batch of jobs will read, read once ahead (`deliver_with`).
+    /// A lone job reads for itself: one GetItem is the cheaper call.
     pub async fn read_ahead(&self, jobs: &[DeliveryJob]) -> BatchReads {
+        if jobs.len() < 2 {
+            return BatchReads::none();
+        }
         BatchReads::read(jobs, &*self.events, &*self.integrations).await
     }
 
