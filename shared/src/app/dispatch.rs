@@ -454,6 +454,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_batch_reads_ahead_and_a_lone_job_reads_for_itself() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let ok = ScriptedSender::status(200);
+        let f = fixture(vec![ok.clone(), ok.clone(), ok], RetryPolicy::STANDARD).await;
+        let (reads, integration_reads) = (&f.events.reads, &f.integrations.reads);
+        // GIVEN two jobs of one batch THEN one event read and one integration read serve both
+        let batch = [job(&f, 1), job(&f, 2)];
+        let ahead = f.d.read_ahead(&batch).await;
+        for j in &batch {
+            assert_eq!(
+                f.d.deliver_with(j, &ahead).await.unwrap(),
+                Outcome::Succeeded
+            );
+        }
+        assert_eq!((reads.load(SeqCst), integration_reads.load(SeqCst)), (1, 1));
+        // GIVEN a lone job THEN nothing is read ahead: it makes its own two reads
+        let lone = [job(&f, 3)];
+        let ahead = f.d.read_ahead(&lone).await;
+        assert_eq!((reads.load(SeqCst), integration_reads.load(SeqCst)), (1, 1));
+        assert_eq!(
+            f.d.deliver_with(&lone[0], &ahead).await.unwrap(),
+            Outcome::Succeeded
+        );
+        assert_eq!((reads.load(SeqCst), integration_reads.load(SeqCst)), (2, 2));
+    }
+
+    #[tokio::test]
     async fn a_2xx_succeeds_and_is_logged_with_the_link() {
         let mut ok = ScriptedSender::status(200);
         ok.response_excerpt = Some(r#"{"link":"https://crm.example/lead/1"}"#.into());
