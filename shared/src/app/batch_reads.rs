@@ -33,18 +33,8 @@ impl BatchReads {
         events: &dyn EventStore,
         integrations: &dyn IntegrationStore,
     ) -> Self {
-        let mut event_keys: Vec<EventKey> = jobs
-            .iter()
-            .map(|j| (j.tenant_id.clone(), j.event_id.clone()))
-            .collect();
-        event_keys.sort();
-        event_keys.dedup();
-        let mut integration_keys: Vec<IntegrationKey> = jobs
-            .iter()
-            .map(|j| (j.tenant_id.clone(), j.integration_id.clone()))
-            .collect();
-        integration_keys.sort();
-        integration_keys.dedup();
+        let event_keys = distinct(jobs, |j| (j.tenant_id.clone(), j.event_id.clone()));
+        let integration_keys = distinct(jobs, |j| (j.tenant_id.clone(), j.integration_id.clone()));
         let integration_reads = join_all(
             integration_keys
                 .iter()
@@ -93,6 +83,14 @@ impl BatchReads {
             None => store.get(&job.tenant_id, &job.integration_id).await,
         }
     }
+}
+
+/// Each key of the jobs once.
+fn distinct<K: Ord>(jobs: &[DeliveryJob], key: impl Fn(&DeliveryJob) -> K) -> Vec<K> {
+    let mut keys: Vec<K> = jobs.iter().map(key).collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 #[cfg(test)]
