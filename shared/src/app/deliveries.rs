@@ -244,17 +244,7 @@ mod tests {
         events.insert(&tenant, &event, "t", expires).await.unwrap();
         // GIVEN a delivery that failed its first attempt, in both deliveries
         let log = Arc::new(MemoryDeliveryLog::default());
-        let job = DeliveryJob {
-            delivery_id: DeliveryId::derive(&tenant, &event.id, &hook.id),
-            tenant_id: tenant.clone(),
-            integration_id: hook.id.clone(),
-            event_id: event.id.clone(),
-            event_type: event.kind,
-            attempt: 1,
-            created_at: Utc::now(),
-            token: None,
-            requeued: false,
-        };
+        let job = DeliveryJob::first(&tenant, &event.id, event.kind, &hook.id, Utc::now());
         let mut failed = delivery_of(&job, Utc::now());
         failed.attempts = 1;
         failed.status = DeliveryStatus::Failed;

@@ -179,7 +179,7 @@ impl Dispatcher {
             reads.integration(job, &*self.integrations),
         )?;
         if let Some(reason) = self
-            .superseded(job, stored.as_ref(), integration.as_ref())
+            .superseded(job, stored.as_deref(), integration.as_ref())
             .await?
         {
             return Ok(Outcome::StoodDown { reason });
@@ -375,7 +375,7 @@ mod tests {
     use crate::adapters::memory::*;
     use crate::app::integrations::tests::integration_for;
     use crate::domain::catalogue::EventType;
-    use crate::domain::ids::{DeliveryId, TenantId};
+    use crate::domain::ids::TenantId;
     use crate::domain::retry::RetryPolicy;
     use serde_json::json;
 
@@ -439,17 +439,10 @@ mod tests {
     }
 
     fn job(f: &Fixture, attempt: u32) -> DeliveryJob {
-        let event = closed_chat();
+        let (event, i) = (closed_chat(), &f.integration);
         DeliveryJob {
-            delivery_id: DeliveryId::derive(&f.integration.tenant_id, &event.id, &f.integration.id),
-            tenant_id: f.integration.tenant_id.clone(),
-            integration_id: f.integration.id.clone(),
-            event_id: event.id.clone(),
-            event_type: event.kind,
             attempt,
-            created_at: f.clock.now(),
-            token: None,
-            requeued: false,
+            ..DeliveryJob::first(&i.tenant_id, &event.id, event.kind, &i.id, f.clock.now())
         }
     }
 

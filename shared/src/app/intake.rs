@@ -51,17 +51,7 @@ pub fn plan(
     integrations
         .iter()
         .filter(|i| i.wants(event.kind))
-        .map(|i| DeliveryJob {
-            delivery_id: DeliveryId::derive(tenant, &event.id, &i.id),
-            tenant_id: tenant.clone(),
-            integration_id: i.id.clone(),
-            event_id: event.id.clone(),
-            event_type: event.kind,
-            attempt: 1,
-            created_at: now,
-            token: None,
-            requeued: false,
-        })
+        .map(|i| DeliveryJob::first(tenant, &event.id, event.kind, &i.id, now))
         .collect()
 }
 

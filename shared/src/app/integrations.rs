@@ -464,21 +464,16 @@ pub async fn test_send(
         forward: None,
         tags_change: None,
     };
-    let delivery_id = DeliveryId::derive(&integration.tenant_id, &event.id, &integration.id);
-    let request = prepare(integration, &event, &delivery_id, now)
+    let job = DeliveryJob::first(
+        &integration.tenant_id,
+        &event.id,
+        event.kind,
+        &integration.id,
+        now,
+    );
+    let request = prepare(integration, &event, &job.delivery_id, now)
         .map_err(|e| ValidationError::general(e.to_string()))?;
     let outcome = sender.send(&request).await;
-    let job = DeliveryJob {
-        delivery_id: delivery_id.clone(),
-        tenant_id: integration.tenant_id.clone(),
-        integration_id: integration.id.clone(),
-        event_id: event.id.clone(),
-        event_type: event.kind,
-        attempt: 1,
-        created_at: now,
-        token: None,
-        requeued: false,
-    };
     let ok = outcome.succeeded();
     let link = ok
         .then(|| {
@@ -502,7 +497,7 @@ pub async fn test_send(
     log.record_attempt(&delivery, &attempt).await?;
     Ok(TestResult {
         ok,
-        delivery_id,
+        delivery_id: job.delivery_id,
         status_code: outcome.status_code,
         duration_ms: attempt.duration_ms,
         error_kind: outcome.error_kind,

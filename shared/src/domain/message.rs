@@ -57,6 +57,30 @@ impl QueueMessage {
     }
 }
 
+impl DeliveryJob {
+    /// The first attempt at delivering an event to an integration, under the
+    /// delivery id derived from the three ids (the same for every repeat).
+    pub fn first(
+        tenant: &TenantId,
+        event_id: &EventId,
+        event_type: EventType,
+        integration: &IntegrationId,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            delivery_id: DeliveryId::derive(tenant, event_id, integration),
+            tenant_id: tenant.clone(),
+            integration_id: integration.clone(),
+            event_id: event_id.clone(),
+            event_type,
+            attempt: 1,
+            created_at: now,
+            token: None,
+            requeued: false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
