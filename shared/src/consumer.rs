@@ -3,24 +3,29 @@
 //! ones are reported (`ReportBatchItemFailures`), so one bad message never
 //! fails its batch. A message that cannot be parsed is reported failed too:
 //! after the queue's maxReceiveCount it moves to the dead-letter queue. The
-//! handler is told when a receive is the last one before that happens.
+//! handler is told which receive of its message it handles (`Receipt`).
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;
 use std::future::Future;
 use tracing::Instrument;
 
-use crate::domain::message::QueueMessage;
+use crate::domain::message::{QueueMessage, Receipt};
 
-/// Whether this receive of a record is the last before it dead-letters.
-fn last_receive(record: &SqsMessage, max_receive_count: u32) -> bool {
-    record
+/// Which receive of its message a record is (a record without the
+/// attribute counts as a first receive).
+fn receipt(record: &SqsMessage, max_receive_count: u32) -> Receipt {
+    let count = record
         .attributes
         .get("ApproximateReceiveCount")
         .and_then(|n| n.parse::<u32>().ok())
-        .is_some_and(|n| n >= max_receive_count)
+        .unwrap_or(1);
+    Receipt {
+        count,
+        max: max_receive_count,
+    }
 }
 
-/// Handle each record with `handle(message, last_receive)`; `Err` from it
+/// Handle each record with `handle(message, receipt)`; `Err` from it
 /// leaves the record for redelivery (or the dead-letter queue).
 pub async fn process_batch<F, Fut, E>(
     event: SqsEvent,
@@ -28,15 +33,15 @@ pub async fn process_batch<F, Fut, E>(
     handle: F,
 ) -> SqsBatchResponse
 where
-    F: Fn(QueueMessage, bool) -> Fut,
+    F: Fn(QueueMessage, Receipt) -> Fut,
     Fut: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
     let results = join_all(event.records.into_iter().map(|record| {
         let message_id = record.message_id.clone().unwrap_or_default();
         let span = tracing::info_span!("sqs_message", message_id = %message_id);
-        let last = last_receive(&record, max_receive_count);
-        let handled = process_one(record, last, &handle);
+        let receipt = receipt(&record, max_receive_count);
+        let handled = process_one(record, receipt, &handle);
         async move { (message_id, handled.await) }.instrument(span)
     }))
     .await;
@@ -49,9 +54,9 @@ where
     response
 }
 
-async fn process_one<F, Fut, E>(record: SqsMessage, last: bool, handle: &F) -> bool
+async fn process_one<F, Fut, E>(record: SqsMessage, receipt: Receipt, handle: &F) -> bool
 where
-    F: Fn(QueueMessage, bool) -> Fut,
+    F: Fn(QueueMessage, Receipt) -> Fut,
     Fut: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
@@ -63,7 +68,7 @@ where
             return false;
         }
     };
-    match handle(message, last).await {
+    match handle(message, receipt).await {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(error = %e, "message left for redelivery");
@@ -77,15 +82,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_receive_count_tells_the_last_receive() {
+    fn the_receive_count_tells_a_repeat_and_the_last_receive() {
         let mut m = SqsMessage::default();
-        assert!(!last_receive(&m, 5));
+        let first = receipt(&m, 5);
+        assert!(!first.is_repeat() && !first.is_last(), "{first:?}");
+        m.attributes
+            .insert("ApproximateReceiveCount".into(), "1".into());
+        assert_eq!(receipt(&m, 5), first);
         m.attributes
             .insert("ApproximateReceiveCount".into(), "4".into());
-        assert!(!last_receive(&m, 5));
+        let fourth = receipt(&m, 5);
+        assert!(fourth.is_repeat() && !fourth.is_last(), "{fourth:?}");
         m.attributes
             .insert("ApproximateReceiveCount".into(), "5".into());
-        assert!(last_receive(&m, 5));
+        assert!(receipt(&m, 5).is_last());
     }
 
     fn record(id: &str, body: &str) -> SqsMessage {

@@ -234,19 +234,20 @@ impl LocalStack {
     pub fn start_consumers(&mut self) {
         let delivery = self.queue_url("DeliveryQueue");
         let retry = self.queue_url("RetryQueue");
+        let (delivery_receives, retry_receives) = (ReceiveLock::default(), ReceiveLock::default());
         for _ in 0..self.options.pollers.max(1) {
             let f = self.functions.clone();
             let handler: Handler = Arc::new(move |event| {
                 let f = f.clone();
                 Box::pin(async move { dispatcher::handle(&f.dispatcher, event).await })
             });
-            self.spawn_poller(delivery.clone(), handler);
+            self.spawn_poller(delivery.clone(), delivery_receives.clone(), handler);
             let f = self.functions.clone();
             let handler: Handler = Arc::new(move |event| {
                 let f = f.clone();
                 Box::pin(async move { retry_scheduler::handle(&f.retry_scheduler, event).await })
             });
-            self.spawn_poller(retry.clone(), handler);
+            self.spawn_poller(retry.clone(), retry_receives.clone(), handler);
         }
     }
 
@@ -282,7 +283,7 @@ impl LocalStack {
             .to_string()
     }
 
-    fn spawn_poller(&mut self, queue_url: String, handler: Handler) {
+    fn spawn_poller(&mut self, queue_url: String, receives: ReceiveLock, handler: Handler) {
         let handler = match self.options.instruments.on_invocation.clone() {
             None => handler,
             Some(observe) => {
@@ -314,7 +315,7 @@ impl LocalStack {
         self.consumers.push(tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    _ = poll_once(&sqs, &queue_url, visibility, wait, &handler) => {},
+                    _ = poll_once(&sqs, &queue_url, &receives, visibility, wait, &handler) => {},
                     _ = stop.changed() => break,
                 }
             }
@@ -354,10 +355,18 @@ impl Drop for LocalStack {
 type Handler =
     Arc<dyn Fn(SqsEvent) -> Pin<Box<dyn Future<Output = SqsBatchResponse> + Send>> + Send + Sync>;
 
+/// Held by a queue's pollers around each ReceiveMessage. Moto checks and
+/// marks a message's visibility without a lock, so two receives at the same
+/// moment can both return one message (seen in CI: one event delivered
+/// twice at once); SQS hands a message to one receiver per visibility
+/// timeout. Only the receive is serialized: the batches run concurrently.
+type ReceiveLock = Arc<tokio::sync::Mutex<()>>;
+
 /// One receive → invoke → delete cycle of an event-source mapping.
 async fn poll_once(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
+    receives: &tokio::sync::Mutex<()>,
     visibility: Option<i32>,
     wait_seconds: i32,
     handler: &Handler,
@@ -373,7 +382,11 @@ async fn poll_once(
     if let Some(v) = visibility {
         receive = receive.visibility_timeout(v);
     }
-    let messages = match receive.send().await {
+    let received = {
+        let _one_at_a_time = receives.lock().await;
+        receive.send().await
+    };
+    let messages = match received {
         Ok(out) => out.messages.unwrap_or_default(),
         Err(e) => {
             tracing::warn!(error = %e, "receive failed; retrying");

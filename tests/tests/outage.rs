@@ -4,10 +4,12 @@
 //! re-post once it is back is accepted and delivered. A dispatcher that
 //! cannot reach DynamoDB leaves its messages for redelivery without logging
 //! a failed attempt, and they are delivered once it is back. Nothing is lost.
+//! A message whose delete was lost comes back, and is not sent twice.
 
 use crate::engine_common::*;
-use chathooks_tests::local::LocalOptions;
-use chathooks_tests::receiver::Receiver;
+use aws_sdk_sqs::types::QueueAttributeName;
+use chathooks_tests::local::{LocalOptions, clients};
+use chathooks_tests::receiver::{Receiver, Reply};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -192,5 +194,87 @@ async fn a_dispatcher_without_dynamodb_leaves_its_messages_and_delivers_them_lat
     assert_eq!(
         got.into_iter().collect::<BTreeSet<_>>(),
         ids.iter().cloned().collect::<BTreeSet<_>>()
+    );
+}
+
+/// A queue's (visible, in flight) message counts, read past the proxies.
+async fn queue_counts(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> (u64, u64) {
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .expect("queue attributes");
+    let count = |name: QueueAttributeName| {
+        out.attributes()
+            .and_then(|a| a.get(&name))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    (
+        count(QueueAttributeName::ApproximateNumberOfMessages),
+        count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    )
+}
+
+/// Poll until the queue's counts are `want`, or the timeout passes; returns the last.
+async fn wait_counts(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    want: (u64, u64),
+    timeout: Duration,
+) -> (u64, u64) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let got = queue_counts(sqs, queue_url).await;
+        if got == want || Instant::now() >= deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_whose_delete_was_lost_comes_back_and_is_not_sent_twice() {
+    // GIVEN a receiver that takes a moment to answer
+    let (stack, _admin, tenant) = stack_opts(outage_options()).await;
+    let proxies = stack.proxies.as_ref().unwrap();
+    let receiver =
+        Receiver::scripted(|_, _| Reply::status(200).after(Duration::from_millis(1500))).await;
+    integration(&tenant, &receiver.url("/hook"), json!({})).await;
+    let (_, direct) = clients(&stack.emulator).await;
+    let queue = stack.queue_url("DeliveryQueue");
+    let id = post_event(&tenant, "evt-lost-delete").await;
+
+    // WHEN SQS becomes unreachable while the attempt is in flight
+    assert_eq!(receiver.wait_for(1, Duration::from_secs(20)).await.len(), 1);
+    proxies.sqs.cut();
+    // THEN the attempt is logged (DynamoDB is reachable) ...
+    let d = wait_settled(&tenant, &id, Duration::from_secs(20)).await;
+    assert_eq!(d["status"], "succeeded", "{d}");
+    // ... but the delete is lost: the message comes back once its visibility ends
+    let back = wait_counts(&direct, &queue, (1, 0), Duration::from_secs(20)).await;
+    assert_eq!(back, (1, 0), "the message should be visible again");
+
+    // WHEN SQS is back and the message is received a second time
+    proxies.sqs.restore();
+    // THEN it is handled (and deleted) ...
+    let drained = wait_counts(&direct, &queue, (0, 0), Duration::from_secs(20)).await;
+    assert_eq!(drained, (0, 0), "the message should be consumed");
+    // ... without a second request, and the log still holds one attempt
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "{:?}",
+        received_events(&receiver)
+    );
+    let d = tenant.get(&format!("/v1/deliveries/{id}")).await.body;
+    assert_eq!(
+        (d["status"].as_str(), attempts(&d).len()),
+        (Some("succeeded"), 1),
+        "{d}"
     );
 }

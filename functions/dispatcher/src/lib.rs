@@ -8,13 +8,13 @@ use chathooks::domain::message::{DeliveryJob, QueueMessage};
 pub async fn handle(dispatcher: &Dispatcher, event: SqsEvent) -> SqsBatchResponse {
     let max_receives = dispatcher.settings.max_receive_count;
     let reads = &dispatcher.read_ahead(&delivery_jobs(&event)).await;
-    process_batch(event, max_receives, |message, last| async move {
+    process_batch(event, max_receives, |message, receipt| async move {
         match message {
             QueueMessage::DeliveryV1(job) => {
-                let outcome = match dispatcher.deliver_with(&job, reads).await {
+                let outcome = match dispatcher.deliver_with(&job, reads, receipt).await {
                     Ok(outcome) => outcome,
                     Err(e) => {
-                        if last {
+                        if receipt.is_last() {
                             record_dead_letter(&*dispatcher.log, &job, &e.to_string()).await;
                         }
                         return Err(e.to_string());

@@ -8,13 +8,13 @@ use chathooks::domain::message::QueueMessage;
 
 /// The handler Lambda calls, the local runner too.
 pub async fn handle(scheduler: &RetryScheduler, event: SqsEvent) -> SqsBatchResponse {
-    process_batch(event, scheduler.max_receive_count, |message, last| async move {
+    process_batch(event, scheduler.max_receive_count, |message, receipt| async move {
         match message {
             QueueMessage::RetryV1(retry) => {
                 let outcome = match scheduler.handle(&retry).await {
                     Ok(outcome) => outcome,
                     Err(e) => {
-                        if last {
+                        if receipt.is_last() {
                             record_dead_letter(&*scheduler.log, &retry.job, &e.to_string()).await;
                         }
                         return Err(e.to_string());

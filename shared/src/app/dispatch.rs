@@ -11,7 +11,7 @@ use super::batch_reads::BatchReads;
 use super::outbound::prepare;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, link_from_response};
 use crate::domain::integration::Integration;
-use crate::domain::message::{DeliveryJob, QueueMessage, RetryJob};
+use crate::domain::message::{DeliveryJob, QueueMessage, Receipt, RetryJob};
 use crate::ports::{
     Clock, DeliveryLog, EventStore, IntegrationStore, JobQueue, OutgoingMessage, SendOutcome,
     StoredEvent, WebhookSender,
@@ -154,7 +154,8 @@ impl Dispatcher {
     /// Make the attempt `job` asks for. `Err` means "try this message again
     /// later" (a store or queue was unavailable): nothing is lost.
     pub async fn deliver(&self, job: &DeliveryJob) -> Result<Outcome, AppError> {
-        self.deliver_with(job, &BatchReads::none()).await
+        self.deliver_with(job, &BatchReads::none(), Receipt::FIRST)
+            .await
     }
 
     /// What a batch of jobs will read, read once ahead (`deliver_with`).
@@ -167,11 +168,12 @@ impl Dispatcher {
     }
 
     /// `deliver`, with the event and integration taken from `reads` where
-    /// they were read ahead.
+    /// they were read ahead, for the `receipt`-th receive of the job's message.
     pub async fn deliver_with(
         &self,
         job: &DeliveryJob,
         reads: &BatchReads,
+        receipt: Receipt,
     ) -> Result<Outcome, AppError> {
         let now = self.clock.now();
         let (stored, integration) = futures::try_join!(
@@ -179,7 +181,7 @@ impl Dispatcher {
             reads.integration(job, &*self.integrations),
         )?;
         if let Some(reason) = self
-            .superseded(job, stored.as_deref(), integration.as_ref())
+            .stand_down_reason(job, stored.as_deref(), integration.as_ref(), receipt)
             .await?
         {
             return Ok(Outcome::StoodDown { reason });
@@ -216,44 +218,58 @@ impl Dispatcher {
         self.settle(job, &integration, outcome, now).await
     }
 
-    /// Why an intake job must not send (nothing is logged for it), if it must not:
-    /// its request's token was superseded by a repeat of the event, or it is
-    /// a repeat's job for a delivery the log already has, or for an
-    /// integration created after the event was first accepted.
-    async fn superseded(
+    /// Why a job must not send (nothing is logged for it), if it must not:
+    /// - an intake job whose request's token a repeat of the event superseded;
+    /// - a repeat's job for a delivery the log already has, or for an
+    ///   integration created after the event was first accepted;
+    /// - a message the queue handed out again whose attempt the log already
+    ///   has: its consumer made the attempt, but the delete was lost.
+    async fn stand_down_reason(
         &self,
         job: &DeliveryJob,
         stored: Option<&StoredEvent>,
         integration: Option<&Integration>,
+        receipt: Receipt,
     ) -> Result<Option<String>, AppError> {
-        let (Some(token), Some(stored)) = (&job.token, stored) else {
+        let repeat_of_event = match (&job.token, stored) {
+            (Some(token), Some(stored)) => {
+                if stored.token.as_ref() != Some(token) {
+                    return Ok(Some("superseded by a repeat of the event".into()));
+                }
+                if job.requeued
+                    && let (Some(i), Some(received)) = (integration, stored.received_at)
+                    && i.created_at > received
+                {
+                    return Ok(Some(
+                        "the integration was created after the event was accepted".into(),
+                    ));
+                }
+                job.requeued
+            }
+            _ => false,
+        };
+        if !repeat_of_event && !receipt.is_repeat() {
+            return Ok(None);
+        }
+        let Some((logged, _)) = self.log.get(&job.tenant_id, &job.delivery_id).await? else {
             return Ok(None);
         };
-        if stored.token.as_ref() != Some(token) {
-            return Ok(Some("superseded by a repeat of the event".into()));
-        }
-        if !job.requeued {
-            return Ok(None);
-        }
-        if let (Some(i), Some(received)) = (integration, stored.received_at)
-            && i.created_at > received
-        {
-            return Ok(Some(
-                "the integration was created after the event was accepted".into(),
-            ));
-        }
-        if self
-            .log
-            .get(&job.tenant_id, &job.delivery_id)
-            .await?
-            .is_some()
-        {
+        if repeat_of_event {
             return Ok(Some("the log already has this delivery".into()));
+        }
+        if logged.attempts >= job.attempt {
+            return Ok(Some(format!(
+                "attempt {} is already logged (its message was received {} times)",
+                job.attempt, receipt.count
+            )));
         }
         Ok(None)
     }
 
-    /// Log the attempt and decide what comes next.
+    /// Decide what comes after the attempt, and log it. The log's record of
+    /// an attempt is written last, after what it implies (the retry queued,
+    /// the integration disabled or cleared): a message received again whose
+    /// attempt is logged has nothing left to do (`stand_down_reason`).
     async fn settle(
         &self,
         job: &DeliveryJob,
@@ -273,12 +289,12 @@ impl Dispatcher {
                 .response_excerpt
                 .as_deref()
                 .and_then(link_from_response);
-            self.log.record_attempt(&delivery, &attempt).await?;
             if integration.failing_since.is_some() {
                 self.integrations
                     .set_failing_since(&integration.tenant_id, &integration.id, None)
                     .await?;
             }
+            self.log.record_attempt(&delivery, &attempt).await?;
             return Ok(Outcome::Succeeded);
         }
 
@@ -323,7 +339,6 @@ impl Dispatcher {
         let due = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
         attempt.next_attempt_at = Some(due);
         delivery.next_attempt_at = Some(due);
-        self.log.record_attempt(&delivery, &attempt).await?;
         let next = RetryJob {
             // A retry belongs to the delivery, not to the intake request:
             // no acceptance token to check any more.
@@ -341,6 +356,7 @@ impl Dispatcher {
                 delay_seconds: queue_delay(delay, self.settings.max_queue_delay),
             }])
             .await?;
+        self.log.record_attempt(&delivery, &attempt).await?;
         Ok(Outcome::RetryScheduled { at: due })
     }
 
@@ -356,13 +372,13 @@ impl Dispatcher {
         if let Some(reason) = &disable_reason {
             delivery.last_error = Some(format!("integration disabled: {reason}"));
         }
-        self.log.record_attempt(delivery, attempt).await?;
         if let Some(reason) = &disable_reason {
             tracing::warn!(integration_id = %integration.id, reason = %reason, "disabling integration");
             self.integrations
                 .disable(&integration.tenant_id, &integration.id, reason, now)
                 .await?;
         }
+        self.log.record_attempt(delivery, attempt).await?;
         Ok(Outcome::Failed {
             reason: delivery.last_error.clone().unwrap_or_default(),
         })
@@ -457,7 +473,7 @@ mod tests {
         let ahead = f.d.read_ahead(&batch).await;
         for j in &batch {
             assert_eq!(
-                f.d.deliver_with(j, &ahead).await.unwrap(),
+                f.d.deliver_with(j, &ahead, Receipt::FIRST).await.unwrap(),
                 Outcome::Succeeded
             );
         }
@@ -467,10 +483,72 @@ mod tests {
         let ahead = f.d.read_ahead(&lone).await;
         assert_eq!((reads.load(SeqCst), integration_reads.load(SeqCst)), (1, 1));
         assert_eq!(
-            f.d.deliver_with(&lone[0], &ahead).await.unwrap(),
+            f.d.deliver_with(&lone[0], &ahead, Receipt::FIRST)
+                .await
+                .unwrap(),
             Outcome::Succeeded
         );
         assert_eq!((reads.load(SeqCst), integration_reads.load(SeqCst)), (2, 2));
+    }
+
+    fn received(count: u32) -> Receipt {
+        Receipt { count, max: 5 }
+    }
+
+    #[tokio::test]
+    async fn a_message_received_again_after_its_attempt_was_logged_stands_down() {
+        // GIVEN attempt 1 made and logged (its consumer's delete was then lost)
+        let ok = ScriptedSender::status(200);
+        let f = fixture(vec![ok.clone(), ok], RetryPolicy::STANDARD).await;
+        let j = job(&f, 1);
+        assert_eq!(f.d.deliver(&j).await.unwrap(), Outcome::Succeeded);
+        // WHEN the queue hands the same message out again
+        let none = BatchReads::none();
+        let again = f.d.deliver_with(&j, &none, received(2)).await.unwrap();
+        // THEN it is not sent a second time, and the log is unchanged
+        assert!(
+            matches!(&again, Outcome::StoodDown { reason } if reason.contains("already logged")),
+            "{again:?}"
+        );
+        assert_eq!(f.sender.requests.lock().unwrap().len(), 1);
+        let (d, attempts) = f.log.snapshot(&j.delivery_id).unwrap();
+        assert_eq!(
+            (d.status, d.attempts, attempts.len()),
+            (DeliveryStatus::Succeeded, 1, 1)
+        );
+        // AND the next attempt's message, received again, is still made
+        let next =
+            f.d.deliver_with(&job(&f, 2), &none, received(3))
+                .await
+                .unwrap();
+        assert_eq!(next, Outcome::Succeeded);
+        assert_eq!(f.sender.requests.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_retry_that_cannot_be_queued_leaves_its_attempt_unlogged_for_the_next_receive() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let f = fixture(
+            vec![ScriptedSender::status(500), ScriptedSender::status(500)],
+            RetryPolicy::Custom(vec![60, 60]),
+        )
+        .await;
+        let j = job(&f, 1);
+        // GIVEN the retry queue down: the attempt fails and its retry cannot be queued
+        f.retry.fail.store(true, SeqCst);
+        assert!(f.d.deliver(&j).await.is_err());
+        // THEN the attempt is not logged as made (its message stays for another receive)
+        assert!(f.log.snapshot(&j.delivery_id).is_none());
+        // WHEN the queue is back and the message is received again
+        f.retry.fail.store(false, SeqCst);
+        let none = BatchReads::none();
+        let again = f.d.deliver_with(&j, &none, received(2)).await.unwrap();
+        // THEN the attempt is made, its retry queued, and both are logged
+        assert!(matches!(again, Outcome::RetryScheduled { .. }), "{again:?}");
+        assert_eq!(f.retry.take().len(), 1);
+        let (d, attempts) = f.log.snapshot(&j.delivery_id).unwrap();
+        assert_eq!((d.attempts, attempts.len()), (1, 1));
+        assert!(d.next_attempt_at.is_some());
     }
 
     #[tokio::test]

@@ -57,6 +57,35 @@ impl QueueMessage {
     }
 }
 
+/// Which receive of its message a consumer is handling: SQS hands a
+/// message out again when the consumer before did not delete it (it failed,
+/// timed out, or its delete was lost), up to the queue's maxReceiveCount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    /// The message's ApproximateReceiveCount (1 on its first receive).
+    pub count: u32,
+    /// The queue's maxReceiveCount: after that receive it dead-letters.
+    pub max: u32,
+}
+
+impl Receipt {
+    /// A first receive, on a queue that never dead-letters (direct calls).
+    pub const FIRST: Receipt = Receipt {
+        count: 1,
+        max: u32::MAX,
+    };
+
+    /// The message was handed out before: its work may already be done.
+    pub fn is_repeat(&self) -> bool {
+        self.count > 1
+    }
+
+    /// The last receive before the message moves to the dead-letter queue.
+    pub fn is_last(&self) -> bool {
+        self.count >= self.max
+    }
+}
+
 impl DeliveryJob {
     /// The first attempt at delivering an event to an integration, under the
     /// delivery id derived from the three ids (the same for every repeat).
