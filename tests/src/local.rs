@@ -18,7 +18,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::{Body, Request, Response};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -234,20 +234,20 @@ impl LocalStack {
     pub fn start_consumers(&mut self) {
         let delivery = self.queue_url("DeliveryQueue");
         let retry = self.queue_url("RetryQueue");
-        let (delivery_receives, retry_receives) = (ReceiveLock::default(), ReceiveLock::default());
+        let (delivery_in_flight, retry_in_flight) = (InFlight::default(), InFlight::default());
         for _ in 0..self.options.pollers.max(1) {
             let f = self.functions.clone();
             let handler: Handler = Arc::new(move |event| {
                 let f = f.clone();
                 Box::pin(async move { dispatcher::handle(&f.dispatcher, event).await })
             });
-            self.spawn_poller(delivery.clone(), delivery_receives.clone(), handler);
+            self.spawn_poller(delivery.clone(), delivery_in_flight.clone(), handler);
             let f = self.functions.clone();
             let handler: Handler = Arc::new(move |event| {
                 let f = f.clone();
                 Box::pin(async move { retry_scheduler::handle(&f.retry_scheduler, event).await })
             });
-            self.spawn_poller(retry.clone(), retry_receives.clone(), handler);
+            self.spawn_poller(retry.clone(), retry_in_flight.clone(), handler);
         }
     }
 
@@ -283,7 +283,7 @@ impl LocalStack {
             .to_string()
     }
 
-    fn spawn_poller(&mut self, queue_url: String, receives: ReceiveLock, handler: Handler) {
+    fn spawn_poller(&mut self, queue_url: String, in_flight: InFlight, handler: Handler) {
         let handler = match self.options.instruments.on_invocation.clone() {
             None => handler,
             Some(observe) => {
@@ -315,7 +315,7 @@ impl LocalStack {
         self.consumers.push(tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    _ = poll_once(&sqs, &queue_url, &receives, visibility, wait, &handler) => {},
+                    _ = poll_once(&sqs, &queue_url, &in_flight, visibility, wait, &handler) => {},
                     _ = stop.changed() => break,
                 }
             }
@@ -355,18 +355,57 @@ impl Drop for LocalStack {
 type Handler =
     Arc<dyn Fn(SqsEvent) -> Pin<Box<dyn Future<Output = SqsBatchResponse> + Send>> + Send + Sync>;
 
-/// Held by a queue's pollers around each ReceiveMessage. Moto checks and
-/// marks a message's visibility without a lock, so two receives at the same
-/// moment can both return one message (seen in CI: one event delivered
-/// twice at once); SQS hands a message to one receiver per visibility
-/// timeout. Only the receive is serialized: the batches run concurrently.
-type ReceiveLock = Arc<tokio::sync::Mutex<()>>;
+/// The message ids a queue's pollers are handling. Moto checks and marks a
+/// message's visibility without a lock, so two receives at the same moment
+/// can both return one message (seen in CI: one event delivered twice at
+/// once). SQS hands a message to one receiver per visibility timeout, so a
+/// poller drops a message another poller holds: that one's delete, with its
+/// earlier receipt handle, still removes it (moto accepts any handle a
+/// message had). Receives stay concurrent, as Lambda's pollers are.
+#[derive(Clone, Default)]
+struct InFlight(Arc<std::sync::Mutex<HashSet<String>>>);
+
+impl InFlight {
+    /// Keep the messages no other poller holds, and hold them until the
+    /// returned claim drops (after their delete, or when the poller dies).
+    fn claim(&self, messages: &mut Vec<aws_sdk_sqs::types::Message>) -> Claim {
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        messages.retain(|m| match &m.message_id {
+            Some(id) => held.insert(id.clone()) || {
+                tracing::debug!(message_id = %id, "moto handed out a message another poller holds; dropped");
+                false
+            },
+            None => true,
+        });
+        Claim {
+            in_flight: self.clone(),
+            ids: messages
+                .iter()
+                .filter_map(|m| m.message_id.clone())
+                .collect(),
+        }
+    }
+}
+
+struct Claim {
+    in_flight: InFlight,
+    ids: Vec<String>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut held = self.in_flight.0.lock().unwrap_or_else(|p| p.into_inner());
+        for id in &self.ids {
+            held.remove(id);
+        }
+    }
+}
 
 /// One receive → invoke → delete cycle of an event-source mapping.
 async fn poll_once(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
-    receives: &tokio::sync::Mutex<()>,
+    in_flight: &InFlight,
     visibility: Option<i32>,
     wait_seconds: i32,
     handler: &Handler,
@@ -382,11 +421,7 @@ async fn poll_once(
     if let Some(v) = visibility {
         receive = receive.visibility_timeout(v);
     }
-    let received = {
-        let _one_at_a_time = receives.lock().await;
-        receive.send().await
-    };
-    let messages = match received {
+    let mut messages = match receive.send().await {
         Ok(out) => out.messages.unwrap_or_default(),
         Err(e) => {
             tracing::warn!(error = %e, "receive failed; retrying");
@@ -394,6 +429,7 @@ async fn poll_once(
             return;
         }
     };
+    let _claim = in_flight.claim(&mut messages);
     if messages.is_empty() {
         return;
     }
@@ -528,4 +564,37 @@ pub async fn new_tenant(admin: &crate::client::ApiClient) -> crate::client::ApiC
         .unwrap_or_default()
         .to_string();
     admin.with_key(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sqs::types::Message;
+
+    fn messages(ids: &[&str]) -> Vec<Message> {
+        ids.iter()
+            .map(|id| Message::builder().message_id(*id).build())
+            .collect()
+    }
+
+    fn ids(messages: &[Message]) -> Vec<&str> {
+        messages.iter().filter_map(|m| m.message_id()).collect()
+    }
+
+    #[test]
+    fn a_message_another_poller_holds_is_dropped_until_its_claim_ends() {
+        let in_flight = InFlight::default();
+        let mut first = messages(&["a", "b"]);
+        let held = in_flight.claim(&mut first);
+        assert_eq!(ids(&first), ["a", "b"]);
+        // moto hands "b" out a second time while the first poller holds it
+        let mut second = messages(&["b", "c"]);
+        let _also = in_flight.claim(&mut second);
+        assert_eq!(ids(&second), ["c"]);
+        // once the first poller is done (or dies), "b" may be received again
+        drop(held);
+        let mut third = messages(&["b", "c"]);
+        let _again = in_flight.claim(&mut third);
+        assert_eq!(ids(&third), ["b"]);
+    }
 }
