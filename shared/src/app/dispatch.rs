@@ -222,8 +222,11 @@ impl Dispatcher {
     /// - an intake job whose request's token a repeat of the event superseded;
     /// - a repeat's job for a delivery the log already has, or for an
     ///   integration created after the event was first accepted;
-    /// - a message the queue handed out again whose attempt the log already
-    ///   has: its consumer made the attempt, but the delete was lost.
+    /// - a copy of a job whose attempt the log already has: a message the
+    ///   queue handed out again (its consumer made the attempt but the delete
+    ///   was lost), or a second release of a retry (the retry scheduler's
+    ///   delete was lost, or a manual retry met the scheduled one). First
+    ///   attempts on their first receive, the common case, skip this read.
     async fn stand_down_reason(
         &self,
         job: &DeliveryJob,
@@ -248,7 +251,8 @@ impl Dispatcher {
             }
             _ => false,
         };
-        if !repeat_of_event && !receipt.is_repeat() {
+        let may_be_a_copy = receipt.is_repeat() || job.attempt > 1;
+        if !repeat_of_event && !may_be_a_copy {
             return Ok(None);
         }
         let Some((logged, _)) = self.log.get(&job.tenant_id, &job.delivery_id).await? else {
@@ -259,7 +263,7 @@ impl Dispatcher {
         }
         if logged.attempts >= job.attempt {
             return Ok(Some(format!(
-                "attempt {} is already logged (its message was received {} times)",
+                "attempt {} is already logged: this job is a copy (receive {})",
                 job.attempt, receipt.count
             )));
         }
@@ -523,6 +527,36 @@ mod tests {
                 .unwrap();
         assert_eq!(next, Outcome::Succeeded);
         assert_eq!(f.sender.requests.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_retry_released_twice_is_attempted_once() {
+        let f = fixture(
+            vec![ScriptedSender::status(500), ScriptedSender::status(200)],
+            RetryPolicy::Custom(vec![60]),
+        )
+        .await;
+        // GIVEN attempt 1 failed and its retry was queued
+        let first = f.d.deliver(&job(&f, 1)).await.unwrap();
+        assert!(matches!(first, Outcome::RetryScheduled { .. }), "{first:?}");
+        let retry = match &f.retry.take()[0].body {
+            QueueMessage::RetryV1(r) => r.job.clone(),
+            other => panic!("{other:?}"),
+        };
+        // WHEN the retry reaches the dispatcher twice, each copy on its first receive
+        assert_eq!(f.d.deliver(&retry).await.unwrap(), Outcome::Succeeded);
+        let copy = f.d.deliver(&retry).await.unwrap();
+        // THEN the copy stands down: two requests in all, and two attempts logged
+        assert!(
+            matches!(&copy, Outcome::StoodDown { reason } if reason.contains("attempt 2 is already logged")),
+            "{copy:?}"
+        );
+        assert_eq!(f.sender.requests.lock().unwrap().len(), 2);
+        let (d, attempts) = f.log.snapshot(&retry.delivery_id).unwrap();
+        assert_eq!(
+            (d.status, d.attempts, attempts.len()),
+            (DeliveryStatus::Succeeded, 2, 2)
+        );
     }
 
     #[tokio::test]
