@@ -25,6 +25,29 @@ fn receipt(record: &SqsMessage, max_receive_count: u32) -> Receipt {
     }
 }
 
+/// One record of a batch, its body parsed (once: a handler may look at the
+/// whole batch first, as the dispatcher does to read ahead).
+pub struct Record {
+    pub message_id: String,
+    pub receipt: Receipt,
+    /// `Err`: the body is not a queue message (why, for the log).
+    pub message: Result<QueueMessage, String>,
+}
+
+/// Parse each record of `event`.
+pub fn parse_batch(event: SqsEvent, max_receive_count: u32) -> Vec<Record> {
+    event
+        .records
+        .into_iter()
+        .map(|record| Record {
+            message_id: record.message_id.clone().unwrap_or_default(),
+            receipt: receipt(&record, max_receive_count),
+            message: QueueMessage::from_json(record.body.as_deref().unwrap_or_default())
+                .map_err(|e| e.to_string()),
+        })
+        .collect()
+}
+
 /// Handle each record with `handle(message, receipt)`; `Err` from it
 /// leaves the record for redelivery (or the dead-letter queue).
 pub async fn process_batch<F, Fut, E>(
@@ -37,11 +60,20 @@ where
     Fut: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
-    let results = join_all(event.records.into_iter().map(|record| {
-        let message_id = record.message_id.clone().unwrap_or_default();
-        let span = tracing::info_span!("sqs_message", message_id = %message_id);
-        let receipt = receipt(&record, max_receive_count);
-        let handled = process_one(record, receipt, &handle);
+    process_records(parse_batch(event, max_receive_count), handle).await
+}
+
+/// `process_batch` for records already parsed.
+pub async fn process_records<F, Fut, E>(records: Vec<Record>, handle: F) -> SqsBatchResponse
+where
+    F: Fn(QueueMessage, Receipt) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let results = join_all(records.into_iter().map(|record| {
+        let span = tracing::info_span!("sqs_message", message_id = %record.message_id);
+        let message_id = record.message_id.clone();
+        let handled = process_one(record, &handle);
         async move { (message_id, handled.await) }.instrument(span)
     }))
     .await;
@@ -54,21 +86,20 @@ where
     response
 }
 
-async fn process_one<F, Fut, E>(record: SqsMessage, receipt: Receipt, handle: &F) -> bool
+async fn process_one<F, Fut, E>(record: Record, handle: &F) -> bool
 where
     F: Fn(QueueMessage, Receipt) -> Fut,
     Fut: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
-    let body = record.body.unwrap_or_default();
-    let message = match QueueMessage::from_json(&body) {
+    let message = match record.message {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(error = %e, "unreadable queue message; it will reach the dead-letter queue");
             return false;
         }
     };
-    match handle(message, receipt).await {
+    match handle(message, record.receipt).await {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(error = %e, "message left for redelivery");

@@ -1,14 +1,15 @@
 //! The dispatcher Lambda: consumes the delivery queue, one attempt per message.
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chathooks::app::dispatch::{Dispatcher, Outcome, record_dead_letter};
-use chathooks::consumer::process_batch;
+use chathooks::consumer::{Record, parse_batch, process_records};
 use chathooks::domain::message::{DeliveryJob, QueueMessage};
 
 /// The handler Lambda calls, the local runner too.
 pub async fn handle(dispatcher: &Dispatcher, event: SqsEvent) -> SqsBatchResponse {
     let max_receives = dispatcher.settings.max_receive_count;
-    let reads = &dispatcher.read_ahead(&delivery_jobs(&event)).await;
-    process_batch(event, max_receives, |message, receipt| async move {
+    let records = parse_batch(event, max_receives);
+    let reads = &dispatcher.read_ahead(&delivery_jobs(&records)).await;
+    process_records(records, |message, receipt| async move {
         match message {
             QueueMessage::DeliveryV1(job) => {
                 let outcome = match dispatcher.deliver_with(&job, reads, receipt).await {
@@ -35,13 +36,12 @@ pub async fn handle(dispatcher: &Dispatcher, event: SqsEvent) -> SqsBatchRespons
 }
 
 /// The batch's delivery jobs, for reading their events and integrations
-/// ahead (a record that does not parse is left to `process_batch`).
-fn delivery_jobs(event: &SqsEvent) -> Vec<DeliveryJob> {
-    event
-        .records
+/// ahead (a record that does not parse is left to `process_records`).
+fn delivery_jobs(records: &[Record]) -> Vec<DeliveryJob> {
+    records
         .iter()
-        .filter_map(|r| match QueueMessage::from_json(r.body.as_deref()?) {
-            Ok(QueueMessage::DeliveryV1(job)) => Some(job),
+        .filter_map(|r| match &r.message {
+            Ok(QueueMessage::DeliveryV1(job)) => Some(job.clone()),
             _ => None,
         })
         .collect()
