@@ -3,6 +3,7 @@
 pub mod bodies;
 pub mod handlers;
 pub mod openapi;
+pub mod portal_assets;
 pub mod routes;
 
 use chathooks::api::ApiError;
