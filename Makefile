@@ -9,7 +9,7 @@ ifdef CI
 export CARGO_INCREMENTAL := 0
 endif
 
-.PHONY: venv dev test fmt-check clippy unit integration sam-validate sam-build bench soak clean api-fuzz fuzz
+.PHONY: venv dev test fmt-check clippy unit integration sam-validate sam-build bench soak clean api-fuzz fuzz browser-test
 
 # The project-local virtualenv: moto server (the AWS emulator), the SAM CLI,
 # cargo-lambda with zig, and the receivers' standardwebhooks verifier.
@@ -40,7 +40,18 @@ integration: venv
 # integration tests (each integration test starts its own moto servers).
 test: venv fmt-check clippy sam-validate
 	cargo test --workspace
-	$(MAKE) --no-print-directory api-fuzz fuzz
+	$(MAKE) --no-print-directory browser-test api-fuzz fuzz
+
+# The portal in a real headless Chromium (Debian's package; installed here when
+# missing and we are root, as in CI) driven by Playwright from the venv, against
+# the local stack with receivers on 127.0.0.1 (tests/browser/). Screenshots and
+# the first-paint figures land in target/portal-screenshots/.
+browser-test: venv
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "browser-test needs /usr/bin/chromium (apt-get install chromium)" >&2; exit 1; fi; fi
+	cargo build --quiet -p chathooks-tests --bin chathooks-local
+	CHATHOOKS_LOCAL_BIN=$${CARGO_TARGET_DIR:-target}/debug/chathooks-local $(PY) -m pytest -q tests/browser
 
 # Security fuzzing (SECURITY.md): schemathesis against the local stack's
 # /openapi.json, with and without valid keys (API_FUZZ_SECONDS per run, default

@@ -80,6 +80,9 @@ fn walkthrough(api: &str, admin: &str) -> String {
 
   # 5. after a few seconds: the failed first attempt, then the retry that succeeded
   sleep 8; curl -s $API/v1/deliveries/$DELIVERY -H "authorization: Bearer $KEY" | python3 -m json.tool
+
+  # 6. the portal for this tenant: open the printed link in a browser (valid for an hour)
+  curl -s -X POST $API/v1/portal/sessions -H "authorization: Bearer $KEY" | json '["url"]'
 "#
     )
 }
