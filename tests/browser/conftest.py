@@ -10,6 +10,7 @@ import json
 import os
 import pathlib
 import re
+import signal
 import socket
 import subprocess
 import threading
@@ -126,7 +127,7 @@ def stack():
     try:
         yield {"base": base, "admin": Api(base, admin_key), "output": lines}
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: it stops its moto servers too
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -191,7 +191,7 @@ def test_create_edit_disable_enable_delete_through_the_form(tenant, new_page, re
     def error_of(field):
         return page.locator(f'[data-field="{field}"] > .field-error')
 
-    page.get_by_label("Name").fill("Support CRM")
+    page.get_by_label("Name", exact=True).fill("Support CRM")
     page.get_by_label("Endpoint URL").fill("ftp://crm.example.com/hook")
     page.get_by_role("button", name="Create integration").click()
     expect(error_of("url")).to_be_visible()
@@ -234,7 +234,7 @@ def test_create_edit_disable_enable_delete_through_the_form(tenant, new_page, re
     page.get_by_role("link", name="Open integration").click()
     page.get_by_role("link", name="Settings").click()
     expect(page.get_by_role("button", name="Save changes")).to_be_visible()
-    page.get_by_label("Name").fill("Support CRM (EU)")
+    page.get_by_label("Name", exact=True).fill("Support CRM (EU)")
     page.get_by_label("Timeout (seconds)").fill("40")
     page.get_by_role("button", name="Save changes").click()
     expect(error_of("timeout_ms")).to_contain_text("between")

@@ -786,7 +786,6 @@ function integrationForm(ctx, types, existing) {
     const opts = {};
     if (f === "livechat" || f === "rocketchat") {
       if (token.value.trim()) opts.token = token.value.trim();
-      else if (o.token === "***" && existing && existing.format === f) opts.token = "***";
     }
     if (f === "livechat") {
       if (license.value.trim()) opts.license_id = license.value.trim();
@@ -852,7 +851,16 @@ function integrationForm(ctx, types, existing) {
         if (!n.extra_events) delete n.extra_events;
         return n;
       };
-      if (!same(norm(body.format_options), norm(existing.format_options))) send.format_options = body.format_options;
+      const hiddenToken = (existing.format_options || {}).token === "***";
+      const withoutToken = (opts) => norm(Object.fromEntries(Object.entries(opts || {}).filter(([k]) => k !== "token")));
+      const keepsToken = hiddenToken && !body.format_options.token && body.format === existing.format;
+      if (keepsToken) {
+        // The stored token is never shown; changing the other options replaces them all.
+        if (!same(withoutToken(body.format_options), withoutToken(existing.format_options))) {
+          showError("format_options.token", "The token is stored hidden: enter it again to change these options.");
+          return;
+        }
+      } else if (!same(norm(body.format_options), norm(existing.format_options))) send.format_options = body.format_options;
       if (body.enabled !== existing.enabled) send.enabled = body.enabled;
       if (Object.keys(send).length === 0) {
         replace(formError, h("p", { class: "notice notice-ok", role: "status" }, "No changes to save."));
