@@ -43,6 +43,12 @@ pub struct Config {
     /// `CHATHOOKS_MAX_RECEIVE_COUNT` (default 5): the queues' maxReceiveCount; on the last
     /// receive a delivery that still cannot be processed is marked failed before it dead-letters.
     pub max_receive_count: u32,
+    /// `CHATHOOKS_PUBLIC_URL` (default: derived from each request): the API's public
+    /// base URL (`https://hooks.example.com`), the start of every portal link.
+    pub public_url: Option<String>,
+    /// `CHATHOOKS_PORTAL_FRAME_ANCESTORS` (default `'none'`): the CSP `frame-ancestors`
+    /// sources allowed to embed the portal, space-separated (the chat product's origins).
+    pub portal_frame_ancestors: String,
 }
 
 /// Where configuration values come from: the process environment, or a map
@@ -94,6 +100,48 @@ fn flag(env: &dyn Lookup, name: &'static str) -> Result<bool, ConfigError> {
     }
 }
 
+/// An absolute http(s) base URL without query, fragment or trailing slash.
+fn public_url(raw: &str) -> Result<String, ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        name: "CHATHOOKS_PUBLIC_URL",
+        reason: reason.to_string(),
+    };
+    let trimmed = raw.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .ok_or_else(|| invalid("must start with https:// (or http://)"))?;
+    if rest.is_empty()
+        || rest.starts_with('/')
+        || rest
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '"' | '\\'))
+    {
+        return Err(invalid(
+            "must be a base URL such as https://hooks.example.com, without query or fragment",
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// CSP source expressions: printable, no `;` or `,` (which would end the directive).
+fn frame_ancestors(raw: &str) -> Result<String, ConfigError> {
+    let sources: Vec<&str> = raw.split_whitespace().collect();
+    if sources.is_empty()
+        || sources.iter().any(|s| {
+            s.chars()
+                .any(|c| !c.is_ascii_graphic() || c == ';' || c == ',')
+        })
+    {
+        return Err(ConfigError::Invalid {
+            name: "CHATHOOKS_PORTAL_FRAME_ANCESTORS",
+            reason: "must be space-separated CSP sources such as 'self' https://app.example.com"
+                .into(),
+        });
+    }
+    Ok(sources.join(" "))
+}
+
 pub fn sha256_hex(data: &[u8]) -> String {
     Sha256::digest(data)
         .iter()
@@ -114,7 +162,17 @@ impl Config {
                 reason: "must be 1-900".into(),
             });
         }
+        let public_url = match var(env, "CHATHOOKS_PUBLIC_URL") {
+            None => None,
+            Some(url) => Some(public_url(&url)?),
+        };
+        let portal_frame_ancestors = match var(env, "CHATHOOKS_PORTAL_FRAME_ANCESTORS") {
+            None => "'none'".to_string(),
+            Some(sources) => frame_ancestors(&sources)?,
+        };
         Ok(Self {
+            public_url,
+            portal_frame_ancestors,
             max_receive_count: number(env, "CHATHOOKS_MAX_RECEIVE_COUNT", 5)?.clamp(1, 1000) as u32,
             table: required(env, "CHATHOOKS_TABLE")?,
             delivery_queue_url: required(env, "CHATHOOKS_DELIVERY_QUEUE_URL")?,
@@ -205,6 +263,40 @@ mod tests {
                 .to_string()
                 .contains("CHATHOOKS_ALLOW_PRIVATE_TARGETS")
         );
+    }
+
+    #[test]
+    fn the_portal_settings_are_checked() {
+        let c = Config::from_lookup(&env(&BASE)).unwrap();
+        assert_eq!(c.public_url, None);
+        assert_eq!(c.portal_frame_ancestors, "'none'");
+        let mut vars = BASE.to_vec();
+        vars.push(("CHATHOOKS_PUBLIC_URL", "https://hooks.example.com/prod/"));
+        vars.push((
+            "CHATHOOKS_PORTAL_FRAME_ANCESTORS",
+            " 'self'  https://app.example.com ",
+        ));
+        let c = Config::from_lookup(&env(&vars)).unwrap();
+        assert_eq!(
+            c.public_url.as_deref(),
+            Some("https://hooks.example.com/prod")
+        );
+        assert_eq!(c.portal_frame_ancestors, "'self' https://app.example.com");
+        for (name, bad) in [
+            ("CHATHOOKS_PUBLIC_URL", "hooks.example.com"),
+            ("CHATHOOKS_PUBLIC_URL", "https://x/?a=1"),
+            ("CHATHOOKS_PUBLIC_URL", "https://"),
+            ("CHATHOOKS_PORTAL_FRAME_ANCESTORS", "'self'; script-src *"),
+            (
+                "CHATHOOKS_PORTAL_FRAME_ANCESTORS",
+                "https://a.example, https://b.example",
+            ),
+        ] {
+            let mut vars = BASE.to_vec();
+            vars.push((name, bad));
+            let err = Config::from_lookup(&env(&vars)).unwrap_err().to_string();
+            assert!(err.contains(name), "{bad}: {err}");
+        }
     }
 
     #[test]

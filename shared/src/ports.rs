@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::domain::catalogue::EventType;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, ErrorKind};
 use crate::domain::event::Event;
-use crate::domain::ids::{DeliveryId, EventId, IntegrationId, TenantId};
+use crate::domain::ids::{DeliveryId, EventId, IntegrationId, PortalSessionId, TenantId};
 use crate::domain::integration::Integration;
 use crate::domain::message::QueueMessage;
 use crate::domain::target_url::TargetUrl;
@@ -257,5 +257,94 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+}
+
+/// A portal session as stored: its token is kept only as a SHA-256 hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortalSession {
+    pub id: PortalSessionId,
+    pub tenant_id: TenantId,
+    pub read_only: bool,
+    pub created_at: DateTime<Utc>,
+    /// Refused from this instant on, whether or not TTL has removed it yet.
+    pub expires_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait PortalSessionStore: Send + Sync {
+    /// Store a new session under the SHA-256 (hex) of its token.
+    async fn create(&self, session: &PortalSession, token_hash: &str) -> Result<(), StoreError>;
+    /// The session a token hash names, read strongly so a revocation counts
+    /// at once. Expired sessions still stored are returned: the caller checks.
+    async fn by_token_hash(&self, token_hash: &str) -> Result<Option<PortalSession>, StoreError>;
+    /// Revoke one of the tenant's sessions; `false` when the tenant has no such session.
+    async fn revoke(&self, tenant: &TenantId, id: &PortalSessionId) -> Result<bool, StoreError>;
+    /// Revoke every session of the tenant; answers how many there were.
+    async fn revoke_all(&self, tenant: &TenantId) -> Result<usize, StoreError>;
+}
+
+/// The last attempt an integration made, as its hourly counter keeps it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct LastAttempt {
+    pub at: DateTime<Utc>,
+    pub ok: bool,
+    pub status_code: Option<u16>,
+    pub error_kind: Option<ErrorKind>,
+}
+
+/// One hour of an integration's attempts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HourlyAttempts {
+    /// The start of the hour (UTC).
+    pub hour: DateTime<Utc>,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// The attempt logged last in that hour.
+    pub last: Option<LastAttempt>,
+}
+
+/// The per-integration hourly attempt counters the delivery log keeps as it
+/// records attempts, so health is read without scanning the log.
+#[async_trait]
+pub trait AttemptStats: Send + Sync {
+    /// The integration's newest `hours` hourly counters that exist, newest
+    /// first, in one read.
+    async fn recent_hours(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        hours: usize,
+    ) -> Result<Vec<HourlyAttempts>, StoreError>;
+}
+
+/// The deliveries of one conversation (the event's `chat.id`), across the
+/// tenant's integrations.
+#[async_trait]
+pub trait ChatDeliveries: Send + Sync {
+    /// Newest first, filtered by `query` and, when given, one integration.
+    async fn list_for_chat(
+        &self,
+        tenant: &TenantId,
+        chat_id: &str,
+        integration: Option<&IntegrationId>,
+        query: &DeliveryQuery,
+    ) -> Result<Page<Delivery>, StoreError>;
+}
+
+/// The start of the hour `at` falls in: the key of its hourly counter.
+pub fn hour_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = at.timestamp();
+    DateTime::from_timestamp(secs - secs.rem_euclid(3600), 0).unwrap_or(at)
+}
+
+impl LastAttempt {
+    pub fn of(attempt: &Attempt) -> Self {
+        Self {
+            at: attempt.started_at,
+            ok: attempt.succeeded(),
+            status_code: attempt.status_code,
+            error_kind: attempt.error_kind,
+        }
     }
 }

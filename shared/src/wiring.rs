@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use crate::adapters::aws::{dynamodb_client, load_sdk_config, sqs_client};
 use crate::adapters::dynamodb::{
-    DynamoDbDeliveryLog, DynamoDbEventStore, DynamoDbIntegrationStore, DynamoDbTenantStore,
+    DynamoDbAttemptStats, DynamoDbDeliveryLog, DynamoDbEventStore, DynamoDbIntegrationStore,
+    DynamoDbPortalSessionStore, DynamoDbTenantStore,
 };
 use crate::adapters::egress::{EgressConfig, HttpWebhookSender};
 use crate::adapters::sqs::SqsJobQueue;
@@ -15,6 +16,7 @@ use crate::app::dispatch::{DispatchSettings, Dispatcher};
 use crate::app::intake::Intake;
 use crate::app::integrations::Integrations;
 use crate::app::outbound::USER_AGENT;
+use crate::app::portal::Portal;
 use crate::app::retry::RetryScheduler;
 use crate::config::{Config, ConfigError};
 use crate::ports::{JobQueue, SystemClock, WebhookSender};
@@ -50,6 +52,11 @@ impl Wiring {
                 table.clone(),
             )),
             events: Arc::new(DynamoDbEventStore::new(dynamodb.clone(), table.clone())),
+            portal_sessions: Arc::new(DynamoDbPortalSessionStore::new(
+                dynamodb.clone(),
+                table.clone(),
+            )),
+            stats: Arc::new(DynamoDbAttemptStats::new(dynamodb.clone(), table.clone())),
             deliveries: Arc::new(DynamoDbDeliveryLog::new(dynamodb, table, config.retention)),
         };
         Self {
@@ -118,6 +125,13 @@ impl Wiring {
             store: self.stores.integrations.clone(),
             policy: self.config.url_policy(),
             secret_grace: self.config.secret_grace,
+        }
+    }
+
+    pub fn portal(&self) -> Portal {
+        Portal {
+            store: self.stores.portal_sessions.clone(),
+            clock: Arc::new(SystemClock),
         }
     }
 

@@ -6,6 +6,7 @@ use chathooks::app::integrations::IntegrationView;
 use chathooks::app::rocketchat_settings::LivechatWebhookSettings;
 use chathooks::domain::delivery::Delivery;
 use chathooks::domain::event::Event;
+use chathooks::domain::integration::Integration;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -26,11 +27,32 @@ pub struct DeliveryPage {
     pub next_cursor: Option<String>,
 }
 
-/// The current signing secret.
+/// The current signing secret, and during a rotation's grace period the
+/// previous one, which still signs every delivery until it expires.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SecretView {
     /// `whsec_` + base64.
     pub secret: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+}
+
+impl SecretView {
+    /// The secrets signing now: "previous" is the one the last rotation
+    /// replaced (retired secrets are kept newest first), while it still signs.
+    pub fn of(integration: &Integration, now: DateTime<Utc>) -> Self {
+        let previous = integration
+            .retired_secrets
+            .iter()
+            .find(|r| r.expires_at > now);
+        Self {
+            secret: integration.secret.expose().to_string(),
+            previous_secret: previous.map(|r| r.secret.expose().to_string()),
+            previous_secret_expires_at: previous.map(|r| r.expires_at),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Default, JsonSchema)]

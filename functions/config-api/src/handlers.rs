@@ -1,8 +1,9 @@
 //! One function per route: authenticate, parse, call the application, answer.
 use chathooks::api::*;
-use chathooks::app::auth::{authenticate, is_admin, tenant_for_key};
+use chathooks::app::auth::{is_admin, tenant_for_key};
+use chathooks::app::caller::{Caller, identify};
 use chathooks::app::integrations::{IntegrationView, test_send};
-use chathooks::app::{AppError, rocketchat_settings, tenants};
+use chathooks::app::{AppError, catalogue, preview, rocketchat_settings, stats, tenants};
 use chathooks::domain::ValidationError;
 use chathooks::domain::delivery::DeliveryStatus;
 use chathooks::domain::ids::TenantId;
@@ -14,11 +15,14 @@ use serde_json::json;
 use crate::ConfigApi;
 use crate::bodies::*;
 use crate::routes::{Auth, Route, RouteId};
+use chathooks::app::portal::SessionView;
+use chathooks::app::preview::PreviewRequest;
 
 type Answer = Result<Response<Body>, ApiError>;
 
 pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &Request) -> Answer {
-    let tenant = match route.auth {
+    // The caller, resolved once; the route's rule decides what it may do.
+    let caller = match route.auth {
         Auth::None => None,
         Auth::Admin => {
             if !is_admin(api.admin_key_hash.as_deref(), authorization(req)) {
@@ -26,15 +30,68 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
             }
             None
         }
-        Auth::Tenant => Some(authenticate(&*api.stores.tenants, authorization(req)).await?),
-        Auth::RocketChat => Some(rocketchat_user(api, req).await?),
+        Auth::Tenant(access) => {
+            let caller = identify(&*api.stores.tenants, &api.portal, authorization(req)).await?;
+            caller.allows(access)?;
+            Some(caller)
+        }
+        Auth::RocketChat => Some(Caller::ApiKey(rocketchat_user(api, req).await?)),
     };
     let id = params.first().map(String::as_str).unwrap_or_default();
-    let tenant = tenant.as_ref();
+    let tenant = caller.as_ref().map(Caller::tenant);
     let t = || tenant.ok_or_else(ApiError::unauthorized);
     use RouteId::*;
     match route.id {
         OpenApi => Ok(json_response(StatusCode::OK, &crate::openapi::document())),
+        PortalPage => Ok(crate::portal::serve(api, "index.html")),
+        PortalAsset => Ok(crate::portal::serve(api, id)),
+        CreatePortalSession => {
+            let base = crate::portal::public_base(api.public_url.as_deref(), req);
+            let created = api.portal.create(t()?, json_body(req)?, &base).await?;
+            Ok(json_response(StatusCode::CREATED, &created))
+        }
+        RevokePortalSession => {
+            api.portal.revoke(t()?, id).await?;
+            Ok(no_content())
+        }
+        RevokePortalSessions => {
+            api.portal.revoke_all(t()?).await?;
+            Ok(no_content())
+        }
+        GetPortalSession => {
+            let view = match caller.as_ref() {
+                Some(Caller::Portal(session)) => SessionView {
+                    tenant_id: session.tenant_id.clone(),
+                    read_only: session.read_only,
+                    expires_at: Some(session.expires_at),
+                },
+                _ => SessionView {
+                    tenant_id: t()?.clone(),
+                    read_only: false,
+                    expires_at: None,
+                },
+            };
+            Ok(json_response(StatusCode::OK, &view))
+        }
+        PreviewIntegration => {
+            let body: PreviewRequest = json_body(req)?;
+            let i = api.integrations.get(t()?, id).await?;
+            let p = preview::preview(&i, &body.event_type, chrono::Utc::now())?;
+            Ok(json_response(StatusCode::OK, &p))
+        }
+        IntegrationStats => {
+            let s = stats::integration_stats(
+                &*api.stores.integrations,
+                &*api.stores.stats,
+                t()?,
+                id,
+                chrono::Utc::now(),
+            )
+            .await?;
+            Ok(json_response(StatusCode::OK, &s))
+        }
+        ListEventTypes => Ok(json_response(StatusCode::OK, &catalogue::event_types())),
+        EventTypeSamples => Ok(json_response(StatusCode::OK, &catalogue::samples(id)?)),
         CreateTenant => {
             let created = tenants::create(&*api.stores.tenants, json_body(req)?).await?;
             Ok(json_response(StatusCode::CREATED, &created))
@@ -67,17 +124,13 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
         }
         DeleteIntegration => {
             api.integrations.delete(t()?, id).await?;
-            let mut r = Response::new(Body::Empty);
-            *r.status_mut() = StatusCode::NO_CONTENT;
-            Ok(r)
+            Ok(no_content())
         }
         GetSecret => {
             let i = api.integrations.get(t()?, id).await?;
             Ok(json_response(
                 StatusCode::OK,
-                &SecretView {
-                    secret: i.secret.expose().to_string(),
-                },
+                &SecretView::of(&i, chrono::Utc::now()),
             ))
         }
         RotateSecret => {
@@ -178,6 +231,12 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
             ))
         }
     }
+}
+
+fn no_content() -> Response<Body> {
+    let mut r = Response::new(Body::Empty);
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    r
 }
 
 /// Rocket.Chat's auth: `X-Auth-Token` is a tenant API key and `X-User-Id` must be its tenant id.

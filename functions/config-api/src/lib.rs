@@ -1,8 +1,10 @@
 //! The config-api Lambda: tenants, integrations, secrets, test-sends, the
-//! delivery log, Rocket.Chat-compatible settings and the OpenAPI document.
+//! delivery log, Rocket.Chat-compatible settings, portal sessions and the
+//! portal page, and the OpenAPI document.
 pub mod bodies;
 pub mod handlers;
 pub mod openapi;
+pub mod portal;
 pub mod portal_assets;
 pub mod routes;
 
@@ -10,6 +12,7 @@ use chathooks::api::ApiError;
 use chathooks::app::Stores;
 use chathooks::app::deliveries::Deliveries;
 use chathooks::app::integrations::Integrations;
+use chathooks::app::portal::Portal;
 use chathooks::ports::WebhookSender;
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
@@ -24,6 +27,11 @@ pub struct ConfigApi {
     pub sender: Arc<dyn WebhookSender>,
     /// SHA-256 of the admin key; `None` disables tenant creation.
     pub admin_key_hash: Option<String>,
+    pub portal: Portal,
+    /// The API's public base URL, when configured (else derived per request).
+    pub public_url: Option<String>,
+    /// The portal page's CSP `frame-ancestors` sources.
+    pub portal_frame_ancestors: String,
 }
 
 /// The handler Lambda calls, the local runner too. Never fails: every error
@@ -49,6 +57,9 @@ pub fn init_with(w: &chathooks::wiring::Wiring) -> ConfigApi {
         integrations: w.integrations(),
         deliveries: w.deliveries(),
         admin_key_hash: w.config.admin_key_hash.clone(),
+        portal: w.portal(),
+        public_url: w.config.public_url.clone(),
+        portal_frame_ancestors: w.config.portal_frame_ancestors.clone(),
         stores: w.stores.clone(),
     }
 }

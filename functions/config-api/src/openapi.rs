@@ -7,6 +7,7 @@ use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
 use crate::routes::{Auth, ROUTES};
+use chathooks::app::caller::Access;
 
 const COMPONENTS: &str = "#/components/schemas/";
 
@@ -140,7 +141,25 @@ pub fn document() -> Value {
             error_response("invalid request, naming the field"),
         );
         if route.auth != Auth::None {
-            answers.insert("401".into(), error_response("missing or invalid key"));
+            answers.insert(
+                "401".into(),
+                error_response("missing or invalid key, or an expired or revoked portal token"),
+            );
+        }
+        match route.auth {
+            Auth::Tenant(Access::ApiKeyOnly) => {
+                answers.insert(
+                    "403".into(),
+                    error_response("`forbidden`: a portal token cannot do this"),
+                );
+            }
+            Auth::Tenant(Access::Write) => {
+                answers.insert(
+                    "403".into(),
+                    error_response("`read_only`: the portal token is read-only"),
+                );
+            }
+            _ => {}
         }
         if route.pattern.contains('{') {
             answers.insert(
@@ -159,7 +178,8 @@ pub fn document() -> Value {
         op.insert("responses".into(), Value::Object(answers));
         let security = match route.auth {
             Auth::Admin => json!([{"adminKey": []}]),
-            Auth::Tenant => json!([{"apiKey": []}]),
+            Auth::Tenant(Access::ApiKeyOnly) => json!([{"apiKey": []}]),
+            Auth::Tenant(_) => json!([{"apiKey": []}, {"portalToken": []}]),
             Auth::RocketChat => json!([{"rocketchatToken": [], "rocketchatUser": []}]),
             Auth::None => json!([]),
         };
@@ -183,6 +203,7 @@ pub fn document() -> Value {
             "securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "a tenant API key (`chk_...`)"},
                 "adminKey": {"type": "http", "scheme": "bearer", "description": "the deployment's admin key"},
+                "portalToken": {"type": "http", "scheme": "bearer", "description": "a portal session's token (`chp_...`); a read-only one is refused (403 `read_only`) on every change, the secret and the preview"},
                 "rocketchatToken": {"type": "apiKey", "in": "header", "name": "X-Auth-Token", "description": "a tenant API key"},
                 "rocketchatUser": {"type": "apiKey", "in": "header", "name": "X-User-Id", "description": "the key's tenant id"}
             }

@@ -1,10 +1,15 @@
 //! The config API's routes: one table drives both request routing and the
 //! OpenAPI document, so a route cannot exist without being described.
+use chathooks::app::caller::Access;
+use chathooks::app::catalogue::{EventTypeList, EventTypeSamples};
 use chathooks::app::deliveries::DeliveryDetail;
 use chathooks::app::integrations::{
     CreatedIntegration, IntegrationPatch, IntegrationView, NewIntegration, TestResult,
 };
+use chathooks::app::portal::{CreatedPortalSession, NewPortalSession, SessionView};
+use chathooks::app::preview::{Preview, PreviewRequest};
 use chathooks::app::rocketchat_settings::LivechatWebhookSettings;
+use chathooks::app::stats::IntegrationStats;
 use chathooks::app::tenants::{CreatedTenant, NewTenant};
 use chathooks::domain::catalogue::EventType;
 use chathooks::domain::delivery::{Delivery, DeliveryStatus};
@@ -28,7 +33,17 @@ pub enum RouteId {
     GetSecret,
     RotateSecret,
     TestIntegration,
+    PreviewIntegration,
+    IntegrationStats,
     ListDeliveries,
+    ListEventTypes,
+    EventTypeSamples,
+    CreatePortalSession,
+    RevokePortalSessions,
+    RevokePortalSession,
+    GetPortalSession,
+    PortalPage,
+    PortalAsset,
     Recover,
     GetDelivery,
     RetryDelivery,
@@ -42,10 +57,19 @@ pub enum RouteId {
 pub enum Auth {
     None,
     Admin,
-    Tenant,
+    /// A tenant caller (`Authorization: Bearer` with an API key or a portal
+    /// token), with the access the route needs (`Caller::allows`).
+    Tenant(Access),
     /// Rocket.Chat's `X-Auth-Token` (an API key) and `X-User-Id` (its tenant id).
     RocketChat,
 }
+
+const PUBLIC: Auth = Auth::None;
+const ADMIN: Auth = Auth::Admin;
+const READ: Auth = Auth::Tenant(Access::Read);
+const WRITE: Auth = Auth::Tenant(Access::Write);
+const API_KEY: Auth = Auth::Tenant(Access::ApiKeyOnly);
+const ROCKETCHAT: Auth = Auth::RocketChat;
 
 /// Builds the schema of a body (a `$ref` to a component for named types).
 pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -128,15 +152,15 @@ const DELIVERY_QUERY: &[(&str, &str, SchemaFn)] = &[
 const NONE: Option<SchemaFn> = None;
 
 macro_rules! route {
-    ($m:ident $p:literal => $id:ident, $auth:ident, $summary:literal, $req:expr, $status:literal $resp:expr, $q:expr) => {
+    ($m:ident $p:literal => $id:ident, $auth:expr, $summary:literal, $req:expr, $status:literal $resp:expr, $q:expr) => {
         route!($m $p => $id, $auth, $summary, $req, $status $resp, $q, &[], ConfigApi)
     };
-    ($m:ident $p:literal => $id:ident, $auth:ident, $summary:literal, $req:expr, $status:literal $resp:expr, $q:expr, $also:expr, $served:ident) => {
+    ($m:ident $p:literal => $id:ident, $auth:expr, $summary:literal, $req:expr, $status:literal $resp:expr, $q:expr, $also:expr, $served:ident) => {
         Route {
             method: Method::$m,
             pattern: $p,
             id: RouteId::$id,
-            auth: Auth::$auth,
+            auth: $auth,
             summary: $summary,
             request: $req,
             response: ($status, $resp),
@@ -150,23 +174,33 @@ macro_rules! route {
 /// Every route of the HTTP API: the config API's, and the event intake's so
 /// the OpenAPI document describes the whole API.
 pub const ROUTES: &[Route] = &[
-    route!(GET "/openapi.json" => OpenApi, None, "This OpenAPI description", NONE, 200 NONE, &[]),
-    route!(POST "/v1/tenants" => CreateTenant, Admin, "Create a tenant and its API key (shown once)", body::<NewTenant>(), 201 body::<CreatedTenant>(), &[]),
-    route!(POST "/v1/integrations" => CreateIntegration, Tenant, "Create an integration; its secret is shown once", body::<NewIntegration>(), 201 body::<CreatedIntegration>(), &[]),
-    route!(GET "/v1/integrations" => ListIntegrations, Tenant, "List the tenant's integrations", NONE, 200 body::<IntegrationPage>(), LIST_QUERY),
-    route!(GET "/v1/integrations/{id}" => GetIntegration, Tenant, "Read an integration", NONE, 200 body::<IntegrationView>(), &[]),
-    route!(PATCH "/v1/integrations/{id}" => UpdateIntegration, Tenant, "Change an integration (partial update)", body::<IntegrationPatch>(), 200 body::<IntegrationView>(), &[]),
-    route!(DELETE "/v1/integrations/{id}" => DeleteIntegration, Tenant, "Delete an integration; its pending retries stop", NONE, 204 NONE, &[]),
-    route!(GET "/v1/integrations/{id}/secret" => GetSecret, Tenant, "Read the signing secret", NONE, 200 body::<SecretView>(), &[]),
-    route!(POST "/v1/integrations/{id}/secret/rotate" => RotateSecret, Tenant, "Rotate the secret; the old one keeps signing for the grace period", body::<bodies::RotateSecret>(), 200 body::<RotatedSecret>(), &[]),
-    route!(POST "/v1/integrations/{id}/test" => TestIntegration, Tenant, "Send a webhook.test delivery now and report the result", NONE, 200 body::<TestResult>(), &[]),
-    route!(GET "/v1/integrations/{id}/deliveries" => ListDeliveries, Tenant, "The integration's delivery log, newest first", NONE, 200 body::<DeliveryPage>(), DELIVERY_QUERY),
-    route!(POST "/v1/integrations/{id}/recover" => Recover, Tenant, "Re-queue the failed deliveries of a time window", body::<bodies::Recover>(), 202 body::<Recovered>(), &[]),
-    route!(GET "/v1/deliveries/{id}" => GetDelivery, Tenant, "One delivery with every attempt", NONE, 200 body::<DeliveryDetail>(), &[]),
-    route!(POST "/v1/deliveries/{id}/retry" => RetryDelivery, Tenant, "Re-deliver now", NONE, 202 body::<Delivery>(), &[]),
-    route!(POST "/v1/events" => IngestEvents, Tenant, "Post one event or {\"events\": [...]}: 202 once queued, 200 for a repeated id", body::<EventsBody>(), 202 body::<EventsAnswer>(), &[], &[200], EventIntake),
-    route!(POST "/api/v1/omnichannel/integrations" => SetRocketchatSettings, RocketChat, "Rocket.Chat-compatible webhook settings", body::<LivechatWebhookSettings>(), 200 body::<RocketChatSuccess>(), &[]),
-    route!(GET "/api/v1/omnichannel/integrations" => GetRocketchatSettings, RocketChat, "Current Rocket.Chat-compatible webhook settings", NONE, 200 body::<RocketChatSettings>(), &[]),
+    route!(GET "/openapi.json" => OpenApi, PUBLIC, "This OpenAPI description", NONE, 200 NONE, &[]),
+    route!(POST "/v1/tenants" => CreateTenant, ADMIN, "Create a tenant and its API key (shown once)", body::<NewTenant>(), 201 body::<CreatedTenant>(), &[]),
+    route!(POST "/v1/integrations" => CreateIntegration, WRITE, "Create an integration; its secret is shown once", body::<NewIntegration>(), 201 body::<CreatedIntegration>(), &[]),
+    route!(GET "/v1/integrations" => ListIntegrations, READ, "List the tenant's integrations", NONE, 200 body::<IntegrationPage>(), LIST_QUERY),
+    route!(GET "/v1/integrations/{id}" => GetIntegration, READ, "Read an integration", NONE, 200 body::<IntegrationView>(), &[]),
+    route!(PATCH "/v1/integrations/{id}" => UpdateIntegration, WRITE, "Change an integration (partial update)", body::<IntegrationPatch>(), 200 body::<IntegrationView>(), &[]),
+    route!(DELETE "/v1/integrations/{id}" => DeleteIntegration, WRITE, "Delete an integration; its pending retries stop", NONE, 204 NONE, &[]),
+    route!(GET "/v1/integrations/{id}/secret" => GetSecret, WRITE, "Read the signing secret (and the previous one during a rotation's grace)", NONE, 200 body::<SecretView>(), &[]),
+    route!(POST "/v1/integrations/{id}/secret/rotate" => RotateSecret, WRITE, "Rotate the secret; the old one keeps signing for the grace period", body::<bodies::RotateSecret>(), 200 body::<RotatedSecret>(), &[]),
+    route!(POST "/v1/integrations/{id}/test" => TestIntegration, WRITE, "Send a webhook.test delivery now and report the result", NONE, 200 body::<TestResult>(), &[]),
+    route!(POST "/v1/integrations/{id}/preview" => PreviewIntegration, WRITE, "The exact request a sample event of a type would make, signed; nothing is sent", body::<PreviewRequest>(), 200 body::<Preview>(), &[]),
+    route!(GET "/v1/integrations/{id}/stats" => IntegrationStats, READ, "Health: the last attempt and the attempts of the last 24 hours", NONE, 200 body::<IntegrationStats>(), &[]),
+    route!(GET "/v1/integrations/{id}/deliveries" => ListDeliveries, READ, "The integration's delivery log, newest first", NONE, 200 body::<DeliveryPage>(), DELIVERY_QUERY),
+    route!(POST "/v1/integrations/{id}/recover" => Recover, WRITE, "Re-queue the failed deliveries of a time window", body::<bodies::Recover>(), 202 body::<Recovered>(), &[]),
+    route!(GET "/v1/deliveries/{id}" => GetDelivery, READ, "One delivery with every attempt", NONE, 200 body::<DeliveryDetail>(), &[]),
+    route!(POST "/v1/deliveries/{id}/retry" => RetryDelivery, WRITE, "Re-deliver now", NONE, 202 body::<Delivery>(), &[]),
+    route!(GET "/v1/event-types" => ListEventTypes, READ, "The event catalogue: each type, its group, what triggers it, the formats that render it", NONE, 200 body::<EventTypeList>(), &[]),
+    route!(GET "/v1/event-types/{type}/samples" => EventTypeSamples, READ, "A sample event of the type rendered by each format that can render it", NONE, 200 body::<EventTypeSamples>(), &[]),
+    route!(POST "/v1/portal/sessions" => CreatePortalSession, API_KEY, "Start a portal session: a link to the portal for the tenant (the token is shown once)", body::<NewPortalSession>(), 201 body::<CreatedPortalSession>(), &[]),
+    route!(DELETE "/v1/portal/sessions" => RevokePortalSessions, API_KEY, "Revoke every portal session of the tenant", NONE, 204 NONE, &[]),
+    route!(DELETE "/v1/portal/sessions/{id}" => RevokePortalSession, API_KEY, "Revoke one portal session", NONE, 204 NONE, &[]),
+    route!(GET "/v1/portal/session" => GetPortalSession, READ, "Who the caller is: the tenant, the scope and the expiry of a portal token", NONE, 200 body::<SessionView>(), &[]),
+    route!(GET "/portal" => PortalPage, PUBLIC, "The portal page (HTML)", NONE, 200 NONE, &[]),
+    route!(GET "/portal/{file}" => PortalAsset, PUBLIC, "One of the portal page's assets", NONE, 200 NONE, &[]),
+    route!(POST "/v1/events" => IngestEvents, API_KEY, "Post one event or {\"events\": [...]}: 202 once queued, 200 for a repeated id", body::<EventsBody>(), 202 body::<EventsAnswer>(), &[], &[200], EventIntake),
+    route!(POST "/api/v1/omnichannel/integrations" => SetRocketchatSettings, ROCKETCHAT, "Rocket.Chat-compatible webhook settings", body::<LivechatWebhookSettings>(), 200 body::<RocketChatSuccess>(), &[]),
+    route!(GET "/api/v1/omnichannel/integrations" => GetRocketchatSettings, ROCKETCHAT, "Current Rocket.Chat-compatible webhook settings", NONE, 200 body::<RocketChatSettings>(), &[]),
 ];
 
 pub enum Matched {

@@ -242,12 +242,37 @@ impl EventStore for MemoryEventStore {
     }
 }
 
+/// (tenant, integration, hour): an hourly attempt counter's key.
+type HourKey = (TenantId, IntegrationId, DateTime<Utc>);
+
 #[derive(Default)]
 pub struct MemoryDeliveryLog {
     deliveries: Mutex<BTreeMap<DeliveryId, (Delivery, Vec<Attempt>)>>,
+    /// The hourly attempt counters, by (tenant, integration, hour).
+    hours: Mutex<BTreeMap<HourKey, HourlyAttempts>>,
 }
 
 impl MemoryDeliveryLog {
+    /// The hourly counter of the attempt's integration and hour, as the DynamoDB log keeps it.
+    fn count_attempt(&self, d: &Delivery, a: &Attempt) {
+        let hour = hour_of(a.started_at);
+        let mut hours = lock(&self.hours);
+        let entry = hours
+            .entry((d.tenant_id.clone(), d.integration_id.clone(), hour))
+            .or_insert_with(|| HourlyAttempts {
+                hour,
+                succeeded: 0,
+                failed: 0,
+                last: None,
+            });
+        if a.succeeded() {
+            entry.succeeded += 1;
+        } else {
+            entry.failed += 1;
+        }
+        entry.last = Some(LastAttempt::of(a));
+    }
+
     pub fn snapshot(&self, id: &DeliveryId) -> Option<(Delivery, Vec<Attempt>)> {
         lock(&self.deliveries).get(id).cloned()
     }
@@ -256,6 +281,7 @@ impl MemoryDeliveryLog {
 #[async_trait]
 impl DeliveryLog for MemoryDeliveryLog {
     async fn record_attempt(&self, d: &Delivery, a: &Attempt) -> Result<(), StoreError> {
+        self.count_attempt(d, a);
         let mut all = lock(&self.deliveries);
         let entry = all
             .entry(d.id.clone())
@@ -420,5 +446,70 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *lock(&self.0)
+    }
+}
+
+/// Portal sessions by token hash.
+#[derive(Default)]
+pub struct MemoryPortalSessionStore {
+    sessions: Mutex<HashMap<String, PortalSession>>,
+}
+
+impl MemoryPortalSessionStore {
+    /// Whether a session is stored under this key (tests check what is kept).
+    pub fn holds_hash(&self, key: &str) -> bool {
+        lock(&self.sessions).contains_key(key)
+    }
+}
+
+#[async_trait]
+impl PortalSessionStore for MemoryPortalSessionStore {
+    async fn create(&self, session: &PortalSession, token_hash: &str) -> Result<(), StoreError> {
+        let mut sessions = lock(&self.sessions);
+        if sessions.contains_key(token_hash) {
+            return Err(StoreError::AlreadyExists);
+        }
+        sessions.insert(token_hash.to_string(), session.clone());
+        Ok(())
+    }
+
+    async fn by_token_hash(&self, token_hash: &str) -> Result<Option<PortalSession>, StoreError> {
+        Ok(lock(&self.sessions).get(token_hash).cloned())
+    }
+
+    async fn revoke(
+        &self,
+        tenant: &TenantId,
+        id: &crate::domain::ids::PortalSessionId,
+    ) -> Result<bool, StoreError> {
+        let mut sessions = lock(&self.sessions);
+        let before = sessions.len();
+        sessions.retain(|_, s| !(&s.tenant_id == tenant && &s.id == id));
+        Ok(sessions.len() < before)
+    }
+
+    async fn revoke_all(&self, tenant: &TenantId) -> Result<usize, StoreError> {
+        let mut sessions = lock(&self.sessions);
+        let before = sessions.len();
+        sessions.retain(|_, s| &s.tenant_id != tenant);
+        Ok(before - sessions.len())
+    }
+}
+
+#[async_trait]
+impl AttemptStats for MemoryDeliveryLog {
+    async fn recent_hours(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        hours: usize,
+    ) -> Result<Vec<HourlyAttempts>, StoreError> {
+        Ok(lock(&self.hours)
+            .iter()
+            .rev()
+            .filter(|((t, i, _), _)| t == tenant && i == integration)
+            .take(hours)
+            .map(|(_, h)| h.clone())
+            .collect())
     }
 }

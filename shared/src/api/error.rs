@@ -83,6 +83,14 @@ impl From<AppError> for ApiError {
         match e {
             AppError::Invalid(v) => v.into(),
             AppError::Unauthorized => Self::unauthorized(),
+            AppError::PortalLinkEnded => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this portal link has expired or was revoked: ask for a new one",
+            ),
+            AppError::Forbidden { code, message } => {
+                Self::new(StatusCode::FORBIDDEN, code, message)
+            }
             AppError::NotFound(what) => Self::not_found(what),
             AppError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
             AppError::Store(StoreError::BadCursor) => {

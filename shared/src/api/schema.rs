@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::borrow::Cow;
 
 use crate::domain::catalogue::EventType;
-use crate::domain::ids::{DeliveryId, EventId, IntegrationId, TenantId};
+use crate::domain::ids::{DeliveryId, EventId, IntegrationId, PortalSessionId, TenantId};
 use crate::domain::secret::WebhookSecret;
 use crate::domain::target_url::{MAX_URL_LEN, TargetUrl};
 
@@ -35,6 +35,9 @@ string_schema!(IntegrationId, "IntegrationId", {
 string_schema!(DeliveryId, "DeliveryId", {
     "type": "string", "pattern": "^msg_[A-Za-z0-9_-]{1,64}$",
     "description": "a delivery id: the `webhook-id` header, the same on every attempt"
+});
+string_schema!(PortalSessionId, "PortalSessionId", {
+    "type": "string", "pattern": "^ps_[A-Za-z0-9_-]{1,64}$", "description": "a portal session id"
 });
 string_schema!(EventId, "EventId", {
     "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$",

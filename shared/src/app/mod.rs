@@ -5,19 +5,25 @@ use std::sync::Arc;
 
 use crate::domain::ValidationError;
 use crate::ports::{
-    DeliveryLog, EventStore, IntegrationStore, QueueError, StoreError, TenantStore,
+    AttemptStats, DeliveryLog, EventStore, IntegrationStore, PortalSessionStore, QueueError,
+    StoreError, TenantStore,
 };
 
 pub mod auth;
 pub mod batch_reads;
 pub mod cache;
+pub mod caller;
+pub mod catalogue;
 pub mod deliveries;
 pub mod dispatch;
 pub mod intake;
 pub mod integrations;
 pub mod outbound;
+pub mod portal;
+pub mod preview;
 pub mod retry;
 pub mod rocketchat_settings;
+pub mod stats;
 pub mod tenants;
 
 /// The errors of the application layer; `api::ApiError` maps them to HTTP.
@@ -27,6 +33,13 @@ pub enum AppError {
     Invalid(#[from] ValidationError),
     #[error("missing or invalid API key")]
     Unauthorized,
+    /// A portal token that expired or was revoked (401).
+    #[error("the portal link has expired or was revoked")]
+    PortalLinkEnded,
+    /// An authenticated caller without the right (403): `code` is stable
+    /// (`read_only`, `forbidden`).
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -44,4 +57,7 @@ pub struct Stores {
     pub integrations: Arc<dyn IntegrationStore>,
     pub events: Arc<dyn EventStore>,
     pub deliveries: Arc<dyn DeliveryLog>,
+    pub portal_sessions: Arc<dyn PortalSessionStore>,
+    /// The hourly attempt counters the delivery log keeps.
+    pub stats: Arc<dyn AttemptStats>,
 }

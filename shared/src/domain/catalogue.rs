@@ -59,6 +59,60 @@ impl EventType {
     }
 }
 
+/// Where an event type belongs in the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EventGroup {
+    /// Chat lifecycle.
+    Chat,
+    /// Messages in a chat.
+    Messages,
+    /// Offline messages and leads.
+    Offline,
+    /// Tickets.
+    Tickets,
+    /// Canned responses.
+    Canned,
+    /// The test delivery.
+    Test,
+}
+
+impl EventType {
+    pub const fn group(self) -> EventGroup {
+        use EventType::*;
+        match self {
+            ChatStarted | ChatQueued | ChatTaken | ChatForwarded | ChatClosed | ChatTagsChanged => {
+                EventGroup::Chat
+            }
+            MessageVisitor | MessageAgent => EventGroup::Messages,
+            OfflineMessage | LeadCaptured => EventGroup::Offline,
+            TicketCreated => EventGroup::Tickets,
+            CannedResponseChanged => EventGroup::Canned,
+            WebhookTest => EventGroup::Test,
+        }
+    }
+
+    /// What triggers the event, for people.
+    pub const fn description(self) -> &'static str {
+        use EventType::*;
+        match self {
+            ChatStarted => "A visitor started a chat (pre-chat survey answered).",
+            ChatQueued => "A chat is waiting in the queue for an agent.",
+            ChatTaken => "An agent took a queued chat.",
+            ChatForwarded => "A chat was transferred to another agent or department.",
+            ChatClosed => "A chat ended; carries the whole transcript.",
+            ChatTagsChanged => "Tags were added to or removed from a chat.",
+            MessageVisitor => "The visitor sent a message.",
+            MessageAgent => "An agent sent a message.",
+            OfflineMessage => "A visitor left a message while no agent was online.",
+            LeadCaptured => "A visitor's contact details were captured.",
+            TicketCreated => "A ticket was created (from a chat, an email or a form).",
+            CannedResponseChanged => "A canned response was created or changed.",
+            WebhookTest => "Sent by Send test to check the endpoint; never by a chat.",
+        }
+    }
+}
+
 impl FromStr for EventType {
     type Err = ValidationError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

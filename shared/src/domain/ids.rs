@@ -81,6 +81,13 @@ prefixed_id!(
     "msg_"
 );
 
+prefixed_id!(
+    /// A portal session: one link to the portal handed to a tenant's user.
+    /// Not a secret: the session's token is.
+    PortalSessionId,
+    "ps_"
+);
+
 impl DeliveryId {
     /// The delivery of `event` to `integration` always gets the same id, so an
     /// intake retried after a partial failure fans out the same deliveries

@@ -6,6 +6,7 @@ pub mod ids;
 pub mod integration;
 pub mod message;
 pub mod retry;
+pub mod samples;
 pub mod secret;
 pub mod signing;
 pub mod ssrf;

@@ -14,11 +14,15 @@ pub mod deliveries;
 pub mod events;
 pub mod integrations;
 pub mod keys;
+pub mod portal;
+pub mod stats;
 pub mod tenants;
 
 pub use deliveries::DynamoDbDeliveryLog;
 pub use events::DynamoDbEventStore;
 pub use integrations::DynamoDbIntegrationStore;
+pub use portal::DynamoDbPortalSessionStore;
+pub use stats::DynamoDbAttemptStats;
 pub use tenants::DynamoDbTenantStore;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
