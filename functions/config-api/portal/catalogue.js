@@ -3,7 +3,7 @@
 import { api, enc, eventTypes } from "./api.js";
 import { h, replace, badge, prettyBody, copyButton } from "./dom.js";
 import { loading, empty, failure } from "./states.js";
-import { GROUPS, formatLabel } from "./integrations.js";
+import { GROUPS, FORMATS, formatLabel } from "./integrations.js";
 
 export async function catalogueView(main, ctx) {
   const head = h(
@@ -46,7 +46,7 @@ function eventEntry(t) {
       null,
       h("span", { class: "event-name mono" }, t.type),
       h("span", { class: "event-desc" }, t.description || ""),
-      h("span", { class: "event-formats" }, (t.formats || []).map((f) => badge(formatLabel(f), "format"))),
+      h("span", { class: "event-formats" }, [...(t.formats || [])].sort((a, b) => FORMATS.findIndex((x) => x.id === a) - FORMATS.findIndex((x) => x.id === b)).map((f) => badge(formatLabel(f), "format"))),
     ),
     panel,
   );
@@ -69,7 +69,8 @@ function eventEntry(t) {
 }
 
 function samples(t, byFormat) {
-  const formats = Object.keys(byFormat);
+  const order = (f) => { const i = FORMATS.findIndex((x) => x.id === f); return i < 0 ? FORMATS.length : i; };
+  const formats = Object.keys(byFormat).sort((a, b) => order(a) - order(b));
   if (!formats.length) return empty("No samples", "No format renders this event.");
   const out = h("div", { class: "sample-body" });
   const tabs = formats.map((f, idx) =>

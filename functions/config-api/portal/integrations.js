@@ -26,6 +26,7 @@ export const GROUPS = [
   { id: "offline", label: "Offline messages and leads" },
   { id: "tickets", label: "Tickets" },
   { id: "canned", label: "Canned responses" },
+  { id: "test", label: "Testing" },
 ];
 
 const RETRY_PRESETS = [
@@ -626,7 +627,8 @@ function integrationForm(ctx, types, existing) {
     const groups = [...GROUPS];
     for (const t of types) if (!groups.find((g) => g.id === t.group)) groups.push({ id: t.group, label: "Other" });
     for (const g of groups) {
-      const inGroup = types.filter((t) => t.group === g.id && (t.formats || []).includes(f));
+      // webhook.test is what Send test sends; a chat never triggers it
+      const inGroup = types.filter((t) => t.group === g.id && (t.formats || []).includes(f) && (t.type !== "webhook.test" || chosen.has(t.type)));
       if (!inGroup.length) continue;
       eventsBox.appendChild(
         h(
