@@ -1,28 +1,81 @@
-//! Shared test fixtures: one emulator per test binary, and uniquely named
-//! tables and queues so tests never see each other's data.
+//! The integration tests' fixtures, one layer for every test file: moto
+//! emulators shared by the tests of a process, local stacks on them (each
+//! with uniquely named tables and queues, so tests never see each other's
+//! data), tenants, integrations and events through the API, and waits on
+//! the delivery log and the queues instead of fixed sleeps.
+//!
+//! A test usually reads:
+//! ```ignore
+//! let (stack, _admin, tenant) = stack_with(&[]).await;
+//! let (id, _) = integration(&tenant, &receiver.url("/hook"), json!({})).await;
+//! let delivery = post_event(&tenant, "evt-1").await;
+//! let d = wait_settled(&tenant, &delivery, WAIT).await;
+//! wait_idle(&stack).await; // nothing left to deliver: now count what arrived
+//! ```
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::{Value, json};
 
-use crate::moto::Emulator;
+use crate::client::ApiClient;
+use crate::local::LocalStack;
+use crate::moto::{Emulator, sdk_config};
+
+pub use crate::local::{LocalOptions, new_tenant};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-static EMULATOR: OnceLock<Result<Emulator, String>> = OnceLock::new();
+/// How long a test waits for something the engine does within a second or
+/// two when the machine is idle: generous, since a wait returns as soon as
+/// its condition holds, and a loaded machine (2 cores shared by the tests,
+/// moto and whatever else runs) is many times slower.
+pub const WAIT: Duration = Duration::from_secs(30);
 
-/// The test binary's emulator, started on first use. Statics are never
-/// dropped, so a watchdog stops the moto servers once this process is gone.
-pub fn emulator() -> Result<&'static Emulator, BoxError> {
-    let started = EMULATOR.get_or_init(|| {
+/// Emulators shared by the tests of this process (`CHATHOOKS_TEST_EMULATORS`,
+/// default 1), each a moto pair (SQS and DynamoDB in their own processes),
+/// handed out round-robin and started on first use.
+const DEFAULT_EMULATORS: usize = 1;
+
+struct Pool {
+    slots: Vec<OnceLock<Result<Arc<Emulator>, String>>>,
+    next: AtomicUsize,
+}
+
+static POOL: OnceLock<Pool> = OnceLock::new();
+
+fn pool() -> &'static Pool {
+    POOL.get_or_init(|| {
+        let size = std::env::var("CHATHOOKS_TEST_EMULATORS")
+            .ok()
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(DEFAULT_EMULATORS);
+        Pool {
+            slots: (0..size).map(|_| OnceLock::new()).collect(),
+            next: AtomicUsize::new(0),
+        }
+    })
+}
+
+/// A shared emulator (the next one of the pool), started on first use.
+/// Statics are never dropped, so a watchdog stops the moto servers once this
+/// process is gone.
+pub fn emulator() -> Result<Arc<Emulator>, BoxError> {
+    let pool = pool();
+    let slot = &pool.slots[pool.next.fetch_add(1, Ordering::Relaxed) % pool.slots.len()];
+    let started = slot.get_or_init(|| {
         let emulator = Emulator::start().map_err(|e| e.to_string())?;
         reap_when_gone(&[emulator.sqs.pid(), emulator.dynamodb.pid()]);
-        Ok(emulator)
+        Ok(Arc::new(emulator))
     });
-    started.as_ref().map_err(|e| e.clone().into())
+    started.clone().map_err(Into::into)
 }
 
 /// Stop `pids` once the current process has exited.
@@ -41,19 +94,248 @@ fn reap_when_gone(pids: &[u32]) {
         .spawn();
 }
 
+// ---- stacks ---------------------------------------------------------------
+
+/// Options with these `CHATHOOKS_*` settings over the template's.
+pub fn options(settings: &[(&str, &str)]) -> LocalOptions {
+    LocalOptions {
+        settings: settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..LocalOptions::default()
+    }
+}
+
+/// A fresh stack on a shared emulator: provisioned, not serving, no consumers.
+pub async fn start(options: LocalOptions) -> LocalStack {
+    let emulator = emulator().expect("moto emulator");
+    LocalStack::start_on(emulator, options)
+        .await
+        .expect("local stack")
+}
+
+/// A fresh stack on a shared emulator serving the API on a free port, its
+/// consumers not started (nothing is delivered until `start_consumers`), and
+/// an admin client for it.
+pub async fn serving(options: LocalOptions) -> (LocalStack, ApiClient) {
+    let mut stack = start(options).await;
+    let addr = stack.serve(0).await.expect("serve the API");
+    let admin = ApiClient::new(
+        format!("http://{addr}"),
+        Some(stack.options.admin_key.clone()),
+    );
+    (stack, admin)
+}
+
+/// A fresh stack on a shared emulator, serving the API on a free port with
+/// its consumers running, and an admin client for it.
+pub async fn running(options: LocalOptions) -> (LocalStack, ApiClient) {
+    let (mut stack, admin) = serving(options).await;
+    stack.start_consumers();
+    (stack, admin)
+}
+
+/// A running stack (see [`running`]), its admin client and a tenant on it.
+pub async fn stack_opts(options: LocalOptions) -> (LocalStack, ApiClient, ApiClient) {
+    let (stack, admin) = running(options).await;
+    let tenant = new_tenant(&admin).await;
+    (stack, admin, tenant)
+}
+
+/// A running stack with these `CHATHOOKS_*` settings, its admin client and a tenant.
+pub async fn stack_with(settings: &[(&str, &str)]) -> (LocalStack, ApiClient, ApiClient) {
+    stack_opts(options(settings)).await
+}
+
+/// A new tenant: its client and its id.
+pub async fn tenant_with_id(admin: &ApiClient) -> (ApiClient, String) {
+    let created = admin
+        .post("/v1/tenants", &json!({"name": "test tenant"}))
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let key = created.body["api_key"].as_str().expect("api_key");
+    let id = created.body["id"].as_str().expect("id").to_string();
+    (admin.with_key(key), id)
+}
+
+// ---- integrations and events ---------------------------------------------
+
+/// Create an integration from `body`; returns the API's answer (201, with the secret).
+pub async fn create_integration(tenant: &ApiClient, body: Value) -> Value {
+    let created = tenant.post("/v1/integrations", &body).await;
+    assert_eq!(created.status, 201, "{body} -> {:?}", created.body);
+    created.body
+}
+
+/// Create a standard integration for chat.closed at `url`, with `extra`
+/// fields merged in. Returns its id and the API's answer.
+pub async fn integration(tenant: &ApiClient, url: &str, extra: Value) -> (String, Value) {
+    let mut body = json!({"name": "test", "url": url, "events": ["chat.closed"]});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    let created = create_integration(tenant, body).await;
+    let id = created["id"].as_str().expect("id").to_string();
+    (id, created)
+}
+
+/// A chat.closed event `id` for the chat `chat-{id}`, with one visitor message.
+pub fn closed_chat(id: &str) -> Value {
+    json!({
+        "id": id, "type": "chat.closed", "occurred_at": "2026-11-21T10:00:00Z",
+        "chat": {"id": format!("chat-{id}"), "messages": [
+            {"author_type": "visitor", "author_name": "Mary Brown", "text": "Hello", "sent_at": "2026-11-21T09:59:00Z"}
+        ]},
+        "visitor": {"id": "v-1", "name": "Mary Brown", "email": "mary.brown@example.com"}
+    })
+}
+
+/// Post `event` (one event or a batch); asserts 202 and returns the answer.
+pub async fn accept(tenant: &ApiClient, event: &Value) -> Value {
+    let accepted = tenant.post("/v1/events", event).await;
+    assert_eq!(accepted.status, 202, "{event}: {:?}", accepted.body);
+    accepted.body
+}
+
+/// Post one chat.closed event; returns the id of its (single) delivery.
+pub async fn post_event(tenant: &ApiClient, event_id: &str) -> String {
+    let accepted = accept(tenant, &closed_chat(event_id)).await;
+    accepted["deliveries"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no delivery planned: {accepted}"))
+        .to_string()
+}
+
+// ---- the delivery log ----------------------------------------------------
+
+/// Poll `GET /v1/deliveries/{id}` until `done` holds or `timeout` passes;
+/// returns the last body (the log has a delivery from its first attempt on:
+/// until then the answer is a 404).
+pub async fn wait_delivery(
+    tenant: &ApiClient,
+    id: &str,
+    timeout: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let got = tenant.get(&format!("/v1/deliveries/{id}")).await;
+        if (got.status == 200 && done(&got.body)) || Instant::now() >= deadline {
+            return got.body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Wait until the delivery is no longer pending (succeeded or failed).
+pub async fn wait_settled(tenant: &ApiClient, id: &str, timeout: Duration) -> Value {
+    wait_delivery(tenant, id, timeout, |d| {
+        d["status"] == "succeeded" || d["status"] == "failed"
+    })
+    .await
+}
+
+/// Wait until the delivery's status is `status`.
+pub async fn wait_status(tenant: &ApiClient, id: &str, status: &str) -> Value {
+    let d = wait_delivery(tenant, id, WAIT, |d| d["status"] == status).await;
+    assert_eq!(d["status"], status, "{d}");
+    d
+}
+
+/// A delivery's attempts as the API lists them.
+pub fn attempts(delivery: &Value) -> Vec<Value> {
+    delivery["attempts"].as_array().cloned().unwrap_or_default()
+}
+
+// ---- the queues ------------------------------------------------------------
+
+/// The queues a job lives in between the intake and its last attempt.
+const WORK_QUEUES: [&str; 2] = ["DeliveryQueue", "RetryQueue"];
+
+/// Messages a queue holds in any state (visible, received and not yet
+/// deleted, delayed), read from moto directly (not through a stack's outage
+/// proxy); a queue that does not exist holds none.
+pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> u64 {
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await;
+    let out = match out {
+        Ok(out) => out,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_queue_does_not_exist()) =>
+        {
+            return 0;
+        }
+        Err(e) => panic!("GetQueueAttributes {queue_url}: {e:?}"),
+    };
+    out.attributes()
+        .into_iter()
+        .flat_map(|a| a.values())
+        .filter_map(|n| n.parse::<u64>().ok())
+        .sum()
+}
+
+/// Wait until the stack has nothing left to do: its delivery and retry
+/// queues hold no message in any state, on two rounds of reads in a row. A
+/// job moving between the two queues is always in one of them (it is sent to
+/// the next before it is deleted from the one it was in), so two clean
+/// rounds mean every attempt that will ever be made has been made: what a
+/// receiver got by then is all it gets. Panics after `timeout` with the depths.
+pub async fn wait_idle_within(stack: &LocalStack, timeout: Duration) {
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config(&stack.emulator.sqs.endpoint).await);
+    let urls: Vec<String> = WORK_QUEUES.iter().map(|q| stack.queue_url(q)).collect();
+    let deadline = Instant::now() + timeout;
+    let mut clean_rounds = 0;
+    loop {
+        let mut depths = Vec::new();
+        for url in &urls {
+            depths.push(queue_depth(&sqs, url).await);
+        }
+        if depths.iter().all(|d| *d == 0) {
+            clean_rounds += 1;
+            if clean_rounds == 2 {
+                return;
+            }
+        } else {
+            clean_rounds = 0;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still busy after {timeout:?}: {WORK_QUEUES:?} hold {depths:?} messages"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// [`wait_idle_within`] the default [`WAIT`].
+pub async fn wait_idle(stack: &LocalStack) {
+    wait_idle_within(stack, WAIT).await;
+}
+
+// ---- bare tables and queues (adapter tests) --------------------------------
+
 /// `prefix` followed by a random suffix.
 pub fn unique_name(prefix: &str) -> String {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     format!("{prefix}-{}", &suffix[..12])
 }
 
-/// A DynamoDB client on the emulator.
+/// A DynamoDB client on a shared emulator.
 pub async fn dynamodb_client() -> Result<aws_sdk_dynamodb::Client, BoxError> {
     let config = emulator()?.dynamodb_config().await;
     Ok(aws_sdk_dynamodb::Client::new(&config))
 }
 
-/// An SQS client on the emulator.
+/// An SQS client on a shared emulator.
 pub async fn sqs_client() -> Result<aws_sdk_sqs::Client, BoxError> {
     let config = emulator()?.sqs_config().await;
     Ok(aws_sdk_sqs::Client::new(&config))
@@ -113,7 +395,7 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
     Ok(())
 }
 
-/// A fresh table on the emulator: the client and the table's name.
+/// A fresh table on a shared emulator: the client and the table's name.
 pub async fn fresh_table() -> Result<(aws_sdk_dynamodb::Client, String), BoxError> {
     let client = dynamodb_client().await?;
     let name = unique_name("chathooks");
@@ -121,7 +403,7 @@ pub async fn fresh_table() -> Result<(aws_sdk_dynamodb::Client, String), BoxErro
     Ok((client, name))
 }
 
-/// A fresh standard queue on the emulator: the client and the queue's URL.
+/// A fresh standard queue on a shared emulator: the client and the queue's URL.
 pub async fn fresh_queue() -> Result<(aws_sdk_sqs::Client, String), BoxError> {
     let client = sqs_client().await?;
     let out = client

@@ -107,7 +107,9 @@ pub struct Proxies {
 }
 
 pub struct LocalStack {
-    pub emulator: Emulator,
+    /// The emulator the stack lives in: its own (stopped with the stack) or
+    /// one shared with other stacks (`chathooks_tests::fixtures`).
+    pub emulator: Arc<Emulator>,
     pub stack: Stack,
     pub functions: Arc<Functions>,
     pub sqs: aws_sdk_sqs::Client,
@@ -129,8 +131,13 @@ impl LocalStack {
         Self::start_on(emulator, options).await
     }
 
-    /// Provision a fresh stack (uniquely named tables and queues) on a running emulator.
-    pub async fn start_on(emulator: Emulator, options: LocalOptions) -> Result<Self, BoxError> {
+    /// Provision a fresh stack (uniquely named tables and queues) on a
+    /// running emulator, owned (`Emulator`) or shared (`Arc<Emulator>`).
+    pub async fn start_on(
+        emulator: impl Into<Arc<Emulator>>,
+        options: LocalOptions,
+    ) -> Result<Self, BoxError> {
+        let emulator = emulator.into();
         let proxies = if options.through_proxies {
             let upstream = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
             Some(Proxies {
@@ -333,7 +340,7 @@ impl LocalStack {
         }
     }
 
-    /// Stop the server and the consumers (the emulator stops when dropped).
+    /// Stop the server and the consumers (an emulator of its own stops when dropped).
     pub async fn stop(&mut self) {
         let _ = self.shutdown.send(true);
         for task in self.tasks.drain(..).chain(self.consumers.drain(..)) {

@@ -106,6 +106,7 @@ async fn a_delayed_message_becomes_visible_after_its_delay() {
     let delayed = message(2);
 
     // WHEN a message is sent with a 2 s delay
+    let sent = Instant::now();
     queue.send(std::slice::from_ref(&delayed)).await.unwrap();
 
     // THEN it is not there at once
@@ -117,10 +118,11 @@ async fn a_delayed_message_becomes_visible_after_its_delay() {
         .await
         .unwrap();
     assert!(now.messages.unwrap_or_default().is_empty());
-    // AND it is there after about 3 s
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let later = receive(&client, &url, 1, Duration::from_secs(5)).await;
+    // AND it arrives once its delay has passed, not before
+    let later = receive(&client, &url, 1, Duration::from_secs(30)).await;
+    let waited = sent.elapsed();
     assert_eq!(later, vec![delayed.body]);
+    assert!(waited >= Duration::from_secs(2), "visible after {waited:?}");
 }
 
 #[tokio::test]

@@ -1,26 +1,14 @@
 //! The backbone end to end: tenant, integration, event, signed delivery to a
 //! real receiver on 127.0.0.1, retry through the retry queue and the
 //! scheduler, the delivery log through the API. Against moto, through HTTP.
-use chathooks_tests::local::{LocalOptions, new_tenant, running};
+use chathooks_tests::fixtures::*;
 use chathooks_tests::receiver::{Receiver, Reply};
-use serde_json::{Value, json};
-use std::time::Duration;
-
-fn closed_chat(id: &str) -> Value {
-    json!({
-        "id": id, "type": "chat.closed", "occurred_at": "2026-11-21T10:00:00Z",
-        "chat": {"id": "chat-42", "messages": [
-            {"author_type": "visitor", "author_name": "Mary Brown", "text": "How are you?", "sent_at": "2026-11-21T09:59:00Z"}
-        ]},
-        "visitor": {"id": "v-1", "name": "Mary Brown", "email": "mary.brown@email.com"}
-    })
-}
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_event_reaches_the_receiver_signed_and_is_logged() {
     // GIVEN a local stack, a tenant and a standard integration pointing at a receiver
-    let (_stack, admin) = running(LocalOptions::default()).await.unwrap();
-    let tenant = new_tenant(&admin).await;
+    let (stack, admin, tenant) = stack_with(&[]).await;
     let receiver = Receiver::start().await;
     let created = tenant
         .post(
@@ -43,7 +31,7 @@ async fn an_event_reaches_the_receiver_signed_and_is_logged() {
         .to_string();
 
     // THEN the receiver gets one signed POST in the standard format
-    let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+    let got = receiver.wait_for(1, WAIT).await;
     assert_eq!(got.len(), 1);
     let hook = &got[0];
     assert_eq!(hook.method, "POST");
@@ -53,21 +41,12 @@ async fn an_event_reaches_the_receiver_signed_and_is_logged() {
     chathooks_tests::verify::assert_signed(hook, &secret);
     let body = hook.json();
     assert_eq!(body["type"], "chat.closed");
-    assert_eq!(body["data"]["chat"]["id"], "chat-42");
+    assert_eq!(body["data"]["chat"]["id"], "chat-evt-backbone-1");
 
     // AND the delivery with its attempt is visible through the API
-    let mut detail = tenant.get(&format!("/v1/deliveries/{delivery_id}")).await;
-    for _ in 0..50 {
-        if detail.body["status"] == "succeeded" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        detail = tenant.get(&format!("/v1/deliveries/{delivery_id}")).await;
-    }
-    assert_eq!(detail.status, 200);
-    assert_eq!(detail.body["status"], "succeeded");
-    assert_eq!(detail.body["attempts"].as_array().unwrap().len(), 1);
-    assert_eq!(detail.body["attempts"][0]["status_code"], 200);
+    let detail = wait_status(&tenant, &delivery_id, "succeeded").await;
+    assert_eq!(attempts(&detail).len(), 1, "{detail}");
+    assert_eq!(detail["attempts"][0]["status_code"], 200);
 
     // AND another tenant cannot see it
     let other = new_tenant(&admin).await;
@@ -85,48 +64,39 @@ async fn an_event_reaches_the_receiver_signed_and_is_logged() {
         .await;
     assert_eq!(again.status, 200);
     assert_eq!(again.body["duplicate"], true);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    wait_idle(&stack).await;
     assert_eq!(receiver.received().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_attempt_is_retried_and_an_exhausted_delivery_fails() {
-    let (_stack, admin) = running(LocalOptions::default()).await.unwrap();
-    let tenant = new_tenant(&admin).await;
+    let (stack, _admin, tenant) = stack_with(&[]).await;
     // GIVEN a receiver that fails its first request, and one that always fails
     let flaky = Receiver::scripted(|n, _| Reply::status(if n == 0 { 503 } else { 200 })).await;
     let dead = Receiver::scripted(|_, _| Reply::status(500).with_body("boom")).await;
     for (receiver, name) in [(&flaky, "flaky"), (&dead, "dead")] {
-        let created = tenant
-            .post("/v1/integrations", &json!({"name": name, "url": receiver.url("/"), "events": ["chat.closed"], "retry_policy": [1, 1]}))
-            .await;
-        assert_eq!(created.status, 201, "{:?}", created.body);
+        create_integration(
+            &tenant,
+            json!({"name": name, "url": receiver.url("/"), "events": ["chat.closed"], "retry_policy": [1, 1]}),
+        )
+        .await;
     }
     // WHEN one event goes to both
-    let accepted = tenant.post("/v1/events", &closed_chat("evt-retry-1")).await;
-    assert_eq!(accepted.status, 202);
+    let accepted = accept(&tenant, &closed_chat("evt-retry-1")).await;
     // THEN the flaky receiver gets the retry, the same webhook-id both times
-    let got = flaky.wait_for(2, Duration::from_secs(30)).await;
+    let got = flaky.wait_for(2, WAIT).await;
     assert_eq!(got.len(), 2, "the retry did not arrive");
     assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
     // AND the dead one gets all three attempts, then the delivery is failed with the reason
-    assert_eq!(dead.wait_for(3, Duration::from_secs(40)).await.len(), 3);
-    let deliveries = accepted.body["deliveries"].as_array().unwrap();
+    assert_eq!(dead.wait_for(3, WAIT).await.len(), 3);
+    let deliveries = accepted["deliveries"].as_array().unwrap();
     let mut statuses = Vec::new();
     for d in deliveries {
-        let id = d["id"].as_str().unwrap();
-        let mut detail = tenant.get(&format!("/v1/deliveries/{id}")).await;
-        for _ in 0..100 {
-            if detail.body["status"] != "pending" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            detail = tenant.get(&format!("/v1/deliveries/{id}")).await;
-        }
+        let detail = wait_settled(&tenant, d["id"].as_str().unwrap(), WAIT).await;
         statuses.push((
-            detail.body["status"].clone(),
-            detail.body["attempts"].as_array().unwrap().len(),
-            detail.body["last_error"].clone(),
+            detail["status"].clone(),
+            attempts(&detail).len(),
+            detail["last_error"].clone(),
         ));
     }
     statuses.sort_by_key(|s| s.1);
@@ -143,5 +113,7 @@ async fn a_failed_attempt_is_retried_and_an_exhausted_delivery_fails() {
         "{:?}",
         statuses[1].2
     );
+    wait_idle(&stack).await;
+    assert_eq!(flaky.received().len(), 2, "no attempt after the success");
     assert_eq!(dead.received().len(), 3, "no attempt after the last one");
 }

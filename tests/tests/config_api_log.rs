@@ -1,10 +1,10 @@
 //! The delivery log through HTTP against moto: filters, pagination, retry,
-//! recover, deletion stopping retries; the cross-tenant matrix over every
+//! recover; the cross-tenant matrix over every
 //! tenant route of the route table; Rocket.Chat's settings call with seed
 //! 004's body; the OpenAPI document as served.
 use chathooks_tests::client::rocketchat_settings_call;
 use chathooks_tests::client::{Answer, ApiClient};
-use chathooks_tests::local::{LocalOptions, new_tenant, running};
+use chathooks_tests::fixtures::*;
 use chathooks_tests::receiver::{Receiver, Reply};
 use config_api::routes::{Auth, ROUTES, ServedBy};
 use serde_json::{Value, json};
@@ -12,47 +12,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-fn closed_chat(id: &str) -> Value {
-    json!({
-        "id": id, "type": "chat.closed",
-        "chat": {"id": "chat-42", "messages": [
-            {"author_type": "visitor", "author_name": "Mary", "text": "Hello", "sent_at": "2026-11-21T09:59:00Z"}
-        ]},
-        "visitor": {"id": "v-1", "name": "Mary"}
-    })
-}
-
 fn started_chat(id: &str) -> Value {
-    json!({"id": id, "type": "chat.started", "chat": {"id": "chat-43"}})
+    json!({"id": id, "type": "chat.started", "chat": {"id": format!("chat-{id}")}})
 }
 
-async fn create(tenant: &ApiClient, body: Value) -> Value {
-    let created = tenant.post("/v1/integrations", &body).await;
-    assert_eq!(created.status, 201, "{body} -> {:?}", created.body);
-    created.body
-}
-
-async fn post_event(tenant: &ApiClient, event: Value) -> String {
-    let accepted = tenant.post("/v1/events", &event).await;
-    assert_eq!(accepted.status, 202, "{:?}", accepted.body);
-    accepted.body["deliveries"][0]["id"]
+/// Post `event`; returns the id of its (single) delivery.
+async fn post_one(tenant: &ApiClient, event: Value) -> String {
+    accept(tenant, &event).await["deliveries"][0]["id"]
         .as_str()
         .unwrap()
         .to_string()
-}
-
-/// Poll a delivery until its status is `want` (or give up after `secs`).
-async fn wait_delivery(tenant: &ApiClient, id: &str, want: &str, secs: u64) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        // the log has the delivery once the dispatcher took its job
-        let d = tenant.get(&format!("/v1/deliveries/{id}")).await;
-        if d.body["status"] == want || std::time::Instant::now() > deadline {
-            assert_eq!(d.status, 200, "{:?}", d.body);
-            return d.body;
-        }
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
 }
 
 fn ids(answer: &Answer) -> Vec<String> {
@@ -66,8 +35,7 @@ fn ids(answer: &Answer) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_delivery_log_filters_pages_retries_and_recovers() {
-    let (_stack, admin) = running(LocalOptions::default()).await.unwrap();
-    let tenant = new_tenant(&admin).await;
+    let (stack, _admin, tenant) = stack_with(&[]).await;
     // GIVEN a receiver that fails until it is switched on, and no retries
     let up = Arc::new(AtomicBool::new(false));
     let switch = up.clone();
@@ -79,7 +47,7 @@ async fn the_delivery_log_filters_pages_retries_and_recovers() {
         })
     })
     .await;
-    let integration = create(
+    let integration = create_integration(
         &tenant,
         json!({"url": receiver.url("/"), "events": ["chat.closed", "chat.started"], "retry_policy": "none"}),
     )
@@ -93,9 +61,8 @@ async fn the_delivery_log_filters_pages_retries_and_recovers() {
         started_chat("evt-log-2"),
         closed_chat("evt-log-3"),
     ] {
-        let d = post_event(&tenant, event).await;
-        let failed = wait_delivery(&tenant, &d, "failed", 20).await;
-        assert_eq!(failed["status"], "failed", "{failed}");
+        let d = post_one(&tenant, event).await;
+        let failed = wait_status(&tenant, &d, "failed").await;
         assert_eq!(failed["attempts"].as_array().unwrap().len(), 1);
         assert_eq!(failed["attempts"][0]["status_code"], 500);
         deliveries.push(d);
@@ -146,8 +113,7 @@ async fn the_delivery_log_filters_pages_retries_and_recovers() {
     assert_eq!(retried.status, 202, "{:?}", retried.body);
     assert_eq!(retried.body["status"], "pending");
     // THEN it succeeds on a second attempt, with both attempts in the log
-    let done = wait_delivery(&tenant, &deliveries[0], "succeeded", 20).await;
-    assert_eq!(done["status"], "succeeded", "{done}");
+    let done = wait_status(&tenant, &deliveries[0], "succeeded").await;
     let attempts = done["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 2);
     assert_eq!(attempts[0]["status_code"], 500);
@@ -173,10 +139,10 @@ async fn the_delivery_log_filters_pages_retries_and_recovers() {
     assert_eq!(recovered.status, 202, "{:?}", recovered.body);
     assert_eq!(recovered.body["requeued"], 2);
     for d in &deliveries[1..] {
-        let done = wait_delivery(&tenant, d, "succeeded", 20).await;
-        assert_eq!(done["status"], "succeeded", "{done}");
+        wait_status(&tenant, d, "succeeded").await;
     }
-    assert_eq!(receiver.wait_for(6, Duration::from_secs(5)).await.len(), 6);
+    wait_idle(&stack).await;
+    assert_eq!(receiver.received().len(), 6);
     // AND a bad window names the field
     for (body, field) in [
         (json!({"since": "soon"}), "since"),
@@ -201,60 +167,19 @@ fn urlencode(raw: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn deleting_an_integration_stops_its_pending_retries() {
-    let (_stack, admin) = running(LocalOptions::default()).await.unwrap();
-    let tenant = new_tenant(&admin).await;
-    // GIVEN an integration whose receiver always fails, retried after 2 s
-    let receiver = Receiver::scripted(|_, _| Reply::status(503)).await;
-    let integration = create(
-        &tenant,
-        json!({"url": receiver.url("/"), "events": ["chat.closed"], "retry_policy": [2, 2, 2]}),
-    )
-    .await;
-    let id = integration["id"].as_str().unwrap();
-    let delivery = post_event(&tenant, closed_chat("evt-delete-1")).await;
-    assert_eq!(receiver.wait_for(1, Duration::from_secs(20)).await.len(), 1);
-    // WHEN it is deleted while a retry is pending
-    assert_eq!(
-        tenant
-            .delete(&format!("/v1/integrations/{id}"))
-            .await
-            .status,
-        204
-    );
-    // THEN no retry reaches the receiver, and the delivery fails with the reason
-    let failed = wait_delivery(&tenant, &delivery, "failed", 20).await;
-    assert_eq!(failed["status"], "failed", "{failed}");
-    assert!(
-        failed["last_error"].as_str().unwrap().contains("deleted"),
-        "{failed}"
-    );
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(
-        receiver.received().len(),
-        1,
-        "a retry went out after deletion"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
-    let (_stack, admin) = running(LocalOptions::default()).await.unwrap();
-    let a = new_tenant(&admin).await;
+    let (stack, admin, a) = stack_with(&[]).await;
     let b = new_tenant(&admin).await;
     // GIVEN tenant A's integration and one of its deliveries (failed, so retry/recover would act)
     let receiver = Receiver::scripted(|_, _| Reply::status(500)).await;
-    let integration = create(
+    let integration = create_integration(
         &a,
         json!({"name": "A's", "url": receiver.url("/"), "events": ["chat.closed"], "retry_policy": "none"}),
     )
     .await;
     let iid = integration["id"].as_str().unwrap().to_string();
-    let did = post_event(&a, closed_chat("evt-tenancy-1")).await;
-    assert_eq!(
-        wait_delivery(&a, &did, "failed", 20).await["status"],
-        "failed"
-    );
+    let did = post_event(&a, "evt-tenancy-1").await;
+    wait_status(&a, &did, "failed").await;
     let sent_before = receiver.received().len();
     let integration_before = a.get(&format!("/v1/integrations/{iid}")).await.body;
     let secret_before = a.get(&format!("/v1/integrations/{iid}/secret")).await.body;
@@ -269,7 +194,7 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
     let mut checked = 0;
     for route in ROUTES
         .iter()
-        .filter(|r| r.auth == Auth::Tenant && r.served_by == ServedBy::ConfigApi)
+        .filter(|r| matches!(r.auth, Auth::Tenant(_)) && r.served_by == ServedBy::ConfigApi)
         .filter(|r| r.pattern.contains("{id}"))
     {
         let (real, missing) = if route.pattern.starts_with("/v1/deliveries") {
@@ -283,6 +208,7 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
             }
             "/v1/integrations/{id}/recover" => Some(json!({"since": since})),
             "/v1/integrations/{id}/secret/rotate" => Some(json!({"grace_hours": 0})),
+            "/v1/integrations/{id}/preview" => Some(json!({"event_type": "chat.closed"})),
             _ if route.method == http::Method::POST => Some(json!({})),
             _ => None,
         };
@@ -320,7 +246,7 @@ async fn another_tenants_ids_are_404_on_every_route_and_change_nothing() {
     assert_eq!(b.get("/v1/integrations").await.body["items"], json!([]));
 
     // AND A's data is unchanged, and nothing was sent on A's behalf
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_idle(&stack).await;
     assert_eq!(
         a.get(&format!("/v1/integrations/{iid}")).await.body,
         integration_before
@@ -359,11 +285,9 @@ const SEED_004_BODY: &str = r#"{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rocketchat_settings_call_with_the_seed_body_manages_the_integration() {
-    let (_stack, admin) = running(LocalOptions::default()).await.unwrap();
-    let created = admin.post("/v1/tenants", &json!({"name": "rc"})).await;
-    let key = created.body["api_key"].as_str().unwrap().to_string();
-    let tenant_id = created.body["id"].as_str().unwrap().to_string();
-    let tenant = admin.with_key(&key);
+    let (_stack, admin) = running(LocalOptions::default()).await;
+    let (tenant, tenant_id) = tenant_with_id(&admin).await;
+    let key = tenant.key.clone().unwrap();
     let receiver = Receiver::start().await;
     // GIVEN seed 004's body pointing at a receiver, with a secret token
     let mut body: Value = serde_json::from_str(SEED_004_BODY).unwrap();
@@ -417,8 +341,8 @@ async fn rocketchat_settings_call_with_the_seed_body_manages_the_integration() {
     expected["LivechatSecretToken"] = json!("***");
     assert_eq!(current["settings"], expected);
     // AND a delivered chat.closed carries the token header
-    post_event(&tenant, closed_chat("evt-rc-1")).await;
-    let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+    post_event(&tenant, "evt-rc-1").await;
+    let got = receiver.wait_for(1, WAIT).await;
     assert_eq!(got.len(), 1);
     assert_eq!(
         got[0].header("x-rocketchat-livechat-token"),
@@ -477,7 +401,7 @@ async fn rocketchat_settings_call_with_the_seed_body_manages_the_integration() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_openapi_document_is_served_and_describes_real_answers() {
-    let (_stack, admin) = running(LocalOptions::default()).await.unwrap();
+    let (_stack, admin) = running(LocalOptions::default()).await;
     let anonymous = ApiClient::new(admin.base.clone(), None);
     let doc = anonymous.get("/openapi.json").await;
     assert_eq!(doc.status, 200);
@@ -488,7 +412,7 @@ async fn the_openapi_document_is_served_and_describes_real_answers() {
     }
     // the answers of a few routes have every property their schema requires, and no other
     let tenant = new_tenant(&admin).await;
-    let created = create(
+    let created = create_integration(
         &tenant,
         json!({"url": "https://hooks.example.com/x", "events": ["chat.closed"]}),
     )

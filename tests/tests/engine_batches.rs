@@ -2,11 +2,11 @@
 //! killed mid-batch loses nothing, and a poison message reaches the
 //! dead-letter queue without holding up its batch.
 
-use crate::engine_common::*;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chathooks::domain::event::Event;
 use chathooks::domain::ids::{IntegrationId, TenantId};
 use chathooks::domain::message::{DeliveryJob, QueueMessage};
+use chathooks_tests::fixtures::*;
 use chathooks_tests::local::{LocalOptions, LocalStack};
 use chathooks_tests::receiver::{Receiver, Reply};
 use serde_json::json;
@@ -77,8 +77,9 @@ async fn a_batch_of_ten_slow_deliveries_runs_concurrently() {
     let took = started.elapsed();
 
     // THEN every message succeeded, in far less than ten sequential seconds
+    // (five would be two at a time; the margin is for a loaded machine)
     assert!(response.batch_item_failures.is_empty());
-    assert!(took < Duration::from_secs(3), "batch took {took:?}");
+    assert!(took < Duration::from_secs(5), "batch took {took:?}");
     assert_eq!(receiver.received().len(), 10);
 }
 
@@ -119,7 +120,7 @@ async fn a_dispatcher_killed_mid_batch_loses_nothing() {
         .collect();
 
     // WHEN the dispatcher dies while its batch is in flight
-    let before = receiver.wait_for(1, Duration::from_secs(20)).await;
+    let before = receiver.wait_for(1, WAIT).await;
     assert!(!before.is_empty(), "nothing was dispatched");
     tokio::time::sleep(Duration::from_millis(300)).await;
     stack.kill_consumers().await;
@@ -129,10 +130,7 @@ async fn a_dispatcher_killed_mid_batch_loses_nothing() {
 
     // THEN every delivery still succeeds: the abandoned messages came back after the timeout
     for id in &deliveries {
-        let d = wait_delivery(&tenant, id, Duration::from_secs(40), |d| {
-            d["status"] == "succeeded"
-        })
-        .await;
+        let d = wait_delivery(&tenant, id, WAIT, |d| d["status"] == "succeeded").await;
         assert_eq!(
             d["status"], "succeeded",
             "{id}: {d} ({in_flight} were in flight)"
@@ -190,7 +188,7 @@ async fn a_poison_message_reaches_the_dead_letter_queue_without_blocking_its_bat
     assert!(sent.failed.is_empty());
 
     // THEN the good ones are delivered at once
-    let got = receiver.wait_for(3, Duration::from_secs(15)).await;
+    let got = receiver.wait_for(3, WAIT).await;
     let delivered: BTreeSet<_> = got
         .iter()
         .filter_map(|r| r.header("webhook-id").map(str::to_string))
@@ -201,7 +199,7 @@ async fn a_poison_message_reaches_the_dead_letter_queue_without_blocking_its_bat
     // AND both poison messages end in the dead-letter queue
     let dlq = stack.queue_url("DeliveryDeadLetterQueue");
     let mut dead = BTreeSet::new();
-    let deadline = Instant::now() + Duration::from_secs(40);
+    let deadline = Instant::now() + WAIT;
     while dead.len() < 2 && Instant::now() < deadline {
         let out = stack
             .sqs

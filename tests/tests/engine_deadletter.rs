@@ -3,7 +3,7 @@
 //! marks it failed in the log with the reason, and the message dead-letters
 //! (kept for replay).
 
-use crate::engine_common::*;
+use chathooks_tests::fixtures::*;
 use chathooks_tests::receiver::{Receiver, Reply};
 use serde_json::json;
 use std::time::Duration;
@@ -59,7 +59,7 @@ async fn a_delivery_that_keeps_failing_to_process_is_marked_failed_and_dead_lett
         }
     }
     assert!(found, "the message did not reach the dead-letter queue");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_idle(&stack).await;
     assert_eq!(
         receiver.received().len(),
         5,

@@ -2,10 +2,9 @@
 //! batch bodies), events too large to travel inline in the queue message, and
 //! the warm intake's cache of a tenant's integrations.
 
-use crate::engine_common::*;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chathooks::domain::message::QueueMessage;
-use chathooks_tests::local::{LocalOptions, LocalStack};
+use chathooks_tests::fixtures::*;
 use chathooks_tests::receiver::Receiver;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -14,7 +13,7 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_duplicate_event_id_creates_no_second_delivery() {
     // GIVEN an integration for chat.closed
-    let (_stack, _admin, tenant) = stack_with(&[]).await;
+    let (stack, _admin, tenant) = stack_with(&[]).await;
     let receiver = Receiver::start().await;
     integration(&tenant, &receiver.url("/dup"), json!({})).await;
 
@@ -47,8 +46,7 @@ async fn a_duplicate_event_id_creates_no_second_delivery() {
     // AND the receiver gets one webhook per event id: every request for an
     // event carries the same webhook-id (a repeat racing the first request's
     // attempt may send it again, as SQS may; receivers dedupe on it)
-    receiver.wait_for(2, Duration::from_secs(15)).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_idle(&stack).await;
     let got = receiver.received();
     let pairs: std::collections::BTreeSet<(String, String)> = got
         .iter()
@@ -67,12 +65,7 @@ async fn a_duplicate_event_id_creates_no_second_delivery() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_large_event_travels_by_reference_and_is_delivered_whole() {
     // GIVEN a stack whose consumers are not running, and an integration
-    let mut stack = LocalStack::start(LocalOptions::default()).await.unwrap();
-    let addr = stack.serve(0).await.unwrap();
-    let admin = chathooks_tests::client::ApiClient::new(
-        format!("http://{addr}"),
-        Some(stack.options.admin_key.clone()),
-    );
+    let (mut stack, admin) = serving(LocalOptions::default()).await;
     let (tenant, _) = tenant_with_id(&admin).await;
     let receiver = Receiver::start().await;
     integration(&tenant, &receiver.url("/big"), json!({})).await;
@@ -129,9 +122,8 @@ async fn a_large_event_travels_by_reference_and_is_delivered_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_intake_cache_is_bounded_and_never_sends_to_a_disabled_integration() {
-    // GIVEN a 2 s intake cache and one integration
-    let (_stack, _admin, tenant) =
-        stack_with(&[("CHATHOOKS_INTEGRATION_CACHE_SECONDS", "2")]).await;
+    // GIVEN a 1 s intake cache and one integration
+    let (stack, _admin, tenant) = stack_with(&[("CHATHOOKS_INTEGRATION_CACHE_SECONDS", "1")]).await;
     let a = Receiver::start().await;
     let b = Receiver::start().await;
     let (a_id, _) = integration(&tenant, &a.url("/a"), json!({})).await;
@@ -140,7 +132,7 @@ async fn the_intake_cache_is_bounded_and_never_sends_to_a_disabled_integration()
 
     // WHEN a second integration is added, it is seen once the cache entry expires
     integration(&tenant, &b.url("/b"), json!({})).await;
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let later = tenant.post("/v1/events", &closed_chat("evt-cache-2")).await;
     assert_eq!(
         later.body["deliveries"].as_array().unwrap().len(),
@@ -161,8 +153,8 @@ async fn the_intake_cache_is_bounded_and_never_sends_to_a_disabled_integration()
     assert_eq!(stale.status, 202);
 
     // THEN whatever the intake planned, the disabled integration receives nothing more
-    b.wait_for(2, Duration::from_secs(15)).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    wait_idle(&stack).await;
+    assert_eq!(b.received().len(), 2);
     let to_a: BTreeSet<_> = a
         .received()
         .iter()
@@ -183,7 +175,7 @@ async fn the_intake_cache_is_bounded_and_never_sends_to_a_disabled_integration()
     for planned in stale.body["deliveries"].as_array().unwrap() {
         if planned["integration_id"] == a_id.as_str() {
             let id = planned["id"].as_str().unwrap();
-            let d = wait_settled(&tenant, id, Duration::from_secs(10)).await;
+            let d = wait_settled(&tenant, id, WAIT).await;
             assert_eq!(d["status"], "failed", "{d}");
             assert!(
                 d["last_error"].as_str().unwrap().contains("disabled"),

@@ -3,11 +3,11 @@
 //! the samples never rot. Placeholder keys and ids in the samples are
 //! replaced by real ones created along the way.
 use aws_lambda_events::sqs::SqsEvent;
-use chathooks_tests::local::{LocalOptions, LocalStack};
+use chathooks_tests::fixtures::{LocalOptions, WAIT, start};
+use chathooks_tests::local::LocalStack;
 use chathooks_tests::moto::workspace_root;
 use chathooks_tests::receiver::Receiver;
 use serde_json::Value;
-use std::time::Duration;
 
 const SAMPLE_ADMIN_KEY: &str = "example-admin-key-0123456789abcdef0123456789abcdef";
 const SAMPLE_API_KEY: &str = "chk_example_3f9c2a71d04b4e8fa6b51c0d9e7f2a38";
@@ -70,7 +70,7 @@ fn sqs_event(name: &str, real: &Real) -> SqsEvent {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_sample_event_runs_through_its_handler() {
-    let stack = LocalStack::start(LocalOptions::default()).await.unwrap();
+    let stack = start(LocalOptions::default()).await;
     let receiver = Receiver::start().await;
     let mut real = Real {
         target: receiver.url("/hooks/chat"),
@@ -103,10 +103,7 @@ async fn every_sample_event_runs_through_its_handler() {
     .await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     assert!(
-        !receiver
-            .wait_for(1, Duration::from_secs(10))
-            .await
-            .is_empty(),
+        !receiver.wait_for(1, WAIT).await.is_empty(),
         "the dispatcher sample was not delivered"
     );
     let response = retry_scheduler::handle(

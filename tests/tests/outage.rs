@@ -6,12 +6,14 @@
 //! a failed attempt, and they are delivered once it is back. Nothing is lost.
 //! A message whose delete was lost comes back, and is not sent twice.
 
-use crate::engine_common::*;
 use aws_sdk_sqs::types::QueueAttributeName;
+use chathooks_tests::fixtures::*;
 use chathooks_tests::local::{LocalOptions, clients};
 use chathooks_tests::receiver::{Receiver, Reply};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long a 503 may take: the SDK retries a refused connection a few
@@ -70,7 +72,7 @@ async fn with_sqs_unreachable_the_intake_answers_503_and_a_repost_delivers_every
         .post("/v1/events", &closed_chat("evt-sqs-warm"))
         .await;
     assert_eq!(warm.status, 202, "{:?}", warm.body);
-    receiver.wait_for(1, Duration::from_secs(20)).await;
+    receiver.wait_for(1, WAIT).await;
 
     // WHEN SQS is unreachable
     proxies.sqs.cut();
@@ -101,8 +103,8 @@ async fn with_sqs_unreachable_the_intake_answers_503_and_a_repost_delivers_every
         .await;
     assert_eq!(single.status, 202, "{:?}", single.body);
     // AND every one of them is delivered exactly once
-    receiver.wait_for(7, Duration::from_secs(30)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    receiver.wait_for(7, WAIT).await;
+    wait_idle(&stack).await;
     let got: Vec<String> = received_events(&receiver);
     let mut want: BTreeSet<String> = ids.iter().cloned().collect();
     want.insert("evt-sqs-single".into());
@@ -143,15 +145,24 @@ async fn with_dynamodb_unreachable_the_intake_answers_503() {
     proxies.dynamodb.restore();
     let again = tenant.post("/v1/events", &closed_chat("evt-ddb-out")).await;
     assert_eq!(again.status, 202, "{:?}", again.body);
-    let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+    let got = receiver.wait_for(1, WAIT).await;
     assert_eq!(got.len(), 1);
     assert!(!receiver.received().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dispatcher_without_dynamodb_leaves_its_messages_and_delivers_them_later() {
-    // GIVEN events queued while the consumers are stopped
-    let (mut stack, _admin, tenant) = stack_opts(outage_options()).await;
+    // GIVEN events queued while the consumers are stopped, and a count of
+    // the messages the dispatcher has handled
+    let handled = Arc::new(AtomicUsize::new(0));
+    let count = handled.clone();
+    let mut options = outage_options();
+    options.instruments.on_invocation = Some(Arc::new(move |queue: &str, records, _| {
+        if queue == "DeliveryQueue" {
+            count.fetch_add(records, Ordering::SeqCst);
+        }
+    }));
+    let (mut stack, _admin, tenant) = stack_opts(options).await;
     let receiver = Receiver::start().await;
     integration(
         &tenant,
@@ -173,8 +184,15 @@ async fn a_dispatcher_without_dynamodb_leaves_its_messages_and_delivers_them_lat
     // WHEN DynamoDB becomes unreachable and the dispatcher runs
     stack.proxies.as_ref().unwrap().dynamodb.cut();
     stack.start_consumers();
-    // (long enough for a receive → fail → redeliver round or two)
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    // (until every message has been through a handler that could not reach it)
+    let deadline = Instant::now() + WAIT;
+    while handled.load(Ordering::SeqCst) < ids.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        handled.load(Ordering::SeqCst) >= ids.len(),
+        "not all handled"
+    );
     // THEN nothing was sent
     assert!(receiver.received().is_empty(), "{:?}", receiver.received());
 
@@ -182,13 +200,13 @@ async fn a_dispatcher_without_dynamodb_leaves_its_messages_and_delivers_them_lat
     stack.proxies.as_ref().unwrap().dynamodb.restore();
     // THEN every delivery succeeds in exactly one attempt: no failed attempt was logged
     for id in &deliveries {
-        let d = wait_settled(&tenant, id, Duration::from_secs(30)).await;
+        let d = wait_settled(&tenant, id, WAIT).await;
         assert_eq!(d["status"], "succeeded", "{d}");
         let a = attempts(&d);
         assert_eq!(a.len(), 1, "{d}");
         assert_eq!(a[0]["status_code"], 200, "{d}");
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_idle(&stack).await;
     let got = received_events(&receiver);
     assert_eq!(got.len(), ids.len(), "{got:?}");
     assert_eq!(
@@ -249,22 +267,22 @@ async fn a_message_whose_delete_was_lost_comes_back_and_is_not_sent_twice() {
     let id = post_event(&tenant, "evt-lost-delete").await;
 
     // WHEN SQS becomes unreachable while the attempt is in flight
-    assert_eq!(receiver.wait_for(1, Duration::from_secs(20)).await.len(), 1);
+    assert_eq!(receiver.wait_for(1, WAIT).await.len(), 1);
     proxies.sqs.cut();
     // THEN the attempt is logged (DynamoDB is reachable) ...
-    let d = wait_settled(&tenant, &id, Duration::from_secs(20)).await;
+    let d = wait_settled(&tenant, &id, WAIT).await;
     assert_eq!(d["status"], "succeeded", "{d}");
     // ... but the delete is lost: the message comes back once its visibility ends
-    let back = wait_counts(&direct, &queue, (1, 0), Duration::from_secs(20)).await;
+    let back = wait_counts(&direct, &queue, (1, 0), WAIT).await;
     assert_eq!(back, (1, 0), "the message should be visible again");
 
     // WHEN SQS is back and the message is received a second time
     proxies.sqs.restore();
     // THEN it is handled (and deleted) ...
-    let drained = wait_counts(&direct, &queue, (0, 0), Duration::from_secs(20)).await;
+    let drained = wait_counts(&direct, &queue, (0, 0), WAIT).await;
     assert_eq!(drained, (0, 0), "the message should be consumed");
     // ... without a second request, and the log still holds one attempt
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_idle(&stack).await;
     assert_eq!(
         receiver.received().len(),
         1,

@@ -3,6 +3,7 @@
 //! environment resolved against what was created.
 use aws_sdk_dynamodb::types::{ProjectionType, TimeToLiveStatus};
 use aws_sdk_sqs::types::QueueAttributeName;
+use chathooks_tests::fixtures::emulator;
 use chathooks_tests::moto::Emulator;
 use chathooks_tests::provision::{
     EMULATED, NOT_EMULATED, ProvisionError, Reference, Resolve, Stack, Template, provision,
@@ -44,7 +45,7 @@ fn env_map(env: Vec<(String, String)>) -> HashMap<String, String> {
 #[tokio::test]
 async fn the_table_has_its_keys_index_and_ttl_from_the_template() {
     // GIVEN an emulator provisioned from template.yaml
-    let emulator = Emulator::start().unwrap();
+    let emulator = emulator().unwrap();
     let c = clients(&emulator).await;
     let stack = provision(&c.dynamodb, &c.sqs, &unique_prefix("prov"))
         .await
@@ -106,7 +107,7 @@ async fn the_table_has_its_keys_index_and_ttl_from_the_template() {
 
 #[tokio::test]
 async fn queues_redrive_to_their_dead_letter_queues_with_template_timeouts() {
-    let emulator = Emulator::start().unwrap();
+    let emulator = emulator().unwrap();
     let c = clients(&emulator).await;
     let stack = provision(&c.dynamodb, &c.sqs, &unique_prefix("prov"))
         .await
@@ -160,7 +161,7 @@ async fn queues_redrive_to_their_dead_letter_queues_with_template_timeouts() {
 
 #[tokio::test]
 async fn function_env_resolves_every_reference() {
-    let emulator = Emulator::start().unwrap();
+    let emulator = emulator().unwrap();
     let c = clients(&emulator).await;
     let stack = provision(&c.dynamodb, &c.sqs, &unique_prefix("prov"))
         .await
@@ -209,7 +210,7 @@ async fn function_env_resolves_every_reference() {
 
 #[tokio::test]
 async fn the_config_api_gets_the_admin_key_which_has_no_default() {
-    let emulator = Emulator::start().unwrap();
+    let emulator = emulator().unwrap();
     let c = clients(&emulator).await;
     let stack = provision(&c.dynamodb, &c.sqs, &unique_prefix("prov"))
         .await
@@ -248,7 +249,7 @@ async fn the_config_api_gets_the_admin_key_which_has_no_default() {
 
 #[tokio::test]
 async fn two_prefixes_in_one_emulator_do_not_collide() {
-    let emulator = Emulator::start().unwrap();
+    let emulator = emulator().unwrap();
     let c = clients(&emulator).await;
     let a: Stack = provision(&c.dynamodb, &c.sqs, &unique_prefix("a"))
         .await
@@ -280,8 +281,21 @@ async fn two_prefixes_in_one_emulator_do_not_collide() {
         .await
         .unwrap();
     assert!(other.messages().is_empty());
-    let tables = c.dynamodb.list_tables().send().await.unwrap();
-    assert_eq!(tables.table_names().len(), 2);
+    // (the emulator is shared with other tests: count this test's tables)
+    let tables: Vec<String> = c
+        .dynamodb
+        .list_tables()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .unwrap();
+    let ours = tables
+        .iter()
+        .filter(|t| t.starts_with(&a.prefix) || t.starts_with(&b.prefix))
+        .count();
+    assert_eq!(ours, 2, "{tables:?}");
 
     // AND provisioning the same prefix again fails rather than sharing resources
     let again = provision(&c.dynamodb, &c.sqs, &a.prefix).await;
@@ -317,7 +331,7 @@ const PROVISIONED: [(&str, &str); 3] = [
 #[tokio::test]
 async fn provisioned_billing_gives_the_table_and_gsi1_their_minimum_capacity() {
     // GIVEN the template deployed with provisioned billing and its own minimums
-    let emulator = Emulator::start().unwrap();
+    let emulator = emulator().unwrap();
     let c = clients(&emulator).await;
     let template = Template::workspace_with(&PROVISIONED).unwrap();
     let stack = provision_template(template, &c.dynamodb, &c.sqs, &unique_prefix("prov"))
@@ -460,6 +474,14 @@ fn auto_scaling_is_declared_for_provisioned_billing_only() {
                 "table/ref:Table/index/gsi1",
                 "dynamodb:index:WriteCapacityUnits"
             ),
+            (
+                "table/ref:Table/index/gsi2",
+                "dynamodb:index:ReadCapacityUnits"
+            ),
+            (
+                "table/ref:Table/index/gsi2",
+                "dynamodb:index:WriteCapacityUnits"
+            ),
         ]
     );
 
@@ -484,7 +506,7 @@ fn auto_scaling_is_declared_for_provisioned_billing_only() {
         .resources()
         .filter(|r| r.kind == "AWS::ApplicationAutoScaling::ScalingPolicy")
         .count();
-    assert_eq!(policies, 4);
+    assert_eq!(policies, 6);
     assert_eq!(
         provisioned
             .parameter_default("TableTargetUtilization")

@@ -8,14 +8,10 @@
 //! refuses connections. None of the secret strings (nor the Basic-auth
 //! credentials in base64) may appear in any captured line.
 
-#[allow(dead_code)] // this binary uses a few of the shared helpers
-mod engine_common;
-
 use base64::Engine;
+use chathooks_tests::fixtures::*;
 use chathooks_tests::receiver::{Receiver, Reply};
-use engine_common::*;
 use serde_json::json;
-use std::time::Duration;
 
 /// The project's crates at TRACE; dependencies at DEBUG (the AWS SDK and
 /// hyper at TRACE dump whole wire bodies, which hold stored secrets by
@@ -33,7 +29,7 @@ use chathooks_tests::logs::captured;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_secret_ever_appears_in_the_logs() {
     capture();
-    let (_stack, admin, tenant) = stack_with(&[]).await;
+    let (stack, admin, tenant) = stack_with(&[]).await;
     let (other, _) = tenant_with_id(&admin).await;
     let mut secrets: Vec<(String, String)> = vec![
         ("admin key".into(), admin.key.clone().unwrap()),
@@ -149,7 +145,7 @@ async fn no_secret_ever_appears_in_the_logs() {
         .collect();
     assert_eq!(ids.len(), 5);
     for id in &ids {
-        wait_settled(&tenant, id, Duration::from_secs(30)).await;
+        wait_settled(&tenant, id, WAIT).await;
     }
     let test = tenant
         .post(&format!("/v1/integrations/{standard}/test"), &json!({}))
@@ -160,7 +156,7 @@ async fn no_secret_ever_appears_in_the_logs() {
             .post(&format!("/v1/deliveries/{id}/retry"), &json!({}))
             .await;
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_idle(&stack).await;
     // failed authentications
     let bad = admin.with_key(format!("{}x", tenant.key.clone().unwrap()));
     assert_eq!(bad.get("/v1/integrations").await.status, 401);

@@ -10,17 +10,16 @@
 //! the API (no DNS at creation) and are refused at send time. A redirect to
 //! the metadata address is never followed.
 
-use crate::engine_common::*;
 use chathooks::app::dispatch::Outcome;
 use chathooks::domain::event::Event;
 use chathooks::domain::ids::{IntegrationId, TenantId};
 use chathooks::domain::integration::Integration;
 use chathooks::domain::message::DeliveryJob;
 use chathooks::domain::target_url::{TargetUrl, UrlPolicy};
+use chathooks_tests::fixtures::*;
 use chathooks_tests::local::LocalStack;
 use chathooks_tests::receiver::{Receiver, Reply};
 use serde_json::json;
-use std::time::Duration;
 
 const GUARDED: &[(&str, &str)] = &[
     ("CHATHOOKS_ALLOW_PRIVATE_TARGETS", "false"),
@@ -271,7 +270,7 @@ async fn every_spelling_of_a_private_address_is_refused_by_the_api_and_the_dispa
     assert_eq!(rc.status(), 400, "{:?}", rc.text().await);
 
     // AND nothing ever reached the receiver on loopback
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_idle(&stack).await;
     assert!(receiver.received().is_empty(), "{:?}", receiver.received());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -319,7 +318,7 @@ async fn host_names_resolving_to_private_addresses_are_refused_at_send_time() {
         }
         tenant.delete(&format!("/v1/integrations/{id}")).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_idle(&stack).await;
     assert!(receiver.received().is_empty(), "{:?}", receiver.received());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -329,7 +328,7 @@ async fn a_redirect_to_a_private_address_is_never_followed() {
     // GIVEN a stack with the guard OFF (so the first hop, on loopback, is reached),
     // a second receiver on loopback, and a receiver answering 302 to each of
     // the metadata address and the second receiver
-    let (_stack, _admin, tenant) = stack_with(&[]).await;
+    let (stack, _admin, tenant) = stack_with(&[]).await;
     let inner = Receiver::start().await;
     let inner_url = inner.url("/internal");
     let redirector = Receiver::scripted(move |n, _| {
@@ -354,7 +353,7 @@ async fn a_redirect_to_a_private_address_is_never_followed() {
 
     // THEN each delivery fails on the 302 itself, in one attempt, quickly
     for id in [first, second] {
-        let d = wait_settled(&tenant, &id, Duration::from_secs(20)).await;
+        let d = wait_settled(&tenant, &id, WAIT).await;
         assert_eq!(d["status"], "failed", "{d}");
         let a = attempts(&d);
         assert_eq!(a.len(), 1, "{d}");
@@ -362,12 +361,13 @@ async fn a_redirect_to_a_private_address_is_never_followed() {
         assert!(a[0]["duration_ms"].as_u64().unwrap() < 2000, "{d}");
     }
     // AND the redirector was asked twice, the redirect target never
+    wait_idle(&stack).await;
     assert_eq!(redirector.received().len(), 2);
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(inner.received().is_empty(), "{:?}", inner.received());
 
     // AND with the guard on, the first hop itself is refused at the API
-    let (_guarded, _admin2, guarded_tenant) = stack_with(GUARDED).await;
+    let (_guarded, admin) = serving(options(GUARDED)).await;
+    let guarded_tenant = new_tenant(&admin).await;
     let refused = guarded_tenant
         .post(
             "/v1/integrations",

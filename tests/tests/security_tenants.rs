@@ -3,11 +3,10 @@
 //! X-User-Id, and event ids, which are the tenant's own: the same id posted by
 //! two tenants is two events, delivered to each tenant's endpoints only.
 
-use crate::engine_common::*;
 use chathooks_tests::client::rocketchat_settings_call;
+use chathooks_tests::fixtures::*;
 use chathooks_tests::receiver::Receiver;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 fn settings(url: &str) -> Value {
     json!({
@@ -20,7 +19,7 @@ fn settings(url: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_rocketchat_call_with_another_tenants_user_id_is_401_and_changes_nothing() {
-    let (_stack, admin, _) = stack_with(&[]).await;
+    let (_stack, admin) = serving(LocalOptions::default()).await;
     let (a, a_id) = tenant_with_id(&admin).await;
     let (b, b_id) = tenant_with_id(&admin).await;
     let a_key = a.key.clone().unwrap();
@@ -73,7 +72,7 @@ async fn the_rocketchat_call_with_another_tenants_user_id_is_401_and_changes_not
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_event_id_in_two_tenants_is_two_events() {
     // GIVEN tenants A and B, each with an integration on its own receiver
-    let (_stack, admin, _) = stack_with(&[]).await;
+    let (stack, admin, _) = stack_with(&[]).await;
     let (a, _) = tenant_with_id(&admin).await;
     let (b, _) = tenant_with_id(&admin).await;
     let (ra, rb) = (Receiver::start().await, Receiver::start().await);
@@ -99,9 +98,9 @@ async fn the_same_event_id_in_two_tenants_is_two_events() {
         .to_string();
     assert_ne!(da, db);
     // AND each tenant's endpoint gets exactly its own
-    let got_a = ra.wait_for(1, Duration::from_secs(20)).await;
-    let got_b = rb.wait_for(1, Duration::from_secs(20)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got_a = ra.wait_for(1, WAIT).await;
+    let got_b = rb.wait_for(1, WAIT).await;
+    wait_idle(&stack).await;
     assert_eq!((ra.received().len(), rb.received().len()), (1, 1));
     assert_eq!(got_a[0].header("webhook-id"), Some(da.as_str()));
     assert_eq!(got_b[0].header("webhook-id"), Some(db.as_str()));
