@@ -1,30 +1,14 @@
-//! The config API through HTTP against moto: integrations (CRUD, pagination,
-//! validation naming the field), API keys, secrets and their rotation,
-//! test-sends, the delivery log (filters, retry, recover), deletion stopping
-//! retries, the Rocket.Chat settings call, and the OpenAPI document.
+//! The config API through HTTP against moto: API keys, integrations (CRUD,
+//! pagination, validation naming the field, a strict deployment's URL
+//! rules), secrets and their rotation, and test-sends.
 use chathooks::domain::secret::WebhookSecret;
 use chathooks::domain::signing::verify;
 use chathooks_tests::client::{Answer, ApiClient};
-use chathooks_tests::local::{LocalOptions, new_tenant, running};
+use chathooks_tests::fixtures::*;
+use chathooks_tests::local::LocalStack;
 use chathooks_tests::receiver::{Received, Receiver, Reply};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-fn closed_chat(id: &str) -> Value {
-    json!({
-        "id": id, "type": "chat.closed", "occurred_at": "2026-11-21T10:00:00Z",
-        "chat": {"id": "chat-42", "messages": [
-            {"author_type": "visitor", "author_name": "Mary", "text": "Hello", "sent_at": "2026-11-21T09:59:00Z"}
-        ]},
-        "visitor": {"id": "v-1", "name": "Mary"}
-    })
-}
-
-async fn create(tenant: &ApiClient, body: Value) -> Value {
-    let created = tenant.post("/v1/integrations", &body).await;
-    assert_eq!(created.status, 201, "{body} -> {:?}", created.body);
-    created.body
-}
 
 fn assert_error(answer: &Answer, status: u16, field: Option<&str>) {
     assert_eq!(answer.status, status, "{:?}", answer.body);
@@ -53,9 +37,21 @@ async fn raw(base: &str, key: Option<&str>, content_type: &str, body: Vec<u8>) -
     )
 }
 
+/// A stack serving the API (no consumers: nothing here is delivered) and a tenant.
+async fn api() -> (LocalStack, ApiClient, ApiClient) {
+    let (stack, admin) = serving(LocalOptions::default()).await;
+    let tenant = new_tenant(&admin).await;
+    (stack, admin, tenant)
+}
+
+/// A valid integration body at `https://hooks.example.com/{path}`.
+fn hook(path: &str) -> Value {
+    json!({"name": format!("hook {path}"), "url": format!("https://hooks.example.com/{path}"), "events": ["chat.closed"]})
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn integrations_crud_pagination_secrets_and_validation() {
-    let (_stack, admin) = running(LocalOptions::default()).await.unwrap();
+async fn a_tenant_key_is_random_shown_once_and_required_on_every_call() {
+    let (_stack, admin) = serving(LocalOptions::default()).await;
     // GIVEN a tenant created with the admin key: its key is random and shown once
     let created = admin.post("/v1/tenants", &json!({"name": "acme"})).await;
     assert_eq!(created.status, 201);
@@ -64,7 +60,7 @@ async fn integrations_crud_pagination_secrets_and_validation() {
     let tenant = admin.with_key(&key);
     let second = admin.post("/v1/tenants", &json!({"name": "acme"})).await;
     assert_ne!(second.body["api_key"], created.body["api_key"]);
-    // a tenant key is not the admin key, and no key or a bad key is 401
+    // THEN a tenant key is not the admin key, and no key or a bad key is 401
     assert_error(&tenant.post("/v1/tenants", &json!({})).await, 401, None);
     let anonymous = ApiClient::new(admin.base.clone(), None);
     assert_error(&anonymous.get("/v1/integrations").await, 401, None);
@@ -76,30 +72,46 @@ async fn integrations_crud_pagination_secrets_and_validation() {
         401,
         None,
     );
+    assert_eq!(tenant.get("/v1/integrations").await.status, 200);
+}
 
-    // WHEN it creates three integrations
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_created_integration_has_its_defaults_and_shows_its_secret_once() {
+    let (_stack, _admin, tenant) = api().await;
+    // WHEN an integration is created
+    let body = create_integration(&tenant, hook("0")).await;
+    // THEN the answer has the read-only fields, defaults, and the secret this once
+    assert!(body["id"].as_str().unwrap().starts_with("int_"));
+    assert!(body["created_at"].is_string() && body["updated_at"].is_string());
+    assert_eq!(body["disabled_reason"], Value::Null);
+    assert_eq!(body["timeout_ms"], 10_000);
+    assert_eq!(body["retry_policy"], "standard");
+    assert_eq!(body["format"], "standard");
+    assert_eq!(body["enabled"], true);
+    let secret = body["secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_"));
+    // AND reading it shows no secret; the secret route does
+    let id = body["id"].as_str().unwrap();
+    let read = tenant.get(&format!("/v1/integrations/{id}")).await;
+    assert_eq!(read.status, 200);
+    assert!(read.body.get("secret").is_none());
+    assert!(!read.body.to_string().contains(secret));
+    let shown = tenant.get(&format!("/v1/integrations/{id}/secret")).await;
+    assert_eq!(shown.body["secret"], secret);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn integrations_list_in_creation_order_page_by_page_without_secrets() {
+    let (_stack, _admin, tenant) = api().await;
+    // GIVEN three integrations
     let mut ids = Vec::new();
     let mut secrets = Vec::new();
     for n in 0..3 {
-        let body = create(
-            &tenant,
-            json!({"name": format!("hook {n}"), "url": format!("https://hooks.example.com/{n}"), "events": ["chat.closed"]}),
-        )
-        .await;
-        // THEN each answer has the read-only fields, defaults, and the secret this once
-        assert!(body["id"].as_str().unwrap().starts_with("int_"));
-        assert!(body["created_at"].is_string() && body["updated_at"].is_string());
-        assert_eq!(body["disabled_reason"], Value::Null);
-        assert_eq!(body["timeout_ms"], 10_000);
-        assert_eq!(body["retry_policy"], "standard");
-        assert_eq!(body["format"], "standard");
-        assert_eq!(body["enabled"], true);
-        assert!(body["secret"].as_str().unwrap().starts_with("whsec_"));
+        let body = create_integration(&tenant, hook(&n.to_string())).await;
         ids.push(body["id"].as_str().unwrap().to_string());
         secrets.push(body["secret"].as_str().unwrap().to_string());
     }
-
-    // AND the list pages through them in creation order, without secrets
+    // THEN the list pages through them in creation order, without secrets
     let page1 = tenant.get("/v1/integrations?limit=2").await;
     assert_eq!(page1.status, 200);
     let cursor = page1.body["next_cursor"].as_str().unwrap().to_string();
@@ -115,12 +127,12 @@ async fn integrations_crud_pagination_secrets_and_validation() {
         .collect();
     let listed_ids: Vec<&str> = listed.iter().map(|i| i["id"].as_str().unwrap()).collect();
     assert_eq!(listed_ids, ids);
-    for (text, secret) in [page1.body.to_string(), page2.body.to_string()]
-        .iter()
-        .zip(&secrets)
-    {
-        assert!(!text.contains(secret.as_str()) && !text.contains("\"secret\""));
+    let text = format!("{} {}", page1.body, page2.body);
+    assert!(!text.contains("\"secret\""), "{text}");
+    for secret in &secrets {
+        assert!(!text.contains(secret.as_str()), "{text}");
     }
+    // AND a bad cursor or limit is named
     assert_error(
         &tenant.get("/v1/integrations?cursor=garbage").await,
         400,
@@ -131,25 +143,23 @@ async fn integrations_crud_pagination_secrets_and_validation() {
         400,
         Some("limit"),
     );
+}
 
-    // AND read shows no secret; the secret route does
-    let read = tenant.get(&format!("/v1/integrations/{}", ids[0])).await;
-    assert_eq!(read.status, 200);
-    assert!(read.body.get("secret").is_none());
-    assert!(!read.body.to_string().contains(&secrets[0]));
-    let secret = tenant
-        .get(&format!("/v1/integrations/{}/secret", ids[0]))
-        .await;
-    assert_eq!(secret.body["secret"], secrets[0].as_str());
-
-    // AND a partial update changes only what it names
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_partial_update_changes_only_what_it_names() {
+    let (_stack, _admin, tenant) = api().await;
+    let created = create_integration(&tenant, hook("0")).await;
+    let path = format!("/v1/integrations/{}", created["id"].as_str().unwrap());
+    let read = tenant.get(&path).await;
+    // WHEN some fields are patched (a moment later, so updated_at moves)
     tokio::time::sleep(Duration::from_millis(5)).await;
     let patched = tenant
         .patch(
-            &format!("/v1/integrations/{}", ids[0]),
+            &path,
             &json!({"timeout_ms": 5000, "enabled": false, "retry_policy": [1, 2, 3], "headers": {"X-Team": "crm"}}),
         )
         .await;
+    // THEN those change, the rest stays
     assert_eq!(patched.status, 200, "{:?}", patched.body);
     assert_eq!(patched.body["timeout_ms"], 5000);
     assert_eq!(patched.body["enabled"], false);
@@ -160,139 +170,177 @@ async fn integrations_crud_pagination_secrets_and_validation() {
     assert_eq!(patched.body["url"], read.body["url"]);
     assert_eq!(patched.body["created_at"], read.body["created_at"]);
     assert_ne!(patched.body["updated_at"], read.body["updated_at"]);
-    let reread = tenant.get(&format!("/v1/integrations/{}", ids[0])).await;
-    assert_eq!(reread.body, patched.body);
+    assert_eq!(tenant.get(&path).await.body, patched.body);
+    // AND every named retry policy can be set
     for policy in ["rocketchat", "livechat", "none", "standard"] {
-        let p = tenant
-            .patch(
-                &format!("/v1/integrations/{}", ids[0]),
-                &json!({"retry_policy": policy}),
-            )
-            .await;
+        let p = tenant.patch(&path, &json!({"retry_policy": policy})).await;
         assert_eq!(p.body["retry_policy"], policy, "{:?}", p.body);
     }
+}
 
-    // AND a supplied secret is validated, and kept
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_supplied_secret_is_validated_and_kept() {
+    let (_stack, _admin, tenant) = api().await;
     let mine = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    let body = create(
-        &tenant,
-        json!({"url": "https://hooks.example.com/s", "events": ["chat.closed"], "secret": mine}),
-    )
-    .await;
-    assert_eq!(body["secret"], mine);
+    let mut body = hook("s");
+    body["secret"] = json!(mine);
+    assert_eq!(
+        create_integration(&tenant, body.clone()).await["secret"],
+        mine
+    );
+    body["secret"] = json!("hunter2");
     assert_error(
-        &tenant
-            .post(
-                "/v1/integrations",
-                &json!({"url": "https://hooks.example.com/s", "events": ["chat.closed"], "secret": "hunter2"}),
-            )
-            .await,
+        &tenant.post("/v1/integrations", &body).await,
         400,
         Some("secret"),
     );
+}
 
-    // AND delete answers 204, then 404 like any unknown id
-    let deleted = tenant.delete(&format!("/v1/integrations/{}", ids[2])).await;
-    assert_eq!(deleted.status, 204);
-    assert_error(
-        &tenant.get(&format!("/v1/integrations/{}", ids[2])).await,
-        404,
-        None,
-    );
-    assert_error(
-        &tenant.delete(&format!("/v1/integrations/{}", ids[2])).await,
-        404,
-        None,
-    );
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deleted_integration_is_404_like_any_unknown_id() {
+    let (_stack, _admin, tenant) = api().await;
+    let created = create_integration(&tenant, hook("0")).await;
+    let path = format!("/v1/integrations/{}", created["id"].as_str().unwrap());
+    // WHEN it is deleted: 204
+    assert_eq!(tenant.delete(&path).await.status, 204);
+    // THEN reading or deleting it again is 404, as for an id that never existed
+    assert_error(&tenant.get(&path).await, 404, None);
+    assert_error(&tenant.delete(&path).await, 404, None);
     assert_error(&tenant.get("/v1/integrations/not-an-id").await, 404, None);
+}
 
-    // Validation names the field, for creation and for updates
+/// `base` with `patch`'s fields set.
+fn with(base: &Value, patch: Value) -> Value {
+    let mut b = base.clone();
+    for (k, v) in patch.as_object().unwrap() {
+        b[k] = v.clone();
+    }
+    b
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn creation_refuses_each_invalid_field_by_name() {
+    let (_stack, _admin, tenant) = api().await;
+    let base = hook("x");
     let long_url = format!("https://example.com/{}", "a".repeat(2100));
-    let base = json!({"url": "https://hooks.example.com/x", "events": ["chat.closed"]});
-    let with = |patch: Value| {
-        let mut b = base.clone();
-        for (k, v) in patch.as_object().unwrap() {
-            b[k] = v.clone();
-        }
-        b
-    };
+    // (body, the field named, words the message holds)
     let cases: Vec<(Value, &str, &str)> = vec![
-        (with(json!({"url": "javascript:alert(1)"})), "url", ""),
-        (with(json!({"url": "file:///etc/passwd"})), "url", ""),
-        (with(json!({"url": "ftp://example.com/x"})), "url", ""),
-        (with(json!({"url": "https:///no-host"})), "url", ""),
-        (with(json!({"url": "/relative"})), "url", ""),
-        (with(json!({"url": long_url})), "url", "2048"),
         (
-            with(json!({"events": ["chat.closed", "nope", "chat.maybe"]})),
+            with(&base, json!({"url": "javascript:alert(1)"})),
+            "url",
+            "",
+        ),
+        (with(&base, json!({"url": "file:///etc/passwd"})), "url", ""),
+        (
+            with(&base, json!({"url": "ftp://example.com/x"})),
+            "url",
+            "",
+        ),
+        (with(&base, json!({"url": "https:///no-host"})), "url", ""),
+        (with(&base, json!({"url": "/relative"})), "url", ""),
+        (with(&base, json!({"url": long_url})), "url", "2048"),
+        (
+            with(
+                &base,
+                json!({"events": ["chat.closed", "nope", "chat.maybe"]}),
+            ),
             "events",
             "nope, chat.maybe",
         ),
-        (with(json!({"events": []})), "events", ""),
+        (with(&base, json!({"events": []})), "events", ""),
         (
             with(
+                &base,
                 json!({"format": "amplifyreach", "events": ["chat.closed", "chat.taken", "ticket.created"]}),
             ),
             "events",
             "chat.taken, ticket.created",
         ),
-        (with(json!({"timeout_ms": 999})), "timeout_ms", "1000"),
-        (with(json!({"timeout_ms": 30001})), "timeout_ms", "30000"),
         (
-            with(json!({"headers": {"Host": "evil"}})),
+            with(&base, json!({"timeout_ms": 999})),
+            "timeout_ms",
+            "1000",
+        ),
+        (
+            with(&base, json!({"timeout_ms": 30001})),
+            "timeout_ms",
+            "30000",
+        ),
+        (
+            with(&base, json!({"headers": {"Host": "evil"}})),
             "headers.Host",
             "reserved",
         ),
         (
-            with(json!({"headers": {"Content-Length": "1"}})),
+            with(&base, json!({"headers": {"Content-Length": "1"}})),
             "headers.Content-Length",
             "reserved",
         ),
         (
-            with(json!({"headers": {"Transfer-Encoding": "chunked"}})),
+            with(&base, json!({"headers": {"Transfer-Encoding": "chunked"}})),
             "headers.Transfer-Encoding",
             "reserved",
         ),
         (
-            with(json!({"headers": {"Connection": "close"}})),
+            with(&base, json!({"headers": {"Connection": "close"}})),
             "headers.Connection",
             "reserved",
         ),
         (
-            with(json!({"headers": {"webhook-signature": "v1,x"}})),
+            with(&base, json!({"headers": {"webhook-signature": "v1,x"}})),
             "headers.webhook-signature",
             "reserved",
         ),
         (
-            with(json!({"headers": {"X-Ok": "a\r\nX-Injected: 1"}})),
+            with(&base, json!({"headers": {"X-Ok": "a\r\nX-Injected: 1"}})),
             "headers.X-Ok",
             "CR",
         ),
         (
-            with(json!({"headers": {"Bad Name": "x"}})),
+            with(&base, json!({"headers": {"Bad Name": "x"}})),
             "headers.Bad Name",
             "",
         ),
         (
-            with(json!({"retry_policy": "sometimes"})),
+            with(&base, json!({"retry_policy": "sometimes"})),
             "retry_policy",
             "",
         ),
         (
-            with(json!({"retry_policy": [1, 999999999]})),
+            with(&base, json!({"retry_policy": [1, 999999999]})),
             "retry_policy",
             "",
         ),
-        (with(json!({"format": "xml"})), "format", ""),
-        (with(json!({"name": ""})), "name", ""),
-        (with(json!({"timeout_ms": "fast"})), "timeout_ms", ""),
+        (with(&base, json!({"format": "xml"})), "format", ""),
+        (with(&base, json!({"name": ""})), "name", ""),
+        (with(&base, json!({"timeout_ms": "fast"})), "timeout_ms", ""),
     ];
+    let mut failures = Vec::new();
     for (body, field, words) in &cases {
         let answer = tenant.post("/v1/integrations", body).await;
-        assert_error(&answer, 400, Some(field));
-        let message = answer.body["error"]["message"].as_str().unwrap();
-        assert!(message.contains(words), "{body}: {message}");
+        let message = answer.body["error"]["message"].as_str().unwrap_or_default();
+        if answer.status != 400
+            || answer.body["error"]["field"] != *field
+            || !message.contains(words)
+        {
+            failures.push(format!("{body}: {} {}", answer.status, answer.body));
+        }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // AND none of them created anything
+    assert_eq!(
+        tenant.get("/v1/integrations").await.body["items"],
+        json!([])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_update_refuses_each_invalid_field_by_name_and_changes_nothing() {
+    let (_stack, _admin, tenant) = api().await;
+    let created = create_integration(&tenant, hook("1")).await;
+    let path = format!("/v1/integrations/{}", created["id"].as_str().unwrap());
+    let before = tenant.get(&path).await.body;
+    let mut failures = Vec::new();
     for (patch, field) in [
         (json!({"url": "ftp://example.com/"}), "url"),
         (json!({"events": ["nope"]}), "events"),
@@ -303,48 +351,54 @@ async fn integrations_crud_pagination_secrets_and_validation() {
             "events",
         ),
     ] {
-        let answer = tenant
-            .patch(&format!("/v1/integrations/{}", ids[1]), &patch)
-            .await;
-        assert_error(&answer, 400, Some(field));
+        let answer = tenant.patch(&path, &patch).await;
+        if answer.status != 400 || answer.body["error"]["field"] != field {
+            failures.push(format!("{patch}: {} {}", answer.status, answer.body));
+        }
     }
-    // unknown fields are rejected by name
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(tenant.get(&path).await.body, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unknown_and_missing_fields_are_named() {
+    let (_stack, _admin, tenant) = api().await;
+    // an unknown field on create
     let answer = tenant
-        .post("/v1/integrations", &with(json!({"colour": "red"})))
+        .post(
+            "/v1/integrations",
+            &with(&hook("x"), json!({"colour": "red"})),
+        )
         .await;
     assert_error(&answer, 400, None);
-    assert!(
-        answer.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("unknown field `colour`"),
-        "{:?}",
-        answer.body
-    );
+    let message = answer.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("unknown field `colour`"), "{message}");
+    // the secret is no field of an update (it is rotated)
+    let created = create_integration(&tenant, hook("1")).await;
     let answer = tenant
         .patch(
-            &format!("/v1/integrations/{}", ids[1]),
+            &format!("/v1/integrations/{}", created["id"].as_str().unwrap()),
             &json!({"secret": "x"}),
         )
         .await;
-    assert!(
-        answer.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("unknown field `secret`")
-    );
-    // a missing required field is named
+    assert_error(&answer, 400, None);
+    let message = answer.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("unknown field `secret`"), "{message}");
+    // a missing required field
     let answer = tenant
         .post("/v1/integrations", &json!({"events": ["chat.closed"]}))
         .await;
     assert_error(&answer, 400, None);
-    assert!(
-        answer.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("url")
-    );
-    // too large: 413; not JSON: 415; not even JSON: 400
+    let message = answer.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("url"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn oversized_non_json_and_malformed_bodies_are_413_415_and_400() {
+    let (_stack, admin, tenant) = api().await;
+    let key = tenant.key.clone().unwrap();
+    let base = hook("x");
+    // too large: 413
     let (status, body) = raw(
         &admin.base,
         Some(&key),
@@ -354,6 +408,7 @@ async fn integrations_crud_pagination_secrets_and_validation() {
     .await;
     assert_eq!(status, 413, "{body:?}");
     assert_eq!(body["error"]["code"], "payload_too_large");
+    // not JSON by its content type: 415
     let (status, body) = raw(
         &admin.base,
         Some(&key),
@@ -363,6 +418,7 @@ async fn integrations_crud_pagination_secrets_and_validation() {
     .await;
     assert_eq!(status, 415, "{body:?}");
     assert_eq!(body["error"]["code"], "unsupported_media_type");
+    // not even JSON: 400
     let (status, body) = raw(
         &admin.base,
         Some(&key),
@@ -371,20 +427,22 @@ async fn integrations_crud_pagination_secrets_and_validation() {
     )
     .await;
     assert_eq!(status, 400, "{body:?}");
-    // the unchanged integration is still as it was after all of that
+    // AND none of them created anything
     assert_eq!(
-        tenant
-            .get(&format!("/v1/integrations/{}", ids[1]))
-            .await
-            .body["url"],
-        "https://hooks.example.com/1"
+        tenant.get("/v1/integrations").await.body["items"],
+        json!([])
     );
-    // unknown routes and methods answer in the error model too
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unknown_routes_and_methods_answer_in_the_error_model() {
+    let (_stack, _admin, tenant) = api().await;
+    let created = create_integration(&tenant, hook("1")).await;
     assert_error(&tenant.get("/v1/nothing").await, 404, None);
     let put = tenant
         .send(
             reqwest::Method::PUT,
-            &format!("/v1/integrations/{}", ids[1]),
+            &format!("/v1/integrations/{}", created["id"].as_str().unwrap()),
             Some(&json!({})),
         )
         .await;
@@ -394,14 +452,11 @@ async fn integrations_crud_pagination_secrets_and_validation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_strict_deployment_refuses_plain_http_and_private_targets() {
     // GIVEN a deployment that allows neither plain http nor private targets
-    let options = LocalOptions {
-        settings: vec![
-            ("CHATHOOKS_ALLOW_HTTP".into(), "false".into()),
-            ("CHATHOOKS_ALLOW_PRIVATE_TARGETS".into(), "false".into()),
-        ],
-        ..LocalOptions::default()
-    };
-    let (_stack, admin) = running(options).await.unwrap();
+    let (_stack, admin) = serving(options(&[
+        ("CHATHOOKS_ALLOW_HTTP", "false"),
+        ("CHATHOOKS_ALLOW_PRIVATE_TARGETS", "false"),
+    ]))
+    .await;
     let tenant = new_tenant(&admin).await;
     // WHEN URLs with http or literal private, loopback or link-local addresses are registered
     for (url, words) in [
@@ -426,11 +481,7 @@ async fn a_strict_deployment_refuses_plain_http_and_private_targets() {
         assert!(message.contains(words), "{url}: {message}");
     }
     // AND a public https URL is accepted, and cannot be changed to a private one
-    let ok = create(
-        &tenant,
-        json!({"url": "https://hooks.example.com/x", "events": ["chat.closed"]}),
-    )
-    .await;
+    let ok = create_integration(&tenant, hook("x")).await;
     let id = ok["id"].as_str().unwrap();
     let answer = tenant
         .patch(
@@ -466,21 +517,27 @@ fn assert_signed_by_both(got: &Received, old: &str, new: &str) {
     assert!(verify(&old, id, ts, &got.body, header) && verify(&new, id, ts, &got.body, header));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn rotation_signs_with_both_keys_and_test_sends_report_live_and_dead_receivers() {
-    let (_stack, admin) = running(LocalOptions::default()).await.unwrap();
-    let tenant = new_tenant(&admin).await;
+/// A receiver answering 200 with a JSON body carrying a link, and an
+/// integration for chat.closed pointing at it (no retries): its id and secret.
+async fn linked_receiver(tenant: &ApiClient) -> (Receiver, String, String) {
     let receiver = Receiver::scripted(|_, _| {
         Reply::status(200).with_body(r#"{"ok": true, "link": "https://crm.example.com/tickets/7"}"#)
     })
     .await;
-    let created = create(
-        &tenant,
+    let created = create_integration(
+        tenant,
         json!({"url": receiver.url("/hook"), "events": ["chat.closed"], "retry_policy": "none"}),
     )
     .await;
     let id = created["id"].as_str().unwrap().to_string();
-    let old = created["secret"].as_str().unwrap().to_string();
+    let secret = created["secret"].as_str().unwrap().to_string();
+    (receiver, id, secret)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_test_send_to_a_live_receiver_reports_its_answer_and_is_logged() {
+    let (_stack, _admin, tenant) = api().await;
+    let (receiver, id, secret) = linked_receiver(&tenant).await;
 
     // WHEN a test-send goes to a live receiver
     let test = tenant
@@ -504,7 +561,7 @@ async fn rotation_signs_with_both_keys_and_test_sends_report_live_and_dead_recei
     assert_eq!(got[0].json()["type"], "webhook.test");
     let ts: i64 = got[0].header("webhook-timestamp").unwrap().parse().unwrap();
     assert!(verify(
-        &WebhookSecret::parse(&old).unwrap(),
+        &WebhookSecret::parse(&secret).unwrap(),
         got[0].header("webhook-id").unwrap(),
         ts,
         &got[0].body,
@@ -516,6 +573,12 @@ async fn rotation_signs_with_both_keys_and_test_sends_report_live_and_dead_recei
     assert_eq!(logged.body["event_type"], "webhook.test");
     assert_eq!(logged.body["status"], "succeeded");
     assert_eq!(logged.body["attempts"][0]["status_code"], 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rotated_secret_signs_beside_the_old_one_during_its_grace_period() {
+    let (stack, _admin, tenant) = stack_with(&[]).await;
+    let (receiver, id, old) = linked_receiver(&tenant).await;
 
     // WHEN the secret is rotated with the default grace period
     let rotated = tenant
@@ -539,80 +602,92 @@ async fn rotation_signs_with_both_keys_and_test_sends_report_live_and_dead_recei
         new.as_str()
     );
     // THEN a delivery carries both signatures, each verifying with its key
-    let accepted = tenant
-        .post("/v1/events", &closed_chat("evt-rotation-1"))
-        .await;
-    assert_eq!(accepted.status, 202, "{:?}", accepted.body);
-    let got = receiver.wait_for(2, Duration::from_secs(20)).await;
-    assert_eq!(got.len(), 2);
-    assert_signed_by_both(&got[1], &old, &new);
+    post_event(&tenant, "evt-rotation-1").await;
+    let got = receiver.wait_for(1, WAIT).await;
+    assert_eq!(got.len(), 1);
+    assert_signed_by_both(&got[0], &old, &new);
     // AND a test-send is signed the same way
     tenant
         .post(&format!("/v1/integrations/{id}/test"), &json!({}))
         .await;
-    assert_signed_by_both(&receiver.received()[2], &old, &new);
+    assert_signed_by_both(&receiver.received()[1], &old, &new);
+    wait_idle(&stack).await;
+    assert_eq!(receiver.received().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rotation_without_grace_drops_the_replaced_key_at_once() {
+    let (_stack, _admin, tenant) = api().await;
+    let (receiver, id, old) = linked_receiver(&tenant).await;
+    let rotate = format!("/v1/integrations/{id}/secret/rotate");
+    // GIVEN a rotation with the default grace (`old` still signs for a day)
+    let new = tenant.post(&rotate, &json!({})).await.body["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // WHEN rotated again with no grace, supplying the secret
     let third = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     let rotated = tenant
-        .post(
-            &format!("/v1/integrations/{id}/secret/rotate"),
-            &json!({"secret": third, "grace_hours": 0}),
-        )
+        .post(&rotate, &json!({"secret": third, "grace_hours": 0}))
         .await;
     assert_eq!(rotated.body["secret"], third);
     assert_eq!(rotated.body["previous_secret_expires_at"], Value::Null);
     tenant
         .post(&format!("/v1/integrations/{id}/test"), &json!({}))
         .await;
-    let got = &receiver.received()[3];
+    let got = &receiver.received()[0];
     // THEN only the new key signs (the earlier grace of `old` still runs, `new` has none)
     let header = got.header("webhook-signature").unwrap();
     let ts: i64 = got.header("webhook-timestamp").unwrap().parse().unwrap();
     let id_header = got.header("webhook-id").unwrap();
-    assert!(verify(
-        &WebhookSecret::parse(third).unwrap(),
-        id_header,
-        ts,
-        &got.body,
-        header
-    ));
-    assert!(!verify(
-        &WebhookSecret::parse(&new).unwrap(),
-        id_header,
-        ts,
-        &got.body,
-        header
-    ));
-    assert!(verify(
-        &WebhookSecret::parse(&old).unwrap(),
-        id_header,
-        ts,
-        &got.body,
-        header
-    ));
-    // AND a bad rotation body names its field
+    let signs = |secret: &str| {
+        verify(
+            &WebhookSecret::parse(secret).unwrap(),
+            id_header,
+            ts,
+            &got.body,
+            header,
+        )
+    };
+    assert!(signs(third), "{header}");
+    assert!(!signs(&new), "{header}");
+    assert!(signs(&old), "{header}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bad_rotation_body_names_its_field() {
+    let (_stack, _admin, tenant) = api().await;
+    let created = create_integration(&tenant, hook("r")).await;
+    let id = created["id"].as_str().unwrap();
+    let rotate = format!("/v1/integrations/{id}/secret/rotate");
     for (body, field) in [
         (json!({"grace_hours": 1000}), "grace_hours"),
         (json!({"secret": "nope"}), "secret"),
         (json!({"grace_hours": -1}), "grace_hours"),
     ] {
-        let answer = tenant
-            .post(&format!("/v1/integrations/{id}/secret/rotate"), &body)
-            .await;
+        let answer = tenant.post(&rotate, &body).await;
         assert_error(&answer, 400, Some(field));
     }
+    // AND the secret is unchanged
+    let secret = tenant.get(&format!("/v1/integrations/{id}/secret")).await;
+    assert_eq!(secret.body["secret"], created["secret"]);
+}
 
-    // WHEN a test-send goes to a dead receiver (a closed port)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_test_send_to_a_dead_receiver_reports_the_error_kind_and_logs_a_failure() {
+    let (_stack, _admin, tenant) = api().await;
+    // GIVEN an integration on a closed port
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let dead = create(
+    let dead = create_integration(
         &tenant,
         json!({"url": format!("http://127.0.0.1:{port}/hook"), "events": ["chat.closed"], "timeout_ms": 2000}),
     )
     .await;
+    // WHEN a test-send goes to it
     let test = tenant
         .post(
             &format!("/v1/integrations/{}/test", dead["id"].as_str().unwrap()),

@@ -1,12 +1,11 @@
 //! Every payload format end to end: events posted to the local stack (moto,
 //! HTTP API, emulated SQS consumers) reach real receivers on 127.0.0.1 in the
 //! shape the original platform's receiver parses, each signed the Standard
-//! Webhooks way; plus URL credentials as Basic auth, the "Return JSON" link
-//! and the config API refusing events a format cannot render.
+//! Webhooks way, one test per format; plus URL credentials as Basic auth, the
+//! "Return JSON" link and the config API refusing events a format cannot render.
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use chathooks_tests::client::ApiClient;
-use chathooks_tests::local::{LocalOptions, new_tenant, running};
+use chathooks_tests::fixtures::*;
 use chathooks_tests::receiver::{Received, Receiver, Reply};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -14,8 +13,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-const WAIT: Duration = Duration::from_secs(30);
 
 // ---- events -------------------------------------------------------------
 
@@ -105,151 +102,53 @@ fn set<'a>(names: &[&'a str]) -> BTreeSet<&'a str> {
     names.iter().copied().collect()
 }
 
-async fn create(tenant: &ApiClient, body: Value) -> (String, String) {
-    let created = tenant.post("/v1/integrations", &body).await;
-    assert_eq!(created.status, 201, "{body}: {:?}", created.body);
-    (
-        created.body["id"].as_str().unwrap().to_string(),
-        created.body["secret"].as_str().unwrap().to_string(),
-    )
-}
-
-async fn post_event(tenant: &ApiClient, event: &Value) -> Value {
-    let accepted = tenant.post("/v1/events", event).await;
-    assert_eq!(accepted.status, 202, "{event}: {:?}", accepted.body);
-    accepted.body
-}
-
-/// The delivery once it left `pending`.
-async fn settled(tenant: &ApiClient, id: &str) -> Value {
-    for _ in 0..100 {
-        let detail = tenant.get(&format!("/v1/deliveries/{id}")).await;
-        // The log starts at the first attempt: until then the id is unknown.
-        if detail.status != 404 {
-            assert_eq!(detail.status, 200, "{:?}", detail.body);
-        }
-        if detail.status == 200 && detail.body["status"] != "pending" {
-            return detail.body;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("delivery {id} still pending");
-}
-
-/// Distinct webhooks received, as a receiver deduplicating on `webhook-id`
-/// counts them (SQS may hand one message to two consumers).
-fn webhooks(receiver: &Receiver) -> usize {
-    receiver
-        .received()
-        .iter()
-        .map(|r| r.header("webhook-id").unwrap_or_default().to_string())
-        .collect::<BTreeSet<_>>()
-        .len()
-}
-
 fn find<'a>(got: &'a [Received], what: &str, pick: impl Fn(&Received) -> bool) -> &'a Received {
     let hits: Vec<&Received> = got.iter().filter(|r| pick(r)).collect();
     assert_eq!(hits.len(), 1, "expected one {what}, got {}", hits.len());
     hits[0]
 }
 
+/// One integration from `body` on a fresh stack (its receiver's URL filled
+/// in); `events` posted in order (each answer's delivery count checked
+/// against `planned`); then, once the stack is idle, the receiver holds
+/// exactly `expected` webhooks, each signed with the integration's secret
+/// (checked as a Standard Webhooks receiver checks it). Returns them.
+async fn delivered(body: Value, events: &[(Value, usize)], expected: usize) -> Vec<Received> {
+    let (stack, _admin, tenant) = stack_with(&[]).await;
+    let receiver = Receiver::start().await;
+    let mut body = body;
+    body["url"] = json!(receiver.url("/hook"));
+    let created = create_integration(&tenant, body).await;
+    let secret = created["secret"].as_str().unwrap();
+    for (event, planned) in events {
+        let accepted = accept(&tenant, event).await;
+        let deliveries = accepted["deliveries"].as_array().unwrap();
+        assert_eq!(deliveries.len(), *planned, "{event}: {accepted}");
+    }
+    receiver.wait_for(expected, WAIT).await;
+    wait_idle(&stack).await;
+    let got = receiver.received();
+    assert_eq!(got.len(), expected, "{got:?}");
+    for r in &got {
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.path, "/hook");
+        chathooks_tests::verify::assert_signed(r, secret);
+    }
+    got
+}
+
 // ---- tests ----------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn each_format_arrives_as_its_platform_receiver_expects() {
-    let (_stack, admin) = running(LocalOptions::default()).await.unwrap();
-    let tenant = new_tenant(&admin).await;
-    let standard = Receiver::start().await;
-    let rocketchat = Receiver::start().await;
-    let livechat = Receiver::start().await;
-    let olark_extra = Receiver::start().await;
-    let olark_plain = Receiver::start().await;
-    let amplify = Receiver::start().await;
-
-    // GIVEN one integration per format (two for Olark: with and without extra events)
-    let (_, standard_secret) = create(
-        &tenant,
-        json!({"name": "std", "url": standard.url("/std"),
-        "events": ["chat.closed"]}),
-    )
-    .await;
-    let (_, rc_secret) = create(
-        &tenant,
-        json!({"name": "rc", "url": rocketchat.url("/rc"), "format": "rocketchat",
-        "events": ["chat.closed", "offline_message"], "format_options": {"token": "rc-token-123"}}),
-    )
-    .await;
-    let (_, lc_secret) = create(&tenant, json!({"name": "lc", "url": livechat.url("/lc"), "format": "livechat",
-        "events": ["chat.closed"],
-        "format_options": {"token": "lc-token-9", "license_id": "1025707", "data_types": ["chat"]}})).await;
-    let (olark_extra_id, olark_secret) = create(
-        &tenant,
-        json!({"name": "olark+", "url": olark_extra.url("/olark"), "format": "olark",
-        "events": ["chat.started", "lead.captured", "chat.closed", "offline_message"],
-        "format_options": {"extra_events": true}}),
-    )
-    .await;
-    let (_, olark_plain_secret) = create(
-        &tenant,
-        json!({"name": "olark", "url": olark_plain.url("/olark"), "format": "olark",
-        "events": ["chat.started", "chat.closed"]}),
-    )
-    .await;
-    let (_, amp_secret) = create(
-        &tenant,
-        json!({"name": "amp", "url": amplify.url("/amp"), "format": "amplifyreach",
-        "events": ["chat.closed", "lead.captured"]}),
-    )
-    .await;
-
-    // WHEN the chat product posts a conversation's events and an offline message
-    let started = post_event(&tenant, &chat_started()).await;
-    // THEN chat.started fans out only to the Olark integration with extra events
-    let started_to: Vec<&Value> = started["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| &d["integration_id"])
-        .collect();
-    assert_eq!(started_to, [&json!(olark_extra_id)], "{started}");
-    post_event(&tenant, &lead_captured()).await;
-    post_event(&tenant, &chat_closed()).await;
-    post_event(&tenant, &offline_message()).await;
-
-    let std_got = standard.wait_for(1, WAIT).await;
-    let rc_got = rocketchat.wait_for(2, WAIT).await;
-    let lc_got = livechat.wait_for(1, WAIT).await;
-    let olark_got = olark_extra.wait_for(4, WAIT).await;
-    let plain_got = olark_plain.wait_for(1, WAIT).await;
-    let amp_got = amplify.wait_for(2, WAIT).await;
-    tokio::time::sleep(Duration::from_secs(2)).await; // nothing more should come
-    assert_eq!(webhooks(&standard), 1);
-    assert_eq!(webhooks(&rocketchat), 2);
-    assert_eq!(webhooks(&livechat), 1);
-    assert_eq!(webhooks(&olark_extra), 4);
-    assert_eq!(
-        webhooks(&olark_plain),
+async fn standard_is_the_event_under_type_timestamp_and_data() {
+    let got = delivered(
+        json!({"name": "std", "events": ["chat.closed"]}),
+        &[(chat_closed(), 1)],
         1,
-        "chat.started reached an Olark integration without extra_events"
-    );
-    assert_eq!(webhooks(&amplify), 2);
-    for (got, secret) in [
-        (&std_got, &standard_secret),
-        (&rc_got, &rc_secret),
-        (&lc_got, &lc_secret),
-        (&olark_got, &olark_secret),
-        (&plain_got, &olark_plain_secret),
-        (&amp_got, &amp_secret),
-    ] {
-        for r in got.iter() {
-            assert_eq!(r.method, "POST");
-            chathooks_tests::verify::assert_signed(r, secret);
-        }
-    }
-
+    )
+    .await;
     // standard: {"type","timestamp","data"} as JSON
-    let hook = &std_got[0];
-    assert_eq!(hook.path, "/std");
+    let hook = &got[0];
     assert_eq!(hook.header("content-type"), Some("application/json"));
     let body = hook.json();
     assert_eq!(keys(&body), set(&["type", "timestamp", "data"]));
@@ -258,16 +157,26 @@ async fn each_format_arrives_as_its_platform_receiver_expects() {
     assert_eq!(body["timestamp"], "2026-11-21T10:01:00.000Z");
     assert_eq!(body["data"]["id"], "e2e-closed");
     assert_eq!(body["data"]["chat"]["id"], CHAT_ID);
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rocketchat_gets_a_livechat_session_and_an_offline_message_with_its_token() {
+    let got = delivered(
+        json!({"name": "rc", "format": "rocketchat",
+        "events": ["chat.closed", "offline_message"], "format_options": {"token": "rc-token-123"}}),
+        &[(chat_closed(), 1), (offline_message(), 1)],
+        2,
+    )
+    .await;
     // rocketchat: LivechatSession with seed 002's keys, LivechatOfflineMessage, the token header
-    for r in &rc_got {
+    for r in &got {
         assert_eq!(r.header("content-type"), Some("application/json"));
         assert_eq!(
             r.header("x-rocketchat-livechat-token"),
             Some("rc-token-123")
         );
     }
-    let session = find(&rc_got, "LivechatSession", |r| {
+    let session = find(&got, "LivechatSession", |r| {
         r.json()["type"] == "LivechatSession"
     })
     .json();
@@ -320,7 +229,7 @@ async fn each_format_arrives_as_its_platform_receiver_expects() {
     assert_eq!(messages[0]["agentId"], "ag-1");
     assert_eq!(keys(&messages[1]), set(&["username", "msg", "ts"]));
     assert_eq!(messages[1]["msg"], "My invoice is wrong.");
-    let offline = find(&rc_got, "LivechatOfflineMessage", |r| {
+    let offline = find(&got, "LivechatOfflineMessage", |r| {
         r.json()["type"] == "LivechatOfflineMessage"
     })
     .json();
@@ -333,10 +242,20 @@ async fn each_format_arrives_as_its_platform_receiver_expects() {
         json!({"name": "Ann Lee", "email": "Ann.Lee@Example.com"})
     );
     assert_eq!(offline["message"], "Please call me back.");
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn livechat_gets_chat_ended_with_its_token_license_and_chosen_data_types() {
+    let got = delivered(
+        json!({"name": "lc", "format": "livechat", "events": ["chat.closed"],
+        "format_options": {"token": "lc-token-9", "license_id": "1025707", "data_types": ["chat"]}}),
+        &[(chat_closed(), 1)],
+        1,
+    )
+    .await;
     // livechat: chat_ended with the configured token and license, only the chosen data types
-    let body = lc_got[0].json();
-    assert_eq!(lc_got[0].header("content-type"), Some("application/json"));
+    let body = got[0].json();
+    assert_eq!(got[0].header("content-type"), Some("application/json"));
     assert_eq!(
         keys(&body),
         set(&["event_type", "token", "license_id", "chat"])
@@ -348,9 +267,25 @@ async fn each_format_arrives_as_its_platform_receiver_expects() {
     assert_eq!(body["chat"]["started_timestamp"], 1_795_255_200);
     assert_eq!(body["chat"]["messages"][0]["user_type"], "agent");
     assert_eq!(body["chat"]["messages"][1]["user_type"], "visitor");
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn olark_with_extra_events_gets_start_lead_final_and_offline_transcripts() {
+    let got = delivered(
+        json!({"name": "olark+", "format": "olark",
+        "events": ["chat.started", "lead.captured", "chat.closed", "offline_message"],
+        "format_options": {"extra_events": true}}),
+        &[
+            (chat_started(), 1),
+            (lead_captured(), 1),
+            (chat_closed(), 1),
+            (offline_message(), 1),
+        ],
+        4,
+    )
+    .await;
     // olark: form field `data` with the transcript; start only with extra events
-    let transcripts: Vec<Value> = olark_got.iter().map(olark_data).collect();
+    let transcripts: Vec<Value> = got.iter().map(olark_data).collect();
     let pick = |what: &str, f: &dyn Fn(&Value) -> bool| -> Value {
         let hits: Vec<&Value> = transcripts.iter().filter(|t| f(t)).collect();
         assert_eq!(hits.len(), 1, "one {what} transcript: {transcripts:?}");
@@ -421,15 +356,35 @@ async fn each_format_arrives_as_its_platform_receiver_expects() {
     assert_eq!(offline["id"], "e2e-offline");
     assert_eq!(offline["visitor"]["id"], "ann.lee@example.com");
     assert_eq!(offline["visitor"]["fullName"], "Ann Lee");
-    let plain = olark_data(&plain_got[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn olark_without_extra_events_gets_the_final_transcript_only() {
+    // chat.started plans no delivery without extra_events, even when subscribed
+    let got = delivered(
+        json!({"name": "olark", "format": "olark", "events": ["chat.started", "chat.closed"]}),
+        &[(chat_started(), 0), (chat_closed(), 1)],
+        1,
+    )
+    .await;
+    let plain = olark_data(&got[0]);
     assert!(plain.get("eventType").is_none(), "{plain}");
     assert_eq!(plain["id"], CHAT_ID);
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn amplifyreach_gets_the_chat_transcript_and_the_contact_information() {
+    let got = delivered(
+        json!({"name": "amp", "format": "amplifyreach", "events": ["chat.closed", "lead.captured"]}),
+        &[(lead_captured(), 1), (chat_closed(), 1)],
+        2,
+    )
+    .await;
     // amplifyreach: Chat Transcript and Contact Information
-    for r in &amp_got {
+    for r in &got {
         assert_eq!(r.header("content-type"), Some("application/json"));
     }
-    let transcript = find(&amp_got, "Chat Transcript", |r| {
+    let transcript = find(&got, "Chat Transcript", |r| {
         r.json()["type"] == "Chat Transcript"
     })
     .json();
@@ -438,7 +393,7 @@ async fn each_format_arrives_as_its_platform_receiver_expects() {
         transcript["data"],
         json!({"chat_transcript": "John Doe: Hello, how can I help?\nMary Brown: My invoice is wrong."})
     );
-    let contact = find(&amp_got, "Contact Information", |r| {
+    let contact = find(&got, "Contact Information", |r| {
         r.json()["type"] == "Contact Information"
     })
     .json();
@@ -496,8 +451,7 @@ async fn raw_receiver() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn livechat_url_credentials_become_basic_auth_and_never_leak() {
-    let (_stack, admin) = running(LocalOptions::default()).await.unwrap();
-    let tenant = new_tenant(&admin).await;
+    let (_stack, _admin, tenant) = stack_with(&[]).await;
     let (addr, heads) = raw_receiver().await;
     let port = addr.port();
 
@@ -516,7 +470,7 @@ async fn livechat_url_credentials_become_basic_auth_and_never_leak() {
     assert_eq!(created.body["url"], redacted);
 
     // WHEN a chat ends
-    let accepted = post_event(&tenant, &chat_closed()).await;
+    let accepted = accept(&tenant, &chat_closed()).await;
     let delivery_id = accepted["deliveries"][0]["id"]
         .as_str()
         .unwrap()
@@ -560,7 +514,7 @@ async fn livechat_url_credentials_become_basic_auth_and_never_leak() {
         })
         .expect("host header");
     assert_eq!(host, format!("127.0.0.1:{port}"));
-    let detail = settled(&tenant, &delivery_id).await;
+    let detail = wait_settled(&tenant, &delivery_id, WAIT).await;
     assert_eq!(detail["status"], "succeeded", "{detail}");
 
     // AND the password appears in no API answer
@@ -587,9 +541,8 @@ async fn livechat_url_credentials_become_basic_auth_and_never_leak() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn return_json_links_are_stored_and_unrenderable_subscriptions_refused() {
-    let (_stack, admin) = running(LocalOptions::default()).await.unwrap();
-    let tenant = new_tenant(&admin).await;
+async fn return_json_links_are_stored_with_their_delivery() {
+    let (_stack, _admin, tenant) = stack_with(&[]).await;
 
     // GIVEN receivers answering Olark's "Return JSON" with each of the three keys
     let mut receivers = Vec::new();
@@ -602,25 +555,31 @@ async fn return_json_links_are_stored_and_unrenderable_subscriptions_refused() {
                 .with_body(body.clone())
         })
         .await;
-        let (id, _) = create(
+        let id = create_integration(
             &tenant,
             json!({"name": format!("link-{key}"), "url": receiver.url("/"),
             "format": "olark", "events": ["chat.closed"]}),
         )
-        .await;
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         receivers.push((id, link, receiver));
     }
     // AND one answering 200 with no link
     let silent = Receiver::start().await;
-    let (silent_id, _) = create(
+    let silent_id = create_integration(
         &tenant,
         json!({"name": "no-link", "url": silent.url("/"),
         "format": "olark", "events": ["chat.closed"]}),
     )
-    .await;
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // WHEN a chat ends
-    let accepted = post_event(&tenant, &chat_closed()).await;
+    let accepted = accept(&tenant, &chat_closed()).await;
     let deliveries = accepted["deliveries"].as_array().unwrap().clone();
     assert_eq!(deliveries.len(), 4);
     let delivery_for = |integration: &str| -> String {
@@ -636,15 +595,19 @@ async fn return_json_links_are_stored_and_unrenderable_subscriptions_refused() {
     // THEN each delivery shows the link its receiver returned
     for (integration, link, receiver) in &receivers {
         assert_eq!(receiver.wait_for(1, WAIT).await.len(), 1);
-        let detail = settled(&tenant, &delivery_for(integration)).await;
+        let detail = wait_settled(&tenant, &delivery_for(integration), WAIT).await;
         assert_eq!(detail["status"], "succeeded", "{detail}");
         assert_eq!(detail["link"], link.as_str(), "{detail}");
     }
-    let detail = settled(&tenant, &delivery_for(&silent_id)).await;
+    let detail = wait_settled(&tenant, &delivery_for(&silent_id), WAIT).await;
     assert_eq!(detail["status"], "succeeded");
     assert!(detail.get("link").is_none_or(Value::is_null), "{detail}");
+}
 
-    // AND the config API refuses events a format cannot render, naming them
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_config_api_refuses_events_a_format_cannot_render_naming_them() {
+    let (_stack, admin) = serving(LocalOptions::default()).await;
+    let tenant = new_tenant(&admin).await;
     for (format, events, refused) in [
         (
             "amplifyreach",
@@ -666,12 +629,15 @@ async fn return_json_links_are_stored_and_unrenderable_subscriptions_refused() {
         let text = answer.body.to_string();
         assert!(text.contains(refused), "{format}: {text}");
     }
-    let (amp_id, _) = create(
+    let amp_id = create_integration(
         &tenant,
         json!({"name": "amp", "url": "http://127.0.0.1:9/",
         "format": "amplifyreach", "events": ["chat.closed"]}),
     )
-    .await;
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let patched = tenant
         .patch(
             &format!("/v1/integrations/{amp_id}"),
