@@ -9,7 +9,10 @@ use futures::future::join_all;
 use std::future::Future;
 use tracing::Instrument;
 
-use crate::domain::message::{QueueMessage, Receipt};
+use crate::app::AppError;
+use crate::app::failure::record_dead_letter;
+use crate::domain::message::{DeliveryJob, QueueMessage, Receipt};
+use crate::ports::{Clock, DeliveryLog};
 
 /// Which receive of its message a record is (a record without the
 /// attribute counts as a first receive).
@@ -104,6 +107,28 @@ where
         Err(e) => {
             tracing::warn!(error = %e, "message left for redelivery");
             false
+        }
+    }
+}
+
+/// `result` of handling the message carrying `job`, its error as the
+/// message's failure. On the message's last receive an error also records
+/// the delivery failed with why (the message then moves to the dead-letter
+/// queue): a job never disappears without its reason in the log.
+pub async fn or_dead_letter<T>(
+    result: Result<T, AppError>,
+    job: &DeliveryJob,
+    receipt: Receipt,
+    log: &dyn DeliveryLog,
+    clock: &dyn Clock,
+) -> Result<T, String> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(e) => {
+            if receipt.is_last() {
+                record_dead_letter(log, job, &e, clock.now()).await;
+            }
+            Err(e.to_string())
         }
     }
 }

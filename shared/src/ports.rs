@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::domain::catalogue::EventType;
+pub use crate::domain::delivery::SendOutcome;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, ErrorKind};
 use crate::domain::event::Event;
 use crate::domain::ids::{DeliveryId, EventId, IntegrationId, PortalSessionId, TenantId};
@@ -168,21 +169,24 @@ pub struct DeliveryQuery {
 
 #[async_trait]
 pub trait DeliveryLog: Send + Sync {
-    /// Store an attempt and the delivery's new state together. The state is
-    /// not written over one with more attempts (an attempt finishing after a
-    /// later one); the attempt is logged either way.
+    /// Store an attempt and the delivery's new state. The state is not
+    /// written over one with more attempts (an attempt finishing after a
+    /// later one); the attempt is logged either way. Readers never see the
+    /// state without its attempt (`delivery::attempts_shown_with`).
     async fn record_attempt(
         &self,
         delivery: &Delivery,
         attempt: &Attempt,
     ) -> Result<(), StoreError>;
-    /// Update the delivery's state alone (queued for retry, failed without an attempt).
+    /// Write the delivery's state as is (fixtures and tools; the engine's
+    /// writes go through `record_attempt` and `update_unless_moved`).
     async fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError>;
-    /// Write the state of a delivery just re-queued by hand (retry, recover),
-    /// unless the log has moved past `seen_attempts` attempts meanwhile: the
-    /// re-queued job may run before this write lands, and its outcome must
-    /// not be overwritten with `pending`. `false` when the newer state stays.
-    async fn put_requeued(
+    /// Write a state decided from what the log showed with `seen_attempts`
+    /// attempts (re-queued by hand, failed without an attempt), unless the
+    /// log has moved on meanwhile: a job may run and log its attempt before
+    /// this write lands, and its outcome must not be overwritten. A delivery
+    /// not in the log yet has 0 attempts. `false` when the newer state stays.
+    async fn update_unless_moved(
         &self,
         delivery: &Delivery,
         seen_attempts: u32,
@@ -222,24 +226,6 @@ pub struct OutboundRequest {
     pub headers: Vec<(String, String)>,
     pub body: bytes::Bytes,
     pub timeout: Duration,
-}
-
-/// What happened to one HTTP attempt.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SendOutcome {
-    pub status_code: Option<u16>,
-    pub error_kind: Option<ErrorKind>,
-    pub error: Option<String>,
-    pub response_excerpt: Option<String>,
-    pub duration: Duration,
-    /// The receiver's `Retry-After`, already turned into a delay.
-    pub retry_after: Option<Duration>,
-}
-
-impl SendOutcome {
-    pub fn succeeded(&self) -> bool {
-        self.error_kind.is_none() && self.status_code.is_some_and(|c| (200..300).contains(&c))
-    }
 }
 
 #[async_trait]

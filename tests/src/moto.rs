@@ -16,6 +16,16 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// Which emulated service a server is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Sqs,
+    /// moto behind `scripts/moto-dynamodb.py`, one request at a time: moto
+    /// applies an UpdateItem in place while other threads read the item,
+    /// and DynamoDB never shows half a write.
+    DynamoDb,
+}
+
 fn moto_binary() -> PathBuf {
     if let Ok(explicit) = std::env::var("CHATHOOKS_MOTO_SERVER") {
         return PathBuf::from(explicit);
@@ -38,8 +48,13 @@ pub struct MotoServer {
 }
 
 impl MotoServer {
-    /// Start moto on a free loopback port and wait until it answers.
+    /// Start moto for SQS on a free loopback port and wait until it answers.
     pub fn start() -> std::io::Result<Self> {
+        Self::start_for(Service::Sqs)
+    }
+
+    /// Start moto for `service` on a free loopback port and wait until it answers.
+    pub fn start_for(service: Service) -> std::io::Result<Self> {
         let bin = moto_binary();
         if !bin.exists() {
             return Err(std::io::Error::new(
@@ -51,8 +66,18 @@ impl MotoServer {
             ));
         }
         let port = free_port();
-        let child = Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let port_arg = port.to_string();
+        let mut command = match service {
+            Service::Sqs => Command::new(&bin),
+            Service::DynamoDb => {
+                // The venv's python, beside its moto_server.
+                let mut c = Command::new(bin.with_file_name("python"));
+                c.arg(workspace_root().join("scripts/moto-dynamodb.py"));
+                c
+            }
+        };
+        let child = command
+            .args(["-H", "127.0.0.1", "-p", &port_arg])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -110,7 +135,7 @@ impl Emulator {
     pub fn start() -> std::io::Result<Self> {
         Ok(Self {
             sqs: MotoServer::start()?,
-            dynamodb: MotoServer::start()?,
+            dynamodb: MotoServer::start_for(Service::DynamoDb)?,
         })
     }
 

@@ -573,13 +573,13 @@ async fn a_requeue_written_after_its_job_ran_leaves_the_outcome() {
     pending.status = DeliveryStatus::Pending;
     // WHEN the retry writes `pending` against the one attempt it saw
     // THEN nothing is written and the outcome stays
-    assert!(!log.put_requeued(&pending, 1).await.unwrap());
+    assert!(!log.update_unless_moved(&pending, 1).await.unwrap());
     let (read, _) = log.get(&tenant, &failed.id).await.unwrap().unwrap();
     assert_eq!(read.status, DeliveryStatus::Succeeded);
     assert_eq!(read.attempts, 2);
     // AND against the count it has, the write is made
     pending.attempts = 2;
-    assert!(log.put_requeued(&pending, 2).await.unwrap());
+    assert!(log.update_unless_moved(&pending, 2).await.unwrap());
     let (read, _) = log.get(&tenant, &failed.id).await.unwrap().unwrap();
     assert_eq!(read.status, DeliveryStatus::Pending);
 }

@@ -1,7 +1,7 @@
 //! The dispatcher Lambda: consumes the delivery queue, one attempt per message.
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use chathooks::app::dispatch::{Dispatcher, Outcome, record_dead_letter};
-use chathooks::consumer::{Record, parse_batch, process_records};
+use chathooks::app::dispatch::{Dispatcher, Outcome};
+use chathooks::consumer::{Record, or_dead_letter, parse_batch, process_records};
 use chathooks::domain::message::{DeliveryJob, QueueMessage};
 
 /// The handler Lambda calls, the local runner too.
@@ -12,15 +12,10 @@ pub async fn handle(dispatcher: &Dispatcher, event: SqsEvent) -> SqsBatchRespons
     process_records(records, |message, receipt| async move {
         match message {
             QueueMessage::DeliveryV1(job) => {
-                let outcome = match dispatcher.deliver_with(&job, reads, receipt).await {
-                    Ok(outcome) => outcome,
-                    Err(e) => {
-                        if receipt.is_last() {
-                            record_dead_letter(&*dispatcher.log, &job, &e.to_string()).await;
-                        }
-                        return Err(e.to_string());
-                    }
-                };
+                let delivered = dispatcher.deliver_with(&job, reads, receipt).await;
+                let outcome =
+                    or_dead_letter(delivered, &job, receipt, &*dispatcher.log, &*dispatcher.clock)
+                        .await?;
                 match &outcome {
                     Outcome::Succeeded => tracing::info!(delivery_id = %job.delivery_id, attempt = job.attempt, "delivered"),
                     Outcome::RetryScheduled { at } => tracing::info!(delivery_id = %job.delivery_id, attempt = job.attempt, next_attempt_at = %at, "attempt failed, retry scheduled"),

@@ -1,9 +1,8 @@
 //! The retry-scheduler Lambda: consumes the retry queue, releasing due
 //! retries to the delivery queue and hopping the others.
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use chathooks::app::dispatch::record_dead_letter;
 use chathooks::app::retry::{RetryOutcome, RetryScheduler};
-use chathooks::consumer::process_batch;
+use chathooks::consumer::{or_dead_letter, process_batch};
 use chathooks::domain::message::QueueMessage;
 
 /// The handler Lambda calls, the local runner too.
@@ -11,15 +10,10 @@ pub async fn handle(scheduler: &RetryScheduler, event: SqsEvent) -> SqsBatchResp
     process_batch(event, scheduler.max_receive_count, |message, receipt| async move {
         match message {
             QueueMessage::RetryV1(retry) => {
-                let outcome = match scheduler.handle(&retry).await {
-                    Ok(outcome) => outcome,
-                    Err(e) => {
-                        if receipt.is_last() {
-                            record_dead_letter(&*scheduler.log, &retry.job, &e.to_string()).await;
-                        }
-                        return Err(e.to_string());
-                    }
-                };
+                let handled = scheduler.handle(&retry).await;
+                let outcome =
+                    or_dead_letter(handled, &retry.job, receipt, &*scheduler.log, &*scheduler.clock)
+                        .await?;
                 let id = &retry.job.delivery_id;
                 match outcome {
                     RetryOutcome::Released => tracing::info!(delivery_id = %id, attempt = retry.job.attempt, "retry released"),

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::domain::delivery::{Attempt, Delivery};
+use crate::domain::delivery::{Attempt, Delivery, attempts_shown_with};
 use crate::domain::event::Event;
 use crate::domain::ids::{DeliveryId, EventId, IntegrationId, TenantId};
 use crate::domain::integration::Integration;
@@ -305,11 +305,19 @@ impl DeliveryLog for MemoryDeliveryLog {
         Ok(())
     }
 
-    async fn put_requeued(&self, d: &Delivery, seen_attempts: u32) -> Result<bool, StoreError> {
+    async fn update_unless_moved(
+        &self,
+        d: &Delivery,
+        seen_attempts: u32,
+    ) -> Result<bool, StoreError> {
         let mut all = lock(&self.deliveries);
         match all.get_mut(&d.id) {
             Some(entry) if entry.0.attempts == seen_attempts => {
                 entry.0 = d.clone();
+                Ok(true)
+            }
+            None if seen_attempts == 0 => {
+                all.insert(d.id.clone(), (d.clone(), Vec::new()));
                 Ok(true)
             }
             _ => Ok(false),
@@ -324,7 +332,7 @@ impl DeliveryLog for MemoryDeliveryLog {
         Ok(lock(&self.deliveries)
             .get(id)
             .filter(|(d, _)| &d.tenant_id == tenant)
-            .cloned())
+            .map(|(d, attempts)| (d.clone(), attempts_shown_with(d, attempts.clone()))))
     }
 
     async fn list(

@@ -84,7 +84,7 @@ impl Deliveries {
         let (delivery, message) = self.requeue(delivery).await?;
         self.delivery_queue.send(&[message]).await?;
         // The job may already have run: then its outcome stays in the log.
-        self.log.put_requeued(&delivery, seen).await?;
+        self.log.update_unless_moved(&delivery, seen).await?;
         Ok(delivery)
     }
 
@@ -167,7 +167,7 @@ impl Deliveries {
             if !messages.is_empty() {
                 self.delivery_queue.send(&messages).await?;
                 for (d, seen) in &updated {
-                    self.log.put_requeued(d, *seen).await?;
+                    self.log.update_unless_moved(d, *seen).await?;
                 }
             }
             match page.next_cursor {
@@ -183,7 +183,6 @@ impl Deliveries {
 mod tests {
     use super::*;
     use crate::adapters::memory::{MemoryDeliveryLog, MemoryEventStore, MemoryIntegrationStore};
-    use crate::app::dispatch::delivery_of;
     use crate::domain::catalogue::EventType;
     use crate::domain::event::Event;
     use crate::domain::ids::EventId;
@@ -245,7 +244,7 @@ mod tests {
         // GIVEN a delivery that failed its first attempt, in both deliveries
         let log = Arc::new(MemoryDeliveryLog::default());
         let job = DeliveryJob::first(&tenant, &event.id, event.kind, &hook.id, Utc::now());
-        let mut failed = delivery_of(&job, Utc::now());
+        let mut failed = Delivery::pending(&job, Utc::now());
         failed.attempts = 1;
         failed.status = DeliveryStatus::Failed;
         log.put_delivery(&failed).await.unwrap();
@@ -276,7 +275,7 @@ mod tests {
             token: None,
             requeued: false,
         };
-        let mut delivery = delivery_of(&job, Utc::now());
+        let mut delivery = Delivery::pending(&job, Utc::now());
         delivery.attempts = 1;
         let detail = DeliveryDetail {
             delivery,

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use super::AppError;
 use super::batch_reads::BatchReads;
+use super::failure::fail_without_attempt;
 use super::outbound::prepare;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, link_from_response};
-use crate::domain::integration::Integration;
+use crate::domain::integration::{Integration, deliverable};
 use crate::domain::message::{DeliveryJob, QueueMessage, Receipt, RetryJob};
 use crate::ports::{
     Clock, DeliveryLog, EventStore, IntegrationStore, JobQueue, OutgoingMessage, SendOutcome,
@@ -53,74 +54,6 @@ pub struct Dispatcher {
     pub clock: Arc<dyn Clock>,
     pub settings: DispatchSettings,
     rng: Mutex<StdRng>,
-}
-
-/// The delivery record as of this job, before the attempt's result.
-pub fn delivery_of(job: &DeliveryJob, now: DateTime<Utc>) -> Delivery {
-    Delivery {
-        id: job.delivery_id.clone(),
-        tenant_id: job.tenant_id.clone(),
-        integration_id: job.integration_id.clone(),
-        event_id: job.event_id.clone(),
-        event_type: job.event_type,
-        status: DeliveryStatus::Pending,
-        attempts: job.attempt.saturating_sub(1),
-        created_at: job.created_at,
-        updated_at: now,
-        next_attempt_at: None,
-        last_status_code: None,
-        last_error: None,
-        link: None,
-    }
-}
-
-/// The log entry of one HTTP attempt.
-pub fn attempt_of(number: u32, started_at: DateTime<Utc>, outcome: &SendOutcome) -> Attempt {
-    Attempt {
-        number,
-        started_at,
-        duration_ms: outcome.duration.as_millis() as u64,
-        status_code: outcome.status_code,
-        error_kind: outcome.error_kind,
-        error: outcome.error.clone(),
-        response_excerpt: outcome.response_excerpt.clone(),
-        next_attempt_at: None,
-    }
-}
-
-/// Mark a delivery failed without an HTTP attempt (integration gone or
-/// disabled, event gone), keeping what the log already knows of it.
-pub async fn fail_without_attempt(
-    log: &dyn DeliveryLog,
-    job: &DeliveryJob,
-    reason: String,
-    now: DateTime<Utc>,
-) -> Result<Outcome, AppError> {
-    let mut delivery = match log.get(&job.tenant_id, &job.delivery_id).await? {
-        Some((d, _)) => d,
-        None => delivery_of(job, now),
-    };
-    delivery.status = DeliveryStatus::Failed;
-    delivery.next_attempt_at = None;
-    delivery.last_error = Some(reason.clone());
-    delivery.updated_at = now;
-    log.put_delivery(&delivery).await?;
-    Ok(Outcome::Failed { reason })
-}
-
-/// On a message's last receive before the dead-letter queue: record the
-/// delivery as failed with why it could not be processed (best effort: the
-/// store may be what is failing). The message still dead-letters, for replay.
-pub async fn record_dead_letter(log: &dyn DeliveryLog, job: &DeliveryJob, error: &str) {
-    let reason = format!("could not be processed, moved to the dead-letter queue: {error}");
-    match fail_without_attempt(log, job, reason, Utc::now()).await {
-        Ok(_) => {
-            tracing::error!(delivery_id = %job.delivery_id, error = %error, "delivery dead-lettered")
-        }
-        Err(e) => {
-            tracing::error!(delivery_id = %job.delivery_id, error = %error, log_error = %e, "delivery dead-lettered and could not be marked failed")
-        }
-    }
 }
 
 /// Seconds for an SQS delay: rounded up, capped at the hop size.
@@ -186,36 +119,30 @@ impl Dispatcher {
         {
             return Ok(Outcome::StoodDown { reason });
         }
-        let integration = match integration {
-            None => {
-                return fail_without_attempt(
-                    &*self.log,
-                    job,
-                    "the integration was deleted".into(),
-                    now,
-                )
-                .await;
-            }
-            Some(i) if !i.enabled => {
-                let why = i
-                    .disabled_reason
-                    .as_deref()
-                    .unwrap_or("disabled by the tenant");
-                let reason = format!("the integration is disabled: {why}");
-                return fail_without_attempt(&*self.log, job, reason, now).await;
-            }
-            Some(i) => i,
+        let integration = match deliverable(integration) {
+            Ok(i) => i,
+            Err(reason) => return self.fail_without_attempt(job, reason, now).await,
         };
         let Some(stored) = stored else {
             let reason = "the event is no longer stored".to_string();
-            return fail_without_attempt(&*self.log, job, reason, now).await;
+            return self.fail_without_attempt(job, reason, now).await;
         };
         let request = match prepare(&integration, &stored.event, &job.delivery_id, now) {
             Ok(r) => r,
-            Err(e) => return fail_without_attempt(&*self.log, job, e.to_string(), now).await,
+            Err(e) => return self.fail_without_attempt(job, e.to_string(), now).await,
         };
         let outcome = self.sender.send(&request).await;
         self.settle(job, &integration, outcome, now).await
+    }
+
+    async fn fail_without_attempt(
+        &self,
+        job: &DeliveryJob,
+        reason: String,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, AppError> {
+        fail_without_attempt(&*self.log, job, &reason, now).await?;
+        Ok(Outcome::Failed { reason })
     }
 
     /// Why a job must not send (nothing is logged for it), if it must not:
@@ -281,8 +208,8 @@ impl Dispatcher {
         outcome: SendOutcome,
         now: DateTime<Utc>,
     ) -> Result<Outcome, AppError> {
-        let mut attempt = attempt_of(job.attempt, now, &outcome);
-        let mut delivery = delivery_of(job, now);
+        let mut attempt = Attempt::from_outcome(job.attempt, now, &outcome);
+        let mut delivery = Delivery::pending(job, now);
         delivery.attempts = job.attempt;
         delivery.last_status_code = outcome.status_code;
         delivery.last_error = outcome.error.clone();

@@ -5,11 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::AppError;
-use super::dispatch::delivery_of;
 use super::outbound::prepare;
 use crate::domain::ValidationError;
 use crate::domain::catalogue::EventType;
-use crate::domain::delivery::{DeliveryStatus, link_from_response};
+use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, link_from_response};
 use crate::domain::event::Event;
 use crate::domain::ids::{DeliveryId, IntegrationId, TenantId};
 use crate::domain::integration::*;
@@ -483,7 +482,7 @@ pub async fn test_send(
                 .and_then(link_from_response)
         })
         .flatten();
-    let mut delivery = delivery_of(&job, now);
+    let mut delivery = Delivery::pending(&job, now);
     delivery.attempts = 1;
     delivery.status = if ok {
         DeliveryStatus::Succeeded
@@ -493,7 +492,7 @@ pub async fn test_send(
     delivery.last_status_code = outcome.status_code;
     delivery.last_error = outcome.error.clone();
     delivery.link = link.clone();
-    let attempt = super::dispatch::attempt_of(1, now, &outcome);
+    let attempt = Attempt::from_outcome(1, now, &outcome);
     log.record_attempt(&delivery, &attempt).await?;
     Ok(TestResult {
         ok,

@@ -16,6 +16,7 @@ pub mod caller;
 pub mod catalogue;
 pub mod deliveries;
 pub mod dispatch;
+pub mod failure;
 pub mod intake;
 pub mod integrations;
 pub mod outbound;

@@ -5,14 +5,11 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 use super::AppError;
-use super::dispatch::{fail_without_attempt, queue_delay};
+use super::dispatch::queue_delay;
+use super::failure::fail_without_attempt;
+use crate::domain::integration::deliverable;
 use crate::domain::message::{QueueMessage, RetryJob};
 use crate::ports::{Clock, DeliveryLog, IntegrationStore, JobQueue, OutgoingMessage};
-
-/// How early a job may be released: never. A retry is due at `due_at`, which
-/// may be a receiver's `Retry-After`; SQS delays are whole seconds rounded up,
-/// so a job that arrives a little early hops once more (≤ 1 s late, never early).
-const EARLY_TOLERANCE_MS: i64 = 0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RetryOutcome {
@@ -55,18 +52,8 @@ impl RetryScheduler {
             .integrations
             .get(&job.tenant_id, &job.integration_id)
             .await?;
-        let reason = match integration {
-            None => Some("the integration was deleted".to_string()),
-            Some(i) if !i.enabled => Some(format!(
-                "the integration is disabled: {}",
-                i.disabled_reason
-                    .as_deref()
-                    .unwrap_or("disabled by the tenant")
-            )),
-            Some(_) => None,
-        };
-        if let Some(reason) = reason {
-            fail_without_attempt(&*self.log, job, reason.clone(), now).await?;
+        if let Err(reason) = deliverable(integration) {
+            fail_without_attempt(&*self.log, job, &reason, now).await?;
             return Ok(RetryOutcome::Dropped { reason });
         }
         self.delivery_queue
@@ -79,10 +66,11 @@ impl RetryScheduler {
     }
 }
 
+/// How long until `due_at`, if it is still ahead. A retry is never released
+/// early (`due_at` may be a receiver's `Retry-After`); SQS delays are whole
+/// seconds rounded up, so a job back a little early hops once more.
 fn not_yet_due(due_at: DateTime<Utc>, now: DateTime<Utc>) -> Option<std::time::Duration> {
-    let remaining = due_at - now;
-    (remaining.num_milliseconds() > EARLY_TOLERANCE_MS)
-        .then(|| remaining.to_std().unwrap_or_default())
+    (due_at - now).to_std().ok().filter(|d| !d.is_zero())
 }
 
 #[cfg(test)]

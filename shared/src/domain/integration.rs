@@ -179,6 +179,21 @@ impl Integration {
     }
 }
 
+/// The integration a delivery goes to, if it can be attempted; otherwise
+/// (`None`: deleted, or disabled) the reason its delivery is failed with.
+pub fn deliverable(integration: Option<Integration>) -> Result<Integration, String> {
+    match integration {
+        None => Err("the integration was deleted".into()),
+        Some(i) if !i.enabled => Err(format!(
+            "the integration is disabled: {}",
+            i.disabled_reason
+                .as_deref()
+                .unwrap_or("disabled by the tenant")
+        )),
+        Some(i) => Ok(i),
+    }
+}
+
 pub fn validate_name(name: &str) -> Result<(), ValidationError> {
     if name.trim().is_empty() || name.len() > MAX_NAME_LEN || name.chars().any(char::is_control) {
         return Err(ValidationError::field(

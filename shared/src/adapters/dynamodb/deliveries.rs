@@ -2,6 +2,10 @@
 //! integration and creation time in `gsi1`) and one per attempt (`D#{id}` / `A#{n}#{started_at}`),
 //! so a delivery and its attempts come back in one query.
 //!
+//! An attempt's item is written before the delivery item counts it, and a
+//! read leaves out attempts the delivery does not count yet, so no reader
+//! sees a status without the attempt that set it.
+//!
 //! The common case, a delivery whose first attempt is also its first write,
 //! is one conditional put: the first attempt rides inside the delivery item
 //! (`first_attempt`), one write instead of two. Every later write updates the
@@ -20,7 +24,7 @@ use super::keys::{
     integration_gsi1pk, sort_timestamp,
 };
 use super::{Item, epoch, from_item, is_condition_failure, s, string_attr, to_item, unavailable};
-use crate::domain::delivery::{Attempt, Delivery};
+use crate::domain::delivery::{Attempt, Delivery, attempts_shown_with};
 use crate::domain::ids::{DeliveryId, IntegrationId, TenantId};
 use crate::ports::{DeliveryLog, DeliveryQuery, Page, StoreError};
 
@@ -39,7 +43,8 @@ const ATTEMPT_COUNT: &str = "attempt_count";
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Guard {
     None,
-    /// Only while it is exactly this (the state a re-queue saw).
+    /// Only while it is exactly this (the state a decision was made on; a
+    /// delivery not logged yet counts 0).
     Exactly(u32),
     /// Only while it is at most this (no later attempt recorded yet).
     NotBeyond(u32),
@@ -178,6 +183,7 @@ impl DynamoDbDeliveryLog {
             .update_expression(expression);
         let condition = match guard {
             Guard::None => None,
+            Guard::Exactly(0) => Some((0, "attribute_not_exists(#count) OR #count = :count")),
             Guard::Exactly(n) => Some((n, "#count = :count")),
             Guard::NotBeyond(n) => Some((n, "attribute_not_exists(#count) OR #count <= :count")),
         };
@@ -293,12 +299,14 @@ impl DeliveryLog for DynamoDbDeliveryLog {
         if attempt.number == 1 && self.put_with_first_attempt(delivery, attempt).await? {
             return Ok(());
         }
+        // The attempt first, then the state that counts it: a reader between
+        // the two writes sees the earlier state, with the new attempt left
+        // out (`attempts_shown_with`), never a state without its attempt.
         // An attempt that finishes after a later one (a message consumed
         // twice) is logged, but leaves the delivery's newer state alone.
-        futures::try_join!(
-            self.put_attempt(delivery, attempt),
-            self.update_delivery_if(delivery, Guard::NotBeyond(delivery.attempts))
-        )?;
+        self.put_attempt(delivery, attempt).await?;
+        self.update_delivery_if(delivery, Guard::NotBeyond(delivery.attempts))
+            .await?;
         Ok(())
     }
 
@@ -306,7 +314,7 @@ impl DeliveryLog for DynamoDbDeliveryLog {
         self.update_delivery(delivery).await
     }
 
-    async fn put_requeued(
+    async fn update_unless_moved(
         &self,
         delivery: &Delivery,
         seen_attempts: u32,
@@ -354,7 +362,7 @@ impl DeliveryLog for DynamoDbDeliveryLog {
         let Some(delivery) = delivery.filter(|d| &d.tenant_id == tenant) else {
             return Ok(None);
         };
-        attempts.sort_by_key(|a| (a.number, a.started_at));
+        let attempts = attempts_shown_with(&delivery, attempts);
         Ok(Some((delivery, attempts)))
     }
 
