@@ -366,6 +366,14 @@ def test_a_delivery_that_failed_then_succeeded_shows_both_attempts(tenant, new_p
     expect(second).to_contain_text("200")
     expect(page.locator(".page-head")).to_contain_text("Succeeded")
 
+    # the same conversation across every integration of the tenant
+    goto(page, "#/")
+    page.get_by_label("Chat id").fill("chat-77")
+    page.get_by_role("button", name="Find deliveries").click()
+    expect(page.get_by_role("heading", name="Conversation chat-77")).to_be_visible()
+    expect(rows).to_have_count(1)
+    expect(rows.first.get_by_role("link", name="CRM")).to_have_attribute("href", f"#/i/{created['id']}")
+
 
 def test_retry_and_recover_from_the_page_reach_the_receiver(tenant, new_page, receiver):
     created = integration(tenant, receiver.url, retry_policy="none")
@@ -407,6 +415,16 @@ def test_an_unreachable_api_shows_a_message_and_retry(tenant, new_page, receiver
     page.unroute("**/v1/integrations?*")
     page.get_by_role("button", name="Retry").click()
     expect(page.get_by_role("link", name="Comes back")).to_be_visible()
+
+    # down when the page opens: the first call (the session) fails, Retry recovers
+    first = new_page(375)
+    first.route("**/v1/portal/session", lambda route: route.abort())
+    first.goto(portal_session(tenant)["url"])
+    expect(first.get_by_text("The webhook service is not answering")).to_be_visible()
+    assert "token" not in first.url
+    first.unroute("**/v1/portal/session")
+    first.get_by_role("button", name="Retry").click()
+    expect(first.get_by_role("link", name="Comes back")).to_be_visible()
 
 
 # ---- every view at both widths -----------------------------------------------------

@@ -3,7 +3,7 @@ import { api, takeToken, forgetToken, setUnauthorizedHandler } from "./api.js";
 import { h, replace, badge, formatDate } from "./dom.js";
 import { loading, empty, failure } from "./states.js";
 import { integrationsView, integrationView, newIntegrationView } from "./integrations.js";
-import { deliveryView } from "./deliveries.js";
+import { deliveryView, conversationView } from "./deliveries.js";
 import { catalogueView } from "./catalogue.js";
 
 const root = document.getElementById("app");
@@ -26,6 +26,7 @@ function parseRoute() {
   if (parts[0] === "new") return { view: "new", nav: "integrations" };
   if (parts[0] === "i" && parts[1]) return { view: "integration", id: parts[1], tab: parts[2] || "deliveries", nav: "integrations" };
   if (parts[0] === "d" && parts[1]) return { view: "delivery", id: parts[1], nav: "integrations" };
+  if (parts[0] === "chats" && parts[1]) return { view: "conversation", id: parts[1], nav: "integrations" };
   if (parts[0] === "events") return { view: "events", nav: "events" };
   return { view: "notfound", nav: "" };
 }
@@ -87,6 +88,9 @@ async function render() {
       case "delivery":
         await deliveryView(main, ctx, route.id);
         break;
+      case "conversation":
+        await conversationView(main, ctx, route.id);
+        break;
       case "events":
         await catalogueView(main, ctx);
         break;
@@ -138,13 +142,15 @@ async function start() {
     replace(root, h("main", { class: "main", id: "main" }, failure(err, start)));
     return;
   }
-  window.addEventListener("hashchange", async () => {
-    await render();
-    const heading = root.querySelector("main h1");
-    if (heading) heading.focus({ preventScroll: true });
-    window.scrollTo(0, 0);
-  });
   await render();
 }
+
+window.addEventListener("hashchange", async () => {
+  if (!session) return;
+  await render();
+  const heading = root.querySelector("main h1");
+  if (heading) heading.focus({ preventScroll: true });
+  window.scrollTo(0, 0);
+});
 
 start();

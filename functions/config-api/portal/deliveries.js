@@ -113,24 +113,17 @@ export async function deliveriesPanel(panel, ctx, integration) {
   await load(null);
 }
 
-function table() {
-  return h(
-    "table",
-    { class: "log-table" },
-    h(
-      "thead",
-      null,
-      h("tr", null, ["Created", "Event", "Status", "Attempts", "Last result", "Chat"].map((c) => h("th", { scope: "col" }, c))),
-    ),
-    h("tbody"),
-  );
+function table(withIntegration) {
+  const cols = ["Created", ...(withIntegration ? ["Integration"] : []), "Event", "Status", "Attempts", "Last result", "Chat"];
+  return h("table", { class: "log-table" }, h("thead", null, h("tr", null, cols.map((c) => h("th", { scope: "col" }, c)))), h("tbody"));
 }
 
-function row(d) {
+function row(d, names) {
   return h(
     "tr",
     { dataset: { delivery: d.id } },
     h("td", { "data-label": "Created" }, h("a", { href: `#/d/${enc(d.id)}`, "aria-label": `Delivery of ${d.event_type} at ${formatDate(d.created_at)}` }, formatDate(d.created_at))),
+    names ? h("td", { "data-label": "Integration" }, h("a", { href: `#/i/${enc(d.integration_id)}` }, names.get(d.integration_id) || d.integration_id)) : null,
     h("td", { "data-label": "Event", class: "mono" }, d.event_type),
     h("td", { "data-label": "Status" }, statusBadge(d.status)),
     h("td", { "data-label": "Attempts" }, String(d.attempt_count ?? "")),
@@ -281,4 +274,68 @@ function attemptCard(a) {
     dlist(rows),
     a.response_excerpt ? h("details", { class: "excerpt" }, h("summary", null, "Response excerpt"), h("pre", { class: "code" }, prettyBody(a.response_excerpt))) : null,
   );
+}
+
+// ---- one conversation across integrations -------------------------------------------
+
+/** The search box for a conversation (a chat id), on the integrations page. */
+export function conversationSearch(ctx, current) {
+  const input = h("input", { type: "text", name: "chat", autocomplete: "off", spellcheck: "false", value: current || "", placeholder: "chat-42" });
+  const f = field("Chat id", input, { name: "chat_id" });
+  const form = h("form", { class: "inline-form conversation-search", role: "search", "aria-label": "Find a conversation", novalidate: true }, f, h("button", { type: "submit", class: "btn" }, "Find deliveries"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    setFieldError(f, null);
+    const id = input.value.trim();
+    if (!id) {
+      setFieldError(f, "Enter the id of a chat.");
+      return;
+    }
+    ctx.navigate(`#/chats/${enc(id)}`);
+  });
+  return form;
+}
+
+export async function conversationView(main, ctx, chatId) {
+  const list = h("div", { class: "log" });
+  const more = h("div", { class: "more" });
+  replace(
+    main,
+    h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Integrations"), h("span", { "aria-hidden": "true" }, " / "), h("span", null, "Conversation")),
+    h("div", { class: "page-head" }, h("div", null, h("h1", { class: "page-title" }, `Conversation ${chatId}`), h("p", { class: "muted" }, "Every delivery of this chat's events, to all your integrations, newest first."))),
+    h("section", { class: "card" }, conversationSearch(ctx, chatId), list, more),
+  );
+  list.appendChild(loading("Loading deliveries…"));
+  const names = new Map();
+  try {
+    const page = await api("GET", `/v1/integrations${qs({ limit: 100 })}`);
+    for (const i of page.items) names.set(i.id, i.name);
+  } catch {
+    /* ids instead of names */
+  }
+  const load = async (cursor) => {
+    let page;
+    try {
+      page = await api("GET", `/v1/deliveries${qs({ chat_id: chatId, limit: 25, cursor })}`);
+    } catch (err) {
+      if (!ctx.alive()) return;
+      if (!cursor) replace(list, failure(err, () => load(null)));
+      else replace(more, inlineError(err));
+      return;
+    }
+    if (!ctx.alive()) return;
+    if (!cursor) {
+      replace(list);
+      if (!page.items.length) {
+        list.appendChild(empty("No deliveries for this chat", "Check the id: it is the chat's id in the events your chat product posts."));
+        return;
+      }
+      list.appendChild(table(true));
+    }
+    const body = list.querySelector("tbody");
+    for (const d of page.items) body.appendChild(row(d, names));
+    replace(more);
+    if (page.next_cursor) more.appendChild(h("button", { type: "button", class: "btn", onclick: () => load(page.next_cursor) }, "Load older deliveries"));
+  };
+  await load(null);
 }

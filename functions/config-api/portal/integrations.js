@@ -5,7 +5,7 @@ import {
   h, replace, field, group, setFieldError, when, duration, redactUrl, badge, prettyBody, copyButton, externalLink, relative,
 } from "./dom.js";
 import { loading, empty, failure, inlineError } from "./states.js";
-import { deliveriesPanel } from "./deliveries.js";
+import { deliveriesPanel, conversationSearch } from "./deliveries.js";
 
 export const FORMATS = [
   { id: "standard", label: "Standard Webhooks", hint: "{type, timestamp, data} JSON, for your own endpoints." },
@@ -114,7 +114,14 @@ export async function integrationsView(main, ctx) {
   );
   const list = h("div", { class: "integration-list" });
   const more = h("div", { class: "more" });
-  replace(main, header, list, more);
+  const search = h(
+    "section",
+    { class: "card conversation-card" },
+    h("h2", { class: "section-title" }, "Find a conversation"),
+    h("p", { class: "muted" }, "Every delivery of one chat, across all your integrations."),
+    conversationSearch(ctx, ""),
+  );
+  replace(main, header, list, more, search);
   list.appendChild(loading("Loading integrations…"));
 
   const load = async (cursor) => {
@@ -392,7 +399,7 @@ function secretPanel(panel, ctx, i) {
         ),
       );
     }
-    const hide = h("button", { type: "button", class: "btn btn-quiet", onclick: hidden }, "Hide secret");
+    const hide = h("button", { type: "button", class: "btn btn-small", onclick: hidden }, "Hide secret");
     replace(
       shown,
       rows,
