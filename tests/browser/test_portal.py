@@ -440,7 +440,7 @@ def test_every_view_at_both_widths_without_console_errors(tenant, new_page, rece
         retry_policy=[1],
         headers={"X-Api-Key": "k-123"},
     )
-    integration(tenant, receiver.url, name=XSS, events=["chat.closed"])
+    integration(tenant, receiver.url, name=XSS, events=["lead.captured"])
     integration(
         tenant,
         "https://livechat-bridge.example.com/in",
@@ -451,7 +451,8 @@ def test_every_view_at_both_widths_without_console_errors(tenant, new_page, rece
         format_options={"license_id": "1025707", "data_types": ["chat", "visitor"]},
     )
     receiver.statuses = [500]
-    delivery_id = post_event(tenant, "chat-42")["deliveries"][0]["id"]
+    accepted = post_event(tenant, "chat-42")["deliveries"]
+    delivery_id = next(d["id"] for d in accepted if d["integration_id"] == crm["id"])
     delivery_status(tenant, delivery_id, "succeeded")
     post_event(tenant, "chat-43")
     tenant.wait_for("two deliveries", lambda: receiver.count() >= 3)
