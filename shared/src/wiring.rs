@@ -11,6 +11,7 @@ use crate::adapters::dynamodb::{
 use crate::adapters::egress::{EgressConfig, HttpWebhookSender};
 use crate::adapters::sqs::SqsJobQueue;
 use crate::app::Stores;
+use crate::app::cache::TtlCache;
 use crate::app::deliveries::Deliveries;
 use crate::app::dispatch::{DispatchSettings, Dispatcher};
 use crate::app::intake::Intake;
@@ -82,30 +83,31 @@ impl Wiring {
     }
 
     pub fn intake(&self) -> Intake {
-        Intake::new(
-            self.stores.integrations.clone(),
-            self.stores.events.clone(),
-            self.delivery_queue.clone(),
-            self.config.retention,
-            self.config.integration_cache_ttl,
-        )
+        Intake {
+            integrations: self.stores.integrations.clone(),
+            events: self.stores.events.clone(),
+            delivery_queue: self.delivery_queue.clone(),
+            clock: Arc::new(SystemClock),
+            retention: self.config.retention,
+            cache: TtlCache::new(self.config.integration_cache_ttl),
+        }
     }
 
     pub fn dispatcher(&self, sender: Arc<dyn WebhookSender>) -> Dispatcher {
-        Dispatcher::new(
-            self.stores.integrations.clone(),
-            self.stores.events.clone(),
-            self.stores.deliveries.clone(),
-            self.retry_queue.clone(),
+        Dispatcher {
+            integrations: self.stores.integrations.clone(),
+            events: self.stores.events.clone(),
+            log: self.stores.deliveries.clone(),
+            retry_queue: self.retry_queue.clone(),
             sender,
-            Arc::new(SystemClock),
-            DispatchSettings {
+            clock: Arc::new(SystemClock),
+            settings: DispatchSettings {
                 disable_after: self.config.disable_after,
                 retry_after_cap: self.config.retry_after_cap,
                 max_queue_delay: self.config.max_queue_delay,
                 max_receive_count: self.config.max_receive_count,
             },
-        )
+        }
     }
 
     pub fn retry_scheduler(&self) -> RetryScheduler {
@@ -123,6 +125,7 @@ impl Wiring {
     pub fn integrations(&self) -> Integrations {
         Integrations {
             store: self.stores.integrations.clone(),
+            clock: Arc::new(SystemClock),
             policy: self.config.url_policy(),
             secret_grace: self.config.secret_grace,
         }
@@ -138,6 +141,7 @@ impl Wiring {
     pub fn deliveries(&self) -> Deliveries {
         Deliveries {
             log: self.stores.deliveries.clone(),
+            clock: Arc::new(SystemClock),
             integrations: self.stores.integrations.clone(),
             events: self.stores.events.clone(),
             delivery_queue: self.delivery_queue.clone(),

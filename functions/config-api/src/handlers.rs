@@ -160,7 +160,8 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
         }
         TestIntegration => {
             let i = api.integrations.get(t()?, id).await?;
-            let result = test_send(&i, &*api.sender, &*api.stores.deliveries).await?;
+            let now = api.integrations.clock.now();
+            let result = test_send(&i, &*api.sender, &*api.stores.deliveries, now).await?;
             Ok(json_response(StatusCode::OK, &result))
         }
         ListDeliveries => {

@@ -20,7 +20,7 @@ pub async fn handle(dispatcher: &Dispatcher, event: SqsEvent) -> SqsBatchRespons
                     Outcome::Succeeded => tracing::info!(delivery_id = %job.delivery_id, attempt = job.attempt, "delivered"),
                     Outcome::RetryScheduled { at } => tracing::info!(delivery_id = %job.delivery_id, attempt = job.attempt, next_attempt_at = %at, "attempt failed, retry scheduled"),
                     Outcome::Failed { reason } => tracing::warn!(delivery_id = %job.delivery_id, attempt = job.attempt, reason = %reason, "delivery failed"),
-                    Outcome::StoodDown { reason } => tracing::info!(delivery_id = %job.delivery_id, reason = %reason, "job stood down"),
+                    Outcome::StoodDown(reason) => tracing::info!(delivery_id = %job.delivery_id, reason = %reason, "job stood down"),
                 }
                 Ok(())
             }

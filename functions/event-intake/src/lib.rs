@@ -1,6 +1,6 @@
 //! The event-intake Lambda: `POST /v1/events`, one event or `{"events": [...]}`.
 //! Answers 202 only once every delivery job is accepted by the queue.
-use chathooks::api::{ApiError, authorization, body_bytes, header, json_response};
+use chathooks::api::{ApiError, authorization, body_bytes, json_response, require_json};
 use chathooks::app::auth::authenticate;
 use chathooks::app::intake::Intake;
 use chathooks::domain::ValidationError;
@@ -113,18 +113,7 @@ async fn accept(api: &IntakeApi, req: &Request) -> Result<Response<Body>, ApiErr
         return Err(ApiError::method_not_allowed());
     }
     let tenant = authenticate(&*api.tenants, authorization(req)).await?;
-    let content_type = header(req, "content-type").unwrap_or("");
-    if !content_type
-        .trim()
-        .to_ascii_lowercase()
-        .starts_with("application/json")
-    {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send JSON with `Content-Type: application/json`",
-        ));
-    }
+    require_json(req)?;
     let (events, batch) = parse_events(body_bytes(req)?)?;
     let results = api.intake.accept(&tenant, &events).await?;
     if batch {

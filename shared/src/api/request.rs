@@ -55,26 +55,33 @@ pub fn body_bytes(req: &Request) -> Result<&[u8], ApiError> {
     Ok(bytes)
 }
 
+/// 415 unless the body is declared JSON: `application/json` or a `+json`
+/// type, parameters such as `charset` allowed.
+pub fn require_json(req: &Request) -> Result<(), ApiError> {
+    let content_type = header(req, "content-type").unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json" || essence.ends_with("+json") {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "send JSON with `Content-Type: application/json`",
+    ))
+}
+
 /// Parse a JSON body: 415 for another content type, 413 when too large, 400
 /// naming the field otherwise. An empty body reads as `{}`.
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     let bytes = body_bytes(req)?;
     let empty = bytes.iter().all(u8::is_ascii_whitespace);
     if !empty {
-        let content_type = header(req, "content-type").unwrap_or("");
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if essence != "application/json" && !essence.ends_with("+json") {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send JSON with `Content-Type: application/json`",
-            ));
-        }
+        require_json(req)?;
     }
     let bytes: &[u8] = if empty { b"{}" } else { bytes };
     let mut de = serde_json::Deserializer::from_slice(bytes);

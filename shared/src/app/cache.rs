@@ -1,12 +1,22 @@
 //! A small time-bounded cache for the warm Lambda (a tenant's integrations).
+//! Time comes from the caller (the Clock port), so expiry is testable.
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+/// A cached value and when it was stored.
+type Entry<V> = (DateTime<Utc>, Arc<V>);
 
 pub struct TtlCache<K, V> {
     ttl: Duration,
-    entries: Mutex<HashMap<K, (Instant, Arc<V>)>>,
+    entries: Mutex<HashMap<K, Entry<V>>>,
+}
+
+/// Whether an entry stored `at` is still fresh at `now`.
+fn fresh(at: DateTime<Utc>, now: DateTime<Utc>, ttl: Duration) -> bool {
+    (now - at).to_std().is_ok_and(|age| age < ttl) || now < at
 }
 
 impl<K: Eq + Hash + Clone, V> TtlCache<K, V> {
@@ -17,32 +27,27 @@ impl<K: Eq + Hash + Clone, V> TtlCache<K, V> {
         }
     }
 
-    pub fn get(&self, key: &K) -> Option<Arc<V>> {
+    pub fn get(&self, key: &K, now: DateTime<Utc>) -> Option<Arc<V>> {
         if self.ttl.is_zero() {
             return None;
         }
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(key)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .filter(|(at, _)| fresh(*at, now, self.ttl))
             .map(|(_, v)| v.clone())
     }
 
-    pub fn put(&self, key: K, value: V) -> Arc<V> {
+    pub fn put(&self, key: K, value: V, now: DateTime<Utc>) -> Arc<V> {
         let value = Arc::new(value);
         if !self.ttl.is_zero() {
             let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
             if entries.len() > 10_000 {
-                entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
+                entries.retain(|_, (at, _)| fresh(*at, now, self.ttl));
             }
-            entries.insert(key, (Instant::now(), value.clone()));
+            entries.insert(key, (now, value.clone()));
         }
         value
-    }
-
-    pub fn invalidate(&self, key: &K) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.remove(key);
     }
 }
 
@@ -50,19 +55,22 @@ impl<K: Eq + Hash + Clone, V> TtlCache<K, V> {
 mod tests {
     use super::*;
 
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(1_800_000_000_000 + ms).unwrap_or_default()
+    }
+
     #[test]
     fn entries_expire_after_the_ttl() {
-        let cache = TtlCache::new(Duration::from_millis(30));
-        cache.put("a", 1);
-        assert_eq!(cache.get(&"a").as_deref(), Some(&1));
-        std::thread::sleep(Duration::from_millis(40));
-        assert_eq!(cache.get(&"a"), None);
+        let cache = TtlCache::new(Duration::from_secs(5));
+        cache.put("a", 1, at(0));
+        assert_eq!(cache.get(&"a", at(4_999)).as_deref(), Some(&1));
+        assert_eq!(cache.get(&"a", at(5_000)), None);
     }
 
     #[test]
     fn a_zero_ttl_caches_nothing() {
         let cache = TtlCache::new(Duration::ZERO);
-        cache.put("a", 1);
-        assert_eq!(cache.get(&"a"), None);
+        cache.put("a", 1, at(0));
+        assert_eq!(cache.get(&"a", at(0)), None);
     }
 }

@@ -10,7 +10,8 @@ use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, IntegrationId, TenantId};
 use crate::domain::message::{DeliveryJob, QueueMessage};
 use crate::ports::{
-    DeliveryLog, DeliveryQuery, EventStore, IntegrationStore, JobQueue, OutgoingMessage, Page,
+    Clock, DeliveryLog, DeliveryQuery, EventStore, IntegrationStore, JobQueue, OutgoingMessage,
+    Page,
 };
 
 /// Most deliveries one recover call re-queues.
@@ -25,6 +26,7 @@ pub struct DeliveryDetail {
 
 pub struct Deliveries {
     pub log: Arc<dyn DeliveryLog>,
+    pub clock: Arc<dyn Clock>,
     pub integrations: Arc<dyn IntegrationStore>,
     pub events: Arc<dyn EventStore>,
     pub delivery_queue: Arc<dyn JobQueue>,
@@ -112,7 +114,7 @@ impl Deliveries {
             token: None,
             requeued: false,
         };
-        let now = Utc::now();
+        let now = self.clock.now();
         delivery.status = DeliveryStatus::Pending;
         delivery.next_attempt_at = Some(now);
         delivery.updated_at = now;
@@ -250,6 +252,7 @@ mod tests {
         log.put_delivery(&failed).await.unwrap();
         let deliveries = Deliveries {
             log: log.clone(),
+            clock: Arc::new(crate::ports::SystemClock),
             integrations,
             events,
             delivery_queue: Arc::new(RunsAtOnce(log.clone())),

@@ -1,9 +1,7 @@
 //! The dispatcher: one attempt of one delivery, its log entry, and what comes
 //! next (success, a scheduled retry, or failure with the reason).
 use chrono::{DateTime, Utc};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::AppError;
@@ -40,9 +38,36 @@ pub enum Outcome {
         reason: String,
     },
     /// Not sent and not logged: another job of the same delivery is the valid one.
-    StoodDown {
-        reason: String,
-    },
+    StoodDown(StandDown),
+}
+
+/// Why a job stood down instead of sending (`Dispatcher::stand_down_reason`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StandDown {
+    /// A repeat of the event moved it to another request's acceptance token.
+    Superseded,
+    /// A repeat's job for an integration created after the event was first accepted.
+    IntegrationNewerThanEvent,
+    /// A repeat's job for a delivery the log already has.
+    AlreadyLogged,
+    /// A copy of a job whose attempt the log already has.
+    AttemptLogged { attempt: u32, receive: u32 },
+}
+
+impl std::fmt::Display for StandDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Superseded => f.write_str("superseded by a repeat of the event"),
+            Self::IntegrationNewerThanEvent => {
+                f.write_str("the integration was created after the event was accepted")
+            }
+            Self::AlreadyLogged => f.write_str("the log already has this delivery"),
+            Self::AttemptLogged { attempt, receive } => write!(
+                f,
+                "attempt {attempt} is already logged: this job is a copy (receive {receive})"
+            ),
+        }
+    }
 }
 
 pub struct Dispatcher {
@@ -53,7 +78,6 @@ pub struct Dispatcher {
     pub sender: Arc<dyn WebhookSender>,
     pub clock: Arc<dyn Clock>,
     pub settings: DispatchSettings,
-    rng: Mutex<StdRng>,
 }
 
 /// Seconds for an SQS delay: rounded up, capped at the hop size.
@@ -63,27 +87,6 @@ pub fn queue_delay(delay: Duration, max_queue_delay: u32) -> u32 {
 }
 
 impl Dispatcher {
-    pub fn new(
-        integrations: Arc<dyn IntegrationStore>,
-        events: Arc<dyn EventStore>,
-        log: Arc<dyn DeliveryLog>,
-        retry_queue: Arc<dyn JobQueue>,
-        sender: Arc<dyn WebhookSender>,
-        clock: Arc<dyn Clock>,
-        settings: DispatchSettings,
-    ) -> Self {
-        Self {
-            integrations,
-            events,
-            log,
-            retry_queue,
-            sender,
-            clock,
-            settings,
-            rng: Mutex::new(StdRng::from_os_rng()),
-        }
-    }
-
     /// Make the attempt `job` asks for. `Err` means "try this message again
     /// later" (a store or queue was unavailable): nothing is lost.
     pub async fn deliver(&self, job: &DeliveryJob) -> Result<Outcome, AppError> {
@@ -117,7 +120,7 @@ impl Dispatcher {
             .stand_down_reason(job, stored.as_deref(), integration.as_ref(), receipt)
             .await?
         {
-            return Ok(Outcome::StoodDown { reason });
+            return Ok(Outcome::StoodDown(reason));
         }
         let integration = match deliverable(integration) {
             Ok(i) => i,
@@ -160,19 +163,17 @@ impl Dispatcher {
         stored: Option<&StoredEvent>,
         integration: Option<&Integration>,
         receipt: Receipt,
-    ) -> Result<Option<String>, AppError> {
+    ) -> Result<Option<StandDown>, AppError> {
         let repeat_of_event = match (&job.token, stored) {
             (Some(token), Some(stored)) => {
                 if stored.token.as_ref() != Some(token) {
-                    return Ok(Some("superseded by a repeat of the event".into()));
+                    return Ok(Some(StandDown::Superseded));
                 }
                 if job.requeued
                     && let (Some(i), Some(received)) = (integration, stored.received_at)
                     && i.created_at > received
                 {
-                    return Ok(Some(
-                        "the integration was created after the event was accepted".into(),
-                    ));
+                    return Ok(Some(StandDown::IntegrationNewerThanEvent));
                 }
                 job.requeued
             }
@@ -186,13 +187,13 @@ impl Dispatcher {
             return Ok(None);
         };
         if repeat_of_event {
-            return Ok(Some("the log already has this delivery".into()));
+            return Ok(Some(StandDown::AlreadyLogged));
         }
         if logged.attempts >= job.attempt {
-            return Ok(Some(format!(
-                "attempt {} is already logged: this job is a copy (receive {})",
-                job.attempt, receipt.count
-            )));
+            return Ok(Some(StandDown::AttemptLogged {
+                attempt: job.attempt,
+                receive: receipt.count,
+            }));
         }
         Ok(None)
     }
@@ -254,10 +255,9 @@ impl Dispatcher {
                 .await;
         }
 
-        let delay = {
-            let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
-            integration.retry_policy.delay_after(job.attempt, &mut *rng)
-        };
+        let delay = integration
+            .retry_policy
+            .delay_after(job.attempt, &mut rand::rng());
         let Some(mut delay) = delay else {
             delivery.last_error = Some(format!("gave up after {} attempts: {error}", job.attempt));
             return self
@@ -352,20 +352,20 @@ mod tests {
             .insert(&integration.tenant_id, &closed_chat(), "t1", expires)
             .await
             .unwrap();
-        let d = Dispatcher::new(
-            integrations.clone(),
-            events.clone(),
-            log.clone(),
-            retry.clone(),
-            sender.clone(),
-            clock.clone(),
-            DispatchSettings {
+        let d = Dispatcher {
+            integrations: integrations.clone(),
+            events: events.clone(),
+            log: log.clone(),
+            retry_queue: retry.clone(),
+            sender: sender.clone(),
+            clock: clock.clone(),
+            settings: DispatchSettings {
                 disable_after: chrono::Duration::days(5),
                 retry_after_cap: Duration::from_secs(3600),
                 max_queue_delay: 900,
                 max_receive_count: 5,
             },
-        );
+        };
         Fixture {
             d,
             events,
@@ -449,7 +449,13 @@ mod tests {
         let again = f.d.deliver_with(&j, &none, received(2)).await.unwrap();
         // THEN it is not sent a second time, and the log is unchanged
         assert!(
-            matches!(&again, Outcome::StoodDown { reason } if reason.contains("already logged")),
+            matches!(
+                &again,
+                Outcome::StoodDown(StandDown::AttemptLogged {
+                    attempt: 1,
+                    receive: 2
+                })
+            ),
             "{again:?}"
         );
         assert_eq!(
@@ -484,7 +490,10 @@ mod tests {
         let copy = f.d.deliver(&retry).await.unwrap();
         // THEN the copy stands down: two requests in all, and two attempts logged
         assert!(
-            matches!(&copy, Outcome::StoodDown { reason } if reason.contains("attempt 2 is already logged")),
+            matches!(
+                &copy,
+                Outcome::StoodDown(StandDown::AttemptLogged { attempt: 2, .. })
+            ),
             "{copy:?}"
         );
         assert_eq!(
@@ -648,7 +657,7 @@ mod tests {
         let old = intake_job(&f, "t1", false);
         assert!(matches!(
             f.d.deliver(&old).await.unwrap(),
-            Outcome::StoodDown { .. }
+            Outcome::StoodDown(StandDown::Superseded)
         ));
         assert_eq!(f.sender.request_count(), 0);
         assert!(f.log.snapshot(&old.delivery_id).is_none());
@@ -676,7 +685,7 @@ mod tests {
         let again = intake_job(&f, "t2", true);
         assert!(matches!(
             f.d.deliver(&again).await.unwrap(),
-            Outcome::StoodDown { reason } if reason.contains("log already has")
+            Outcome::StoodDown(StandDown::AlreadyLogged)
         ));
         assert_eq!(f.sender.request_count(), 1);
         assert_eq!(f.log.snapshot(&first.delivery_id).unwrap().1.len(), 1);
@@ -698,7 +707,7 @@ mod tests {
         let again = intake_job(&f, "t2", true);
         assert!(matches!(
             f.d.deliver(&again).await.unwrap(),
-            Outcome::StoodDown { reason } if reason.contains("created after")
+            Outcome::StoodDown(StandDown::IntegrationNewerThanEvent)
         ));
         assert_eq!(f.sender.request_count(), 0);
     }

@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use futures::future::try_join_all;
 use serde::Serialize;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::AppError;
 use super::cache::TtlCache;
@@ -13,7 +12,7 @@ use crate::domain::event::Event;
 use crate::domain::ids::{DeliveryId, EventId, IntegrationId, TenantId};
 use crate::domain::integration::Integration;
 use crate::domain::message::{DeliveryJob, QueueMessage};
-use crate::ports::{EventStore, InsertOutcome, IntegrationStore, JobQueue, OutgoingMessage};
+use crate::ports::{Clock, EventStore, InsertOutcome, IntegrationStore, JobQueue, OutgoingMessage};
 
 /// What the intake answers for one event.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
@@ -34,8 +33,10 @@ pub struct Intake {
     pub integrations: Arc<dyn IntegrationStore>,
     pub events: Arc<dyn EventStore>,
     pub delivery_queue: Arc<dyn JobQueue>,
+    pub clock: Arc<dyn Clock>,
     pub retention: chrono::Duration,
-    cache: TtlCache<TenantId, Vec<Integration>>,
+    /// A tenant's integrations, kept for a short time in the warm Lambda.
+    pub cache: TtlCache<TenantId, Vec<Integration>>,
 }
 
 /// The delivery jobs for one event: one per enabled integration that wants it.
@@ -61,25 +62,10 @@ fn acceptance_token() -> String {
 }
 
 impl Intake {
-    pub fn new(
-        integrations: Arc<dyn IntegrationStore>,
-        events: Arc<dyn EventStore>,
-        delivery_queue: Arc<dyn JobQueue>,
-        retention: chrono::Duration,
-        cache_ttl: Duration,
-    ) -> Self {
-        Self {
-            integrations,
-            events,
-            delivery_queue,
-            retention,
-            cache: TtlCache::new(cache_ttl),
-        }
-    }
-
     /// Every integration of the tenant (cached for a short time in the warm Lambda).
     async fn integrations_of(&self, tenant: &TenantId) -> Result<Arc<Vec<Integration>>, AppError> {
-        if let Some(hit) = self.cache.get(tenant) {
+        let now = self.clock.now();
+        if let Some(hit) = self.cache.get(tenant, now) {
             return Ok(hit);
         }
         let mut all = Vec::new();
@@ -95,7 +81,7 @@ impl Intake {
                 None => break,
             }
         }
-        Ok(self.cache.put(tenant.clone(), all))
+        Ok(self.cache.put(tenant.clone(), all, now))
     }
 
     /// Accept a batch of already-validated events for a tenant.
@@ -112,7 +98,7 @@ impl Intake {
         events: &[Event],
     ) -> Result<Vec<Accepted>, AppError> {
         let integrations = self.integrations_of(tenant).await?;
-        let now = Utc::now();
+        let now = self.clock.now();
         let expires_at = now + self.retention;
         let token = acceptance_token();
         let outcomes = try_join_all(
@@ -193,11 +179,6 @@ impl Intake {
             tracing::warn!(error = %err, "could not undo the inserts of a refused intake");
         }
     }
-
-    /// Forget the cached integrations of a tenant.
-    pub fn invalidate(&self, tenant: &TenantId) {
-        self.cache.invalidate(tenant);
-    }
 }
 
 #[cfg(test)]
@@ -226,13 +207,14 @@ mod tests {
         let queue = Arc::new(MemoryQueue::default());
         let tenant = TenantId::generate();
         let events = Arc::new(MemoryEventStore::default());
-        let intake = Intake::new(
-            integrations.clone(),
-            events.clone(),
-            queue.clone(),
-            chrono::Duration::days(30),
-            Duration::ZERO,
-        );
+        let intake = Intake {
+            integrations: integrations.clone(),
+            events: events.clone(),
+            delivery_queue: queue.clone(),
+            clock: Arc::new(crate::ports::SystemClock),
+            retention: chrono::Duration::days(30),
+            cache: TtlCache::new(std::time::Duration::ZERO),
+        };
         Fixture {
             intake,
             events,

@@ -1,6 +1,6 @@
 //! Integration management: create, list, read, change, delete, secrets, test-send.
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -15,69 +15,12 @@ use crate::domain::integration::*;
 use crate::domain::message::DeliveryJob;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::secret::WebhookSecret;
-use crate::domain::target_url::{TargetUrl, UrlPolicy};
-use crate::ports::{DeliveryLog, IntegrationStore, Page, WebhookSender};
+use crate::domain::target_url::UrlPolicy;
+use crate::ports::{Clock, DeliveryLog, IntegrationStore, Page, WebhookSender};
 
-/// Old secrets kept during grace periods (Svix keeps up to 10).
-pub const MAX_RETIRED_SECRETS: usize = 10;
+pub use crate::domain::integration::{IntegrationPatch, NewIntegration};
+
 pub const MAX_PAGE: usize = 100;
-
-/// A new integration. Unknown fields are rejected.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewIntegration {
-    /// A label for people (default `webhook`).
-    #[serde(default)]
-    #[schemars(length(min = 1, max = 200))]
-    pub name: Option<String>,
-    /// Where deliveries go: an absolute https URL (http only where the deployment allows it).
-    #[schemars(length(min = 1, max = 2048))]
-    pub url: String,
-    /// The payload shape (default `standard`).
-    #[serde(default)]
-    pub format: Format,
-    /// The event types to deliver; each must be renderable by the format.
-    #[schemars(with = "Vec<EventType>", length(min = 1))]
-    pub events: Vec<String>,
-    /// The signing secret (`whsec_` + base64); generated when absent.
-    #[serde(default)]
-    pub secret: Option<String>,
-    /// Request timeout in milliseconds, 1000-30000 (default 10000).
-    #[serde(default)]
-    #[schemars(range(min = 1000, max = 30000))]
-    pub timeout_ms: Option<u32>,
-    /// `standard` (default), `rocketchat`, `livechat`, `none`, or a list of delays in seconds.
-    #[serde(default)]
-    pub retry_policy: Option<RetryPolicy>,
-    /// Custom headers sent with every delivery (not hop-by-hop, framing or `webhook-*` ones).
-    #[serde(default)]
-    pub headers: Option<BTreeMap<String, String>>,
-    /// Whether deliveries are sent (default true).
-    #[serde(default)]
-    pub enabled: Option<bool>,
-    /// Per-format settings.
-    #[serde(default)]
-    pub format_options: Option<FormatOptions>,
-}
-
-/// A partial update: only the fields present change. Unknown fields are rejected.
-#[derive(Debug, Clone, Deserialize, Default, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct IntegrationPatch {
-    #[schemars(length(min = 1, max = 200))]
-    pub name: Option<String>,
-    #[schemars(length(min = 1, max = 2048))]
-    pub url: Option<String>,
-    pub format: Option<Format>,
-    #[schemars(with = "Option<Vec<EventType>>", length(min = 1))]
-    pub events: Option<Vec<String>>,
-    #[schemars(range(min = 1000, max = 30000))]
-    pub timeout_ms: Option<u32>,
-    pub retry_policy: Option<RetryPolicy>,
-    pub headers: Option<BTreeMap<String, String>>,
-    pub enabled: Option<bool>,
-    pub format_options: Option<FormatOptions>,
-}
 
 /// An integration as the API shows it: no secret, credentials redacted.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
@@ -133,196 +76,9 @@ pub struct CreatedIntegration {
     pub secret: String,
 }
 
-/// Parse every event name; the error lists all unknown and all unrenderable ones.
-pub fn parse_events(
-    names: &[String],
-    format: Format,
-) -> Result<BTreeSet<EventType>, ValidationError> {
-    if names.is_empty() {
-        return Err(ValidationError::field(
-            "events",
-            "must list at least one event type",
-        ));
-    }
-    let mut events = BTreeSet::new();
-    let mut unknown = Vec::new();
-    for name in names {
-        match name.parse::<EventType>() {
-            Ok(t) => {
-                events.insert(t);
-            }
-            Err(_) => unknown.push(name.chars().take(64).collect::<String>()),
-        }
-    }
-    if !unknown.is_empty() {
-        return Err(ValidationError::field(
-            "events",
-            format!(
-                "unknown event types: {}; known types: {}",
-                unknown.join(", "),
-                EventType::ALL.map(|t| t.as_str()).join(", ")
-            ),
-        ));
-    }
-    let unsupported = format.unsupported(&events);
-    if !unsupported.is_empty() {
-        return Err(ValidationError::field(
-            "events",
-            format!(
-                "format `{}` cannot render: {}",
-                format.as_str(),
-                unsupported
-                    .iter()
-                    .map(|t| t.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    }
-    Ok(events)
-}
-
-fn parse_url(raw: &str, policy: UrlPolicy) -> Result<TargetUrl, ValidationError> {
-    TargetUrl::parse(raw, policy).map_err(|e| ValidationError::field("url", e.message))
-}
-
-fn validate_format_options(o: &FormatOptions) -> Result<(), ValidationError> {
-    let short = |field: &str, v: &Option<String>| match v {
-        Some(s) if s.is_empty() || s.len() > 256 || s.chars().any(char::is_control) => {
-            Err(ValidationError::field(
-                format!("format_options.{field}"),
-                "must be 1-256 characters without control characters",
-            ))
-        }
-        _ => Ok(()),
-    };
-    short("token", &o.token)?;
-    short("license_id", &o.license_id)?;
-    const DATA_TYPES: [&str; 5] = [
-        "chat",
-        "visitor",
-        "pre_chat_survey",
-        "ticket",
-        "canned_response",
-    ];
-    if let Some(types) = &o.data_types
-        && let Some(bad) = types.iter().find(|t| !DATA_TYPES.contains(&t.as_str()))
-    {
-        return Err(ValidationError::field(
-            "format_options.data_types",
-            format!(
-                "unknown data type `{bad}`; known: {}",
-                DATA_TYPES.join(", ")
-            ),
-        ));
-    }
-    Ok(())
-}
-
-pub fn build(
-    tenant: &TenantId,
-    input: NewIntegration,
-    policy: UrlPolicy,
-) -> Result<(Integration, WebhookSecret), ValidationError> {
-    let name = input.name.unwrap_or_else(|| "webhook".into());
-    validate_name(&name)?;
-    let url = parse_url(&input.url, policy)?;
-    let events = parse_events(&input.events, input.format)?;
-    let secret = match input.secret {
-        Some(s) => {
-            WebhookSecret::parse(&s).map_err(|e| ValidationError::field("secret", e.message))?
-        }
-        None => WebhookSecret::generate(),
-    };
-    let timeout_ms = input.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
-    validate_timeout(timeout_ms)?;
-    let retry_policy = input.retry_policy.unwrap_or_default().normalized();
-    retry_policy
-        .validate()
-        .map_err(|e| e.under("retry_policy"))?;
-    let headers = input.headers.unwrap_or_default();
-    validate_headers(&headers)?;
-    let format_options = input.format_options.unwrap_or_default();
-    validate_format_options(&format_options)?;
-    let now = Utc::now();
-    let integration = Integration {
-        id: IntegrationId::generate(),
-        tenant_id: tenant.clone(),
-        name,
-        url,
-        format: input.format,
-        events,
-        secret: secret.clone(),
-        retired_secrets: Vec::new(),
-        timeout_ms,
-        retry_policy,
-        headers,
-        format_options,
-        enabled: input.enabled.unwrap_or(true),
-        disabled_reason: None,
-        failing_since: None,
-        created_at: now,
-        updated_at: now,
-    };
-    Ok((integration, secret))
-}
-
-/// Apply a partial update, re-validating what changed.
-pub fn apply(
-    mut i: Integration,
-    patch: IntegrationPatch,
-    policy: UrlPolicy,
-) -> Result<Integration, ValidationError> {
-    if let Some(name) = patch.name {
-        validate_name(&name)?;
-        i.name = name;
-    }
-    if let Some(url) = patch.url {
-        i.url = parse_url(&url, policy)?;
-    }
-    if let Some(format) = patch.format {
-        i.format = format;
-    }
-    match patch.events {
-        Some(names) => i.events = parse_events(&names, i.format)?,
-        None => {
-            let names: Vec<String> = i.events.iter().map(|e| e.to_string()).collect();
-            parse_events(&names, i.format)?;
-        }
-    }
-    if let Some(t) = patch.timeout_ms {
-        validate_timeout(t)?;
-        i.timeout_ms = t;
-    }
-    if let Some(p) = patch.retry_policy {
-        let p = p.normalized();
-        p.validate().map_err(|e| e.under("retry_policy"))?;
-        i.retry_policy = p;
-    }
-    if let Some(h) = patch.headers {
-        validate_headers(&h)?;
-        i.headers = h;
-    }
-    if let Some(o) = patch.format_options {
-        validate_format_options(&o)?;
-        i.format_options = o;
-    }
-    if let Some(enabled) = patch.enabled {
-        if enabled && !i.enabled {
-            i.disabled_reason = None;
-            i.failing_since = None;
-        }
-        if !enabled && i.enabled {
-            i.disabled_reason = Some("disabled by the tenant".into());
-        }
-        i.enabled = enabled;
-    }
-    i.updated_at = Utc::now();
-    Ok(i)
-}
-
 pub struct Integrations {
     pub store: Arc<dyn IntegrationStore>,
+    pub clock: Arc<dyn Clock>,
     pub policy: UrlPolicy,
     pub secret_grace: chrono::Duration,
 }
@@ -333,7 +89,8 @@ impl Integrations {
         tenant: &TenantId,
         input: NewIntegration,
     ) -> Result<CreatedIntegration, AppError> {
-        let (integration, secret) = build(tenant, input, self.policy)?;
+        let (integration, secret) =
+            Integration::create(tenant, input, self.policy, self.clock.now())?;
         self.store.create(&integration).await?;
         Ok(CreatedIntegration {
             integration: IntegrationView::from(&integration),
@@ -370,7 +127,7 @@ impl Integrations {
         patch: IntegrationPatch,
     ) -> Result<IntegrationView, AppError> {
         let current = self.get(tenant, id).await?;
-        let updated = apply(current, patch, self.policy)?;
+        let updated = current.apply(patch, self.policy, self.clock.now())?;
         if !self.store.replace(&updated).await? {
             return Err(AppError::NotFound("integration"));
         }
@@ -403,22 +160,8 @@ impl Integrations {
             }
             None => WebhookSecret::generate(),
         };
-        let now = Utc::now();
         let grace = grace.unwrap_or(self.secret_grace);
-        i.retired_secrets.retain(|r| r.expires_at > now);
-        let previous_expires_at = (grace > chrono::Duration::zero()).then(|| now + grace);
-        if grace > chrono::Duration::zero() {
-            i.retired_secrets.insert(
-                0,
-                RetiredSecret {
-                    secret: i.secret.clone(),
-                    expires_at: now + grace,
-                },
-            );
-        }
-        i.retired_secrets.truncate(MAX_RETIRED_SECRETS);
-        i.secret = secret.clone();
-        i.updated_at = now;
+        let previous_expires_at = i.rotate_secret(secret.clone(), grace, self.clock.now());
         if !self.store.replace(&i).await? {
             return Err(AppError::NotFound("integration"));
         }
@@ -445,8 +188,8 @@ pub async fn test_send(
     integration: &Integration,
     sender: &dyn WebhookSender,
     log: &dyn DeliveryLog,
+    now: DateTime<Utc>,
 ) -> Result<TestResult, AppError> {
-    let now = Utc::now();
     let event = Event {
         id: crate::domain::ids::EventId::generate(),
         kind: EventType::WebhookTest,
@@ -529,7 +272,9 @@ pub(crate) mod tests {
             enabled: None,
             format_options: None,
         };
-        build(tenant, input, UrlPolicy::STRICT).unwrap().0
+        Integration::create(tenant, input, UrlPolicy::STRICT, Utc::now())
+            .unwrap()
+            .0
     }
 
     fn input(events: &[&str], format: Format) -> NewIntegration {
@@ -549,10 +294,11 @@ pub(crate) mod tests {
 
     #[test]
     fn defaults_are_filled_in() {
-        let (i, secret) = build(
+        let (i, secret) = Integration::create(
             &TenantId::generate(),
             input(&["chat.closed"], Format::Standard),
             OPEN,
+            Utc::now(),
         )
         .unwrap();
         assert_eq!(i.timeout_ms, 10_000);
@@ -563,21 +309,23 @@ pub(crate) mod tests {
 
     #[test]
     fn every_unknown_or_unrenderable_event_is_listed() {
-        let err = build(
+        let err = Integration::create(
             &TenantId::generate(),
             input(&["chat.closed", "nope", "bad"], Format::Standard),
             OPEN,
+            Utc::now(),
         )
         .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("events"));
         assert!(err.message.contains("nope, bad"), "{err}");
-        let err = build(
+        let err = Integration::create(
             &TenantId::generate(),
             input(
                 &["chat.closed", "chat.taken", "ticket.created"],
                 Format::Amplifyreach,
             ),
             OPEN,
+            Utc::now(),
         )
         .unwrap_err();
         assert!(err.message.contains("chat.taken, ticket.created"), "{err}");
@@ -585,22 +333,23 @@ pub(crate) mod tests {
 
     #[test]
     fn patch_revalidates_events_against_a_new_format() {
-        let (i, _) = build(
+        let (i, _) = Integration::create(
             &TenantId::generate(),
             input(&["chat.taken"], Format::Standard),
             OPEN,
+            Utc::now(),
         )
         .unwrap();
         let patch = IntegrationPatch {
             format: Some(Format::Olark),
             ..Default::default()
         };
-        assert!(apply(i.clone(), patch, OPEN).is_err());
+        assert!(i.clone().apply(patch, OPEN, Utc::now()).is_err());
         let patch = IntegrationPatch {
             enabled: Some(false),
             ..Default::default()
         };
-        let off = apply(i, patch, OPEN).unwrap();
+        let off = i.apply(patch, OPEN, Utc::now()).unwrap();
         assert!(!off.enabled);
         assert_eq!(
             off.disabled_reason.as_deref(),
@@ -612,7 +361,8 @@ pub(crate) mod tests {
     fn the_view_hides_secrets_and_passwords() {
         let mut inp = input(&["chat.closed"], Format::Standard);
         inp.url = "https://u:hunter2@x.example/".into();
-        let (i, secret) = build(&TenantId::generate(), inp, OPEN).unwrap();
+        let (i, secret) =
+            Integration::create(&TenantId::generate(), inp, OPEN, Utc::now()).unwrap();
         let json = serde_json::to_string(&IntegrationView::from(&i)).unwrap();
         assert!(!json.contains("hunter2"));
         assert!(!json.contains(secret.expose()));

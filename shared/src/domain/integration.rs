@@ -9,13 +9,15 @@ use super::catalogue::EventType;
 use super::ids::{IntegrationId, TenantId};
 use super::retry::RetryPolicy;
 use super::secret::WebhookSecret;
-use super::target_url::TargetUrl;
+use super::target_url::{TargetUrl, UrlPolicy};
 
 pub const MIN_TIMEOUT_MS: u32 = 1_000;
 pub const MAX_TIMEOUT_MS: u32 = 30_000;
 pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
 pub const MAX_NAME_LEN: usize = 200;
 pub const MAX_CUSTOM_HEADERS: usize = 20;
+/// Old secrets kept during grace periods (Svix keeps up to 10).
+pub const MAX_RETIRED_SECRETS: usize = 10;
 
 /// The payload shape an integration receives.
 #[derive(
@@ -272,6 +274,282 @@ pub fn validate_headers(headers: &BTreeMap<String, String>) -> Result<(), Valida
         }
     }
     Ok(())
+}
+
+/// A new integration. Unknown fields are rejected.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewIntegration {
+    /// A label for people (default `webhook`).
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 200))]
+    pub name: Option<String>,
+    /// Where deliveries go: an absolute https URL (http only where the deployment allows it).
+    #[schemars(length(min = 1, max = 2048))]
+    pub url: String,
+    /// The payload shape (default `standard`).
+    #[serde(default)]
+    pub format: Format,
+    /// The event types to deliver; each must be renderable by the format.
+    #[schemars(with = "Vec<EventType>", length(min = 1))]
+    pub events: Vec<String>,
+    /// The signing secret (`whsec_` + base64); generated when absent.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Request timeout in milliseconds, 1000-30000 (default 10000).
+    #[serde(default)]
+    #[schemars(range(min = 1000, max = 30000))]
+    pub timeout_ms: Option<u32>,
+    /// `standard` (default), `rocketchat`, `livechat`, `none`, or a list of delays in seconds.
+    #[serde(default)]
+    pub retry_policy: Option<RetryPolicy>,
+    /// Custom headers sent with every delivery (not hop-by-hop, framing or `webhook-*` ones).
+    #[serde(default)]
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Whether deliveries are sent (default true).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Per-format settings.
+    #[serde(default)]
+    pub format_options: Option<FormatOptions>,
+}
+
+/// A partial update: only the fields present change. Unknown fields are rejected.
+#[derive(Debug, Clone, Deserialize, Default, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationPatch {
+    #[schemars(length(min = 1, max = 200))]
+    pub name: Option<String>,
+    #[schemars(length(min = 1, max = 2048))]
+    pub url: Option<String>,
+    pub format: Option<Format>,
+    #[schemars(with = "Option<Vec<EventType>>", length(min = 1))]
+    pub events: Option<Vec<String>>,
+    #[schemars(range(min = 1000, max = 30000))]
+    pub timeout_ms: Option<u32>,
+    pub retry_policy: Option<RetryPolicy>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub enabled: Option<bool>,
+    pub format_options: Option<FormatOptions>,
+}
+
+/// Parse every event name; the error lists all unknown and all unrenderable ones.
+pub fn parse_events(
+    names: &[String],
+    format: Format,
+) -> Result<BTreeSet<EventType>, ValidationError> {
+    if names.is_empty() {
+        return Err(ValidationError::field(
+            "events",
+            "must list at least one event type",
+        ));
+    }
+    let mut events = BTreeSet::new();
+    let mut unknown = Vec::new();
+    for name in names {
+        match name.parse::<EventType>() {
+            Ok(t) => {
+                events.insert(t);
+            }
+            Err(_) => unknown.push(name.chars().take(64).collect::<String>()),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(ValidationError::field(
+            "events",
+            format!(
+                "unknown event types: {}; known types: {}",
+                unknown.join(", "),
+                EventType::ALL.map(|t| t.as_str()).join(", ")
+            ),
+        ));
+    }
+    let unsupported = format.unsupported(&events);
+    if !unsupported.is_empty() {
+        return Err(ValidationError::field(
+            "events",
+            format!(
+                "format `{}` cannot render: {}",
+                format.as_str(),
+                unsupported
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    Ok(events)
+}
+
+fn parse_url(raw: &str, policy: UrlPolicy) -> Result<TargetUrl, ValidationError> {
+    TargetUrl::parse(raw, policy).map_err(|e| ValidationError::field("url", e.message))
+}
+
+fn validate_format_options(o: &FormatOptions) -> Result<(), ValidationError> {
+    let short = |field: &str, v: &Option<String>| match v {
+        Some(s) if s.is_empty() || s.len() > 256 || s.chars().any(char::is_control) => {
+            Err(ValidationError::field(
+                format!("format_options.{field}"),
+                "must be 1-256 characters without control characters",
+            ))
+        }
+        _ => Ok(()),
+    };
+    short("token", &o.token)?;
+    short("license_id", &o.license_id)?;
+    const DATA_TYPES: [&str; 5] = [
+        "chat",
+        "visitor",
+        "pre_chat_survey",
+        "ticket",
+        "canned_response",
+    ];
+    if let Some(types) = &o.data_types
+        && let Some(bad) = types.iter().find(|t| !DATA_TYPES.contains(&t.as_str()))
+    {
+        return Err(ValidationError::field(
+            "format_options.data_types",
+            format!(
+                "unknown data type `{bad}`; known: {}",
+                DATA_TYPES.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl Integration {
+    /// A new integration from a tenant's settings, every field validated (the
+    /// error names the field); the secret is generated unless given.
+    pub fn create(
+        tenant: &TenantId,
+        input: NewIntegration,
+        policy: UrlPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<(Integration, WebhookSecret), ValidationError> {
+        let name = input.name.unwrap_or_else(|| "webhook".into());
+        validate_name(&name)?;
+        let url = parse_url(&input.url, policy)?;
+        let events = parse_events(&input.events, input.format)?;
+        let secret = match input.secret {
+            Some(s) => {
+                WebhookSecret::parse(&s).map_err(|e| ValidationError::field("secret", e.message))?
+            }
+            None => WebhookSecret::generate(),
+        };
+        let timeout_ms = input.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+        validate_timeout(timeout_ms)?;
+        let retry_policy = input.retry_policy.unwrap_or_default().normalized();
+        retry_policy
+            .validate()
+            .map_err(|e| e.under("retry_policy"))?;
+        let headers = input.headers.unwrap_or_default();
+        validate_headers(&headers)?;
+        let format_options = input.format_options.unwrap_or_default();
+        validate_format_options(&format_options)?;
+        let integration = Integration {
+            id: IntegrationId::generate(),
+            tenant_id: tenant.clone(),
+            name,
+            url,
+            format: input.format,
+            events,
+            secret: secret.clone(),
+            retired_secrets: Vec::new(),
+            timeout_ms,
+            retry_policy,
+            headers,
+            format_options,
+            enabled: input.enabled.unwrap_or(true),
+            disabled_reason: None,
+            failing_since: None,
+            created_at: now,
+            updated_at: now,
+        };
+        Ok((integration, secret))
+    }
+
+    /// Apply a partial update, re-validating what changed.
+    pub fn apply(
+        self,
+        patch: IntegrationPatch,
+        policy: UrlPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<Integration, ValidationError> {
+        let mut i = self;
+        if let Some(name) = patch.name {
+            validate_name(&name)?;
+            i.name = name;
+        }
+        if let Some(url) = patch.url {
+            i.url = parse_url(&url, policy)?;
+        }
+        if let Some(format) = patch.format {
+            i.format = format;
+        }
+        match patch.events {
+            Some(names) => i.events = parse_events(&names, i.format)?,
+            None => {
+                let names: Vec<String> = i.events.iter().map(|e| e.to_string()).collect();
+                parse_events(&names, i.format)?;
+            }
+        }
+        if let Some(t) = patch.timeout_ms {
+            validate_timeout(t)?;
+            i.timeout_ms = t;
+        }
+        if let Some(p) = patch.retry_policy {
+            let p = p.normalized();
+            p.validate().map_err(|e| e.under("retry_policy"))?;
+            i.retry_policy = p;
+        }
+        if let Some(h) = patch.headers {
+            validate_headers(&h)?;
+            i.headers = h;
+        }
+        if let Some(o) = patch.format_options {
+            validate_format_options(&o)?;
+            i.format_options = o;
+        }
+        if let Some(enabled) = patch.enabled {
+            if enabled && !i.enabled {
+                i.disabled_reason = None;
+                i.failing_since = None;
+            }
+            if !enabled && i.enabled {
+                i.disabled_reason = Some("disabled by the tenant".into());
+            }
+            i.enabled = enabled;
+        }
+        i.updated_at = now;
+        Ok(i)
+    }
+
+    /// Replace the signing secret; the old one keeps signing for `grace`
+    /// (none when zero). Answers until when the replaced one signs.
+    pub fn rotate_secret(
+        &mut self,
+        secret: WebhookSecret,
+        grace: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        self.retired_secrets.retain(|r| r.expires_at > now);
+        let previous_expires_at = (grace > chrono::Duration::zero()).then(|| now + grace);
+        if let Some(expires_at) = previous_expires_at {
+            self.retired_secrets.insert(
+                0,
+                RetiredSecret {
+                    secret: self.secret.clone(),
+                    expires_at,
+                },
+            );
+        }
+        self.retired_secrets.truncate(MAX_RETIRED_SECRETS);
+        self.secret = secret;
+        self.updated_at = now;
+        previous_expires_at
+    }
 }
 
 #[cfg(test)]
