@@ -9,10 +9,17 @@ pointing at a closed 127.0.0.1 port, so nothing leaves the machine.
 
     cargo build --release -p config-api -p event-intake -p dispatcher -p retry-scheduler
     python3 scripts/cold-start.py [--runs 20] [--target-dir target/release]
+
+Each run appends its figures to the benchmarks' results file
+(target/bench-results.jsonl, or --results / $BENCH_RESULTS), from which
+scripts/bench-table.py prints BENCHMARKS.md's tables.
 """
 import argparse
+import datetime
 import http.server
+import json
 import os
+import sys
 import socket
 import statistics
 import subprocess
@@ -59,7 +66,15 @@ def main():
         default=os.path.join(os.path.dirname(__file__), "..", "target", "release"),
         help="directory holding the four binaries, e.g. $CARGO_TARGET_DIR/release (default target/release)",
     )
+    parser.add_argument(
+        "--results",
+        default=os.environ.get("BENCH_RESULTS")
+        or os.path.join(os.path.dirname(__file__), "..", "target", "bench-results.jsonl"),
+        help="results file the figures are appended to (default target/bench-results.jsonl)",
+    )
     args = parser.parse_args()
+    command = "python3 scripts/cold-start.py " + " ".join(sys.argv[1:])
+    figures = []
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
     server.daemon_threads = True
@@ -115,8 +130,23 @@ def main():
             f"{name:<16} {size / 1e6:>8.2f} MB {statistics.median(times):>7.2f}ms {p95:>7.2f}ms"
             f" {times[0]:>7.2f}ms {times[-1]:>7.2f}ms"
         )
+        figures += [
+            (f"{name}/bootstrap_{os.uname().machine}", size / 1e6, "MB"),
+            (f"{name}/init_median", statistics.median(times), "ms"),
+            (f"{name}/init_p95", p95, "ms"),
+            (f"{name}/init_min", times[0], "ms"),
+            (f"{name}/init_max", times[-1], "ms"),
+        ]
     print(f"load average {load()}")
     server.shutdown()
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
+    with open(args.results, "a") as out:
+        for fname, figure, unit in figures:
+            line = {"bench": "cold-start", "name": fname, "figure": round(figure, 4), "unit": unit,
+                    "command": command.strip(), "date": date, "load": os.getloadavg()[0]}
+            out.write(json.dumps(line) + "\n")
+    print(f"figures appended to {os.path.abspath(args.results)}")
 
 
 if __name__ == "__main__":

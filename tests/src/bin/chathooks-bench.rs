@@ -1,12 +1,13 @@
 //! End-to-end benchmark of the local stack and the data for the cost model.
 //!
 //! ```sh
-//! cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 10000 --integrations 1
-//! cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 1000 --integrations 5 --delay-ms 200
-//! cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 500 --fail-first   # one retry each
+//! cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 600 --integrations 1 --rate 10
+//! cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 1000 --integrations 1 --rate 25 --mode single
+//! cargo run --release -p chathooks-tests --bin chathooks-bench -- e2e --events 200 --fail-first --rate 5   # one retry each
 //! cargo run --release -p chathooks-tests --bin chathooks-bench -- emulator --messages 2000     # moto's SQS alone
 //! cargo run --release -p chathooks-tests --bin chathooks-bench -- emulator-path --samples 300  # each moto call of the path
 //! cargo run --release -p chathooks-tests --bin chathooks-bench -- batch10 --repeat 5           # ten 1 s deliveries
+//! cargo run --release -p chathooks-tests --bin chathooks-bench -- help e2e                     # every flag
 //! ```
 //!
 //! `e2e` posts events (~2 KB closed chats; `--mode batch` in posts of
@@ -18,6 +19,10 @@
 //! delivery arrived exactly once (and a sample in the log: succeeded, one
 //! attempt), and turns the counted AWS requests into dollars per million
 //! deliveries. It stops by itself at `--deadline-secs`.
+//!
+//! Every subcommand appends its figures to `target/bench-results.jsonl`
+//! (`chathooks_tests::bench::results`); `scripts/bench-table.py` prints
+//! BENCHMARKS.md's tables from that file.
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chathooks::domain::event::Event;
 use chathooks::domain::ids::{IntegrationId, TenantId};
@@ -26,9 +31,11 @@ use chathooks_tests::bench::aws_count::{AwsCounter, sdk_item_size, sdk_key_strin
 use chathooks_tests::bench::cost::{self, Usage};
 use chathooks_tests::bench::fixtures::closed_chat;
 use chathooks_tests::bench::procstat::{cpu_seconds, own_pid, vm_hwm_kib, vm_rss_kib};
+use chathooks_tests::bench::results;
 use chathooks_tests::client::ApiClient;
 use chathooks_tests::local::{Instruments, LocalOptions, LocalStack, clients, new_tenant, running};
 use chathooks_tests::receiver::{Receiver, Reply};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,50 +44,126 @@ use std::time::{Duration, Instant};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-struct Args(HashMap<String, String>);
+/// The local stack's benchmarks; each run appends its figures to the
+/// results file (`target/bench-results.jsonl`, see `scripts/bench-table.py`).
+#[derive(Debug, Parser)]
+#[command(name = "chathooks-bench", about)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
 
-impl Args {
-    fn parse(items: &[String]) -> Self {
-        let mut map = HashMap::new();
-        let mut it = items.iter().peekable();
-        while let Some(item) = it.next() {
-            if let Some(name) = item.strip_prefix("--") {
-                let value = match it.peek() {
-                    Some(v) if !v.starts_with("--") => it.next().cloned().unwrap_or_default(),
-                    _ => "true".to_string(),
-                };
-                map.insert(name.to_string(), value);
-            }
-        }
-        Self(map)
-    }
-    fn num(&self, name: &str, default: f64) -> f64 {
-        self.0
-            .get(name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    }
-    fn str<'a>(&'a self, name: &str, default: &'a str) -> &'a str {
-        self.0.get(name).map(String::as_str).unwrap_or(default)
-    }
-    fn flag(&self, name: &str) -> bool {
-        self.0.contains_key(name)
+#[derive(Debug, Subcommand)]
+enum Scenario {
+    /// Events posted to the local stack, delivered to a receiver on 127.0.0.1: latency, throughput, exactly once, cost.
+    E2e(E2eArgs),
+    /// moto's SQS alone, with the same SDK: SendMessageBatch, then ReceiveMessage + DeleteMessageBatch.
+    Emulator(EmulatorArgs),
+    /// Each moto call of the delivery path, alone, one at a time.
+    EmulatorPath(EmulatorPathArgs),
+    /// A batch of ten deliveries to a receiver answering after one second, through the dispatcher handler.
+    Batch10(Batch10Args),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// `{"events": [...]}` posts of `--batch-size` events.
+    Batch,
+    /// One event per post.
+    Single,
+}
+
+#[derive(Debug, Args)]
+struct E2eArgs {
+    /// Events to post.
+    #[arg(long, default_value_t = 10_000)]
+    events: usize,
+    /// Integrations of the tenant, each a delivery per event.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    integrations: u16,
+    /// The receiver's delay before it answers, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
+    #[arg(long, value_enum, default_value_t = Mode::Batch)]
+    mode: Mode,
+    /// Events per post in batch mode.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(1..=100))]
+    batch_size: u8,
+    /// Events per second (0: each post as soon as a worker is free).
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
+    /// Concurrent posting workers.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: u16,
+    /// Pollers per queue of the emulated event-source mappings.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pollers: u16,
+    /// The run stops here, delivered or not.
+    #[arg(long, default_value_t = 900)]
+    deadline_secs: u64,
+    /// Deliveries checked in the log through the API.
+    #[arg(long, default_value_t = 200)]
+    sample_check: usize,
+    /// Messages in each posted chat transcript.
+    #[arg(long, default_value_t = 12)]
+    chat_messages: usize,
+    /// The receiver answers each delivery's first attempt 503 (one retry each).
+    #[arg(long)]
+    fail_first: bool,
+}
+
+#[derive(Debug, Args)]
+struct EmulatorArgs {
+    #[arg(long, default_value_t = 2000)]
+    messages: usize,
+    /// Concurrent senders.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: u16,
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pollers: u16,
+    #[arg(long, default_value_t = 600)]
+    deadline_secs: u64,
+}
+
+#[derive(Debug, Args)]
+struct EmulatorPathArgs {
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
+    samples: u32,
+    /// Samples per second.
+    #[arg(long, default_value_t = 10.0)]
+    rate: f64,
+}
+
+#[derive(Debug, Args)]
+struct Batch10Args {
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
+    repeat: u16,
+}
+
+/// This run's command line, as the results file records it.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!(
+        "cargo run --release -p chathooks-tests --bin chathooks-bench -- {}",
+        args.join(" ")
+    )
+}
+
+/// Appends a run's figures to the results file (a failure to write is reported, not fatal).
+fn record(run: &results::Run) {
+    match run.append() {
+        Ok(path) => println!("figures appended to {}", path.display()),
+        Err(e) => eprintln!("figures not recorded: {e}"),
     }
 }
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<(), BoxError> {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let scenario = argv.first().cloned().unwrap_or_else(|| "e2e".into());
-    let args = Args::parse(&argv);
-    match scenario.as_str() {
-        "e2e" => e2e(&args).await,
-        "emulator" => emulator(&args).await,
-        "emulator-path" => emulator_path(&args).await,
-        "batch10" => batch10(&args).await,
-        other => Err(
-            format!("unknown scenario {other}: e2e | emulator | emulator-path | batch10").into(),
-        ),
+    match Cli::parse().scenario {
+        Scenario::E2e(args) => e2e(&args).await,
+        Scenario::Emulator(args) => emulator(&args).await,
+        Scenario::EmulatorPath(args) => emulator_path(&args).await,
+        Scenario::Batch10(args) => batch10(&args).await,
     }
 }
 
@@ -110,23 +193,23 @@ struct Invocations {
     billed_gb_seconds: f64,
 }
 
-async fn e2e(args: &Args) -> Result<(), BoxError> {
-    let events = args.num("events", 10_000.0) as usize;
-    let integrations = args.num("integrations", 1.0).max(1.0) as usize;
-    let delay = Duration::from_millis(args.num("delay-ms", 0.0) as u64);
-    let batch = args.str("mode", "batch") == "batch";
+async fn e2e(args: &E2eArgs) -> Result<(), BoxError> {
+    let events = args.events;
+    let integrations = usize::from(args.integrations);
+    let delay = Duration::from_millis(args.delay_ms);
+    let batch = args.mode == Mode::Batch;
     let batch_size = if batch {
-        args.num("batch-size", 10.0).clamp(1.0, 100.0) as usize
+        usize::from(args.batch_size)
     } else {
         1
     };
-    let rate = args.num("rate", 0.0);
-    let concurrency = args.num("concurrency", 8.0).max(1.0) as usize;
-    let pollers = args.num("pollers", 4.0).max(1.0) as usize;
-    let deadline = Duration::from_secs(args.num("deadline-secs", 900.0) as u64);
-    let sample = args.num("sample-check", 200.0) as usize;
-    let messages = args.num("chat-messages", 12.0) as usize;
-    let fail_first = args.flag("fail-first");
+    let rate = args.rate;
+    let concurrency = usize::from(args.concurrency);
+    let pollers = usize::from(args.pollers);
+    let deadline = Duration::from_secs(args.deadline_secs);
+    let sample = args.sample_check;
+    let messages = args.chat_messages;
+    let fail_first = args.fail_first;
     let expected_per_id = if fail_first { 2 } else { 1 };
     println!(
         "e2e: {events} events × {integrations} integration(s), {} of {batch_size}, rate {}, concurrency {concurrency}, pollers {pollers}, receiver delay {delay:?}{}",
@@ -491,6 +574,46 @@ async fn e2e(args: &Args) -> Result<(), BoxError> {
         if once { "OK" } else { "NO" },
         if as_logged { "OK" } else { "FAILED" }
     );
+    let mut run = results::Run::new("e2e", command_line());
+    run.figure("deliveries", deliveries as f64, "deliveries")
+        .figure("missing", missing as f64, "deliveries")
+        .figure("unknown", unknown as f64, "deliveries")
+        .figure("not_exactly_once", wrong.len() as f64, "deliveries")
+        .figure("exactly_once", f64::from(u8::from(once)), "bool")
+        .figure(
+            "every_arrival_logged",
+            f64::from(u8::from(as_logged)),
+            "bool",
+        )
+        .figure(
+            "sustained",
+            complete as f64 / window.max(1e-9),
+            "deliveries/s",
+        )
+        .figure("latency_p50", percentile(&latencies, 50.0), "ms")
+        .figure("latency_p95", percentile(&latencies, 95.0), "ms")
+        .figure("latency_p99", percentile(&latencies, 99.0), "ms")
+        .figure(
+            "latency_max",
+            latencies.last().copied().unwrap_or(f64::NAN),
+            "ms",
+        )
+        .figure("post_p50", percentile(&post_s, 50.0) * 1000.0, "ms")
+        .figure("post_p99", percentile(&post_s, 99.0) * 1000.0, "ms")
+        .figure("cpu_per_delivery", cpu / d * 1e6, "µs")
+        .figure("moto_sqs_cpu", moto_cpu.0, "s")
+        .figure("moto_dynamodb_cpu", moto_cpu.1, "s")
+        .figure("cost_api_gateway", bill.api_gateway, "$/M")
+        .figure("cost_lambda_requests", bill.lambda_requests, "$/M")
+        .figure("cost_lambda_duration", bill.lambda_duration, "$/M")
+        .figure("cost_sqs", bill.sqs, "$/M")
+        .figure("cost_dynamodb_writes", bill.dynamodb_writes, "$/M")
+        .figure("cost_dynamodb_reads", bill.dynamodb_reads, "$/M")
+        .figure("cost_on_demand", bill.total(), "$/M")
+        .figure("cost_provisioned", provisioned.total(), "$/M")
+        .figure("wru_per_delivery", tally.wru / d, "WRU")
+        .figure("rru_per_delivery", tally.rru / d, "RRU");
+    record(&run);
     if !as_logged {
         std::process::exit(1);
     }
@@ -582,10 +705,10 @@ async fn resolve_update_sizes(
 }
 
 /// moto's SQS alone, with the same SDK: SendMessageBatch, then ReceiveMessage + DeleteMessageBatch.
-async fn emulator(args: &Args) -> Result<(), BoxError> {
-    let messages = args.num("messages", 2000.0) as usize;
-    let senders = args.num("concurrency", 4.0).max(1.0) as usize;
-    let pollers = args.num("pollers", 4.0).max(1.0) as usize;
+async fn emulator(args: &EmulatorArgs) -> Result<(), BoxError> {
+    let messages = args.messages;
+    let senders = usize::from(args.concurrency);
+    let pollers = usize::from(args.pollers);
     let stack = LocalStack::start(LocalOptions::default()).await?;
     let queue = stack.queue_url("DeliveryQueue");
     let body = serde_json::to_string(&closed_chat("emulator", 12))?;
@@ -634,7 +757,7 @@ async fn emulator(args: &Args) -> Result<(), BoxError> {
     );
     let received = Arc::new(AtomicUsize::new(0));
     let t1 = Instant::now();
-    let stop = t1 + Duration::from_secs(args.num("deadline-secs", 600.0) as u64);
+    let stop = t1 + Duration::from_secs(args.deadline_secs);
     let mut tasks = Vec::new();
     for _ in 0..pollers {
         let (sqs, queue, received) = (stack.sqs.clone(), queue.clone(), received.clone());
@@ -690,6 +813,15 @@ async fn emulator(args: &Args) -> Result<(), BoxError> {
         mib(vm_rss_kib(stack.emulator.sqs.pid())),
         mib(vm_rss_kib(own_pid()))
     );
+    let mut run = results::Run::new("emulator", command_line());
+    run.figure("send", messages as f64 / send, "messages/s")
+        .figure("receive_delete", n as f64 / recv, "messages/s")
+        .figure(
+            "moto_sqs_rss",
+            vm_rss_kib(stack.emulator.sqs.pid()).map_or(f64::NAN, |k| k as f64 / 1024.0),
+            "MiB",
+        );
+    record(&run);
     Ok(())
 }
 
@@ -697,9 +829,9 @@ async fn emulator(args: &Args) -> Result<(), BoxError> {
 /// the intake's 202 (and the intake's own two), timed one at a time at
 /// `--rate` per second with the functions' own adapters and SDK clients, so
 /// an end-to-end figure can be split into the emulator's share and ours.
-async fn emulator_path(args: &Args) -> Result<(), BoxError> {
-    let samples = args.num("samples", 300.0).max(1.0) as usize;
-    let rate = args.num("rate", 10.0).max(0.1);
+async fn emulator_path(args: &EmulatorPathArgs) -> Result<(), BoxError> {
+    let samples = args.samples as usize;
+    let rate = args.rate.max(0.1);
     let stack = LocalStack::start(LocalOptions::default()).await?;
     let queue = stack.queue_url("DeliveryQueue");
     let tenant = TenantId::generate();
@@ -773,13 +905,34 @@ async fn emulator_path(args: &Args) -> Result<(), BoxError> {
     }
     poller.abort();
     println!("call (moto, one at a time)                     p50      p95      p99      max   n");
-    for (name, values) in [
-        ("intake: PutItem, conditional (event item)", &mut put),
-        ("intake: SendMessage", &mut send),
-        ("delivery: queue wake-up (send -> receive)", &mut wake),
-        ("delivery: GetItem, consistent (event item)", &mut get),
+    let mut run = results::Run::new("emulator-path", command_line());
+    for (key, name, values) in [
+        (
+            "put_item",
+            "intake: PutItem, conditional (event item)",
+            &mut put,
+        ),
+        ("send_message", "intake: SendMessage", &mut send),
+        (
+            "wake_up",
+            "delivery: queue wake-up (send -> receive)",
+            &mut wake,
+        ),
+        (
+            "get_item",
+            "delivery: GetItem, consistent (event item)",
+            &mut get,
+        ),
     ] {
         values.sort_by(f64::total_cmp);
+        for p in [50.0, 95.0, 99.0] {
+            run.figure(&format!("{key}_p{p}"), percentile(values, p), "ms");
+        }
+        run.figure(
+            &format!("{key}_max"),
+            values.last().copied().unwrap_or(f64::NAN),
+            "ms",
+        );
         println!(
             "{name:<46} {:>6.1} ms {:>6.1} ms {:>6.1} ms {:>6.1} ms {}",
             percentile(values, 50.0),
@@ -794,12 +947,13 @@ async fn emulator_path(args: &Args) -> Result<(), BoxError> {
         cpu_seconds(stack.emulator.sqs.pid()).unwrap_or(0.0),
         cpu_seconds(stack.emulator.dynamodb.pid()).unwrap_or(0.0)
     );
+    record(&run);
     Ok(())
 }
 
 /// A batch of ten deliveries to a receiver answering after one second, through the dispatcher handler.
-async fn batch10(args: &Args) -> Result<(), BoxError> {
-    let repeat = args.num("repeat", 5.0).max(1.0) as usize;
+async fn batch10(args: &Batch10Args) -> Result<(), BoxError> {
+    let repeat = usize::from(args.repeat);
     let (stack, admin) = running(LocalOptions {
         pollers: 1,
         ..LocalOptions::default()
@@ -856,5 +1010,10 @@ async fn batch10(args: &Args) -> Result<(), BoxError> {
         took[took.len() - 1],
         receiver.received().len()
     );
+    let mut run = results::Run::new("batch10", command_line());
+    run.figure("min", took[0], "s")
+        .figure("median", percentile(&took, 50.0), "s")
+        .figure("max", took[took.len() - 1], "s");
+    record(&run);
     Ok(())
 }
