@@ -10,10 +10,12 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_delivery_that_keeps_failing_to_process_is_marked_failed_and_dead_lettered() {
-    // GIVEN redelivery after 1 s, and a retry queue that no longer exists, so
-    // every failed attempt fails to schedule its retry (an Err: redeliver)
+    // GIVEN redelivery after 2 s (longer than a handler takes on a loaded
+    // machine: a message coming back while its handler still runs would be
+    // received without an attempt), and a retry queue that no longer exists,
+    // so every failed attempt fails to schedule its retry (an Err: redeliver)
     let mut opts = options(&[]);
-    opts.visibility_timeout = Some(1);
+    opts.visibility_timeout = Some(2);
     let (stack, _admin, tenant) = stack_opts(opts).await;
     let receiver = Receiver::scripted(|_, _| Reply::status(500)).await;
     integration(&tenant, &receiver.url("/"), json!({"retry_policy": [60]})).await;
@@ -29,10 +31,10 @@ async fn a_delivery_that_keeps_failing_to_process_is_marked_failed_and_dead_lett
     let id = post_event(&tenant, "evt-dead-letter").await;
 
     // THEN each of the five receives makes its attempt and fails to go on
-    let got = receiver.wait_for(5, Duration::from_secs(40)).await;
+    let got = receiver.wait_for(5, Duration::from_secs(60)).await;
     assert_eq!(got.len(), 5, "one attempt per receive");
     // AND after the last one the delivery is failed with the reason
-    let detail = wait_settled(&tenant, &id, Duration::from_secs(20)).await;
+    let detail = wait_settled(&tenant, &id, WAIT).await;
     assert_eq!(detail["status"], "failed", "{detail}");
     let reason = detail["last_error"].as_str().unwrap_or_default();
     assert!(reason.contains("dead-letter queue"), "{reason}");
