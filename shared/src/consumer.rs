@@ -3,7 +3,7 @@
 //! ones are reported (`ReportBatchItemFailures`), so one bad message never
 //! fails its batch. A message that cannot be parsed is reported failed too:
 //! after the queue's maxReceiveCount it moves to the dead-letter queue. The
-//! handler is told which receive of its message it handles (`Receipt`).
+//! handler is told which receive of its message it handles (`ReceiveCount`).
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;
 use std::future::Future;
@@ -11,18 +11,18 @@ use tracing::Instrument;
 
 use crate::app::AppError;
 use crate::app::failure::record_dead_letter;
-use crate::domain::message::{DeliveryJob, QueueMessage, Receipt};
+use crate::domain::message::{DeliveryJob, QueueMessage, ReceiveCount};
 use crate::ports::{Clock, DeliveryLog};
 
 /// Which receive of its message a record is (a record without the
 /// attribute counts as a first receive).
-fn receipt(record: &SqsMessage, max_receive_count: u32) -> Receipt {
+fn receive(record: &SqsMessage, max_receive_count: u32) -> ReceiveCount {
     let count = record
         .attributes
         .get("ApproximateReceiveCount")
         .and_then(|n| n.parse::<u32>().ok())
         .unwrap_or(1);
-    Receipt {
+    ReceiveCount {
         count,
         max: max_receive_count,
     }
@@ -32,7 +32,7 @@ fn receipt(record: &SqsMessage, max_receive_count: u32) -> Receipt {
 /// whole batch first, as the dispatcher does to read ahead).
 pub struct Record {
     pub message_id: String,
-    pub receipt: Receipt,
+    pub receive: ReceiveCount,
     /// `Err`: the body is not a queue message (why, for the log).
     pub message: Result<QueueMessage, String>,
 }
@@ -44,14 +44,14 @@ pub fn parse_batch(event: SqsEvent, max_receive_count: u32) -> Vec<Record> {
         .into_iter()
         .map(|record| Record {
             message_id: record.message_id.clone().unwrap_or_default(),
-            receipt: receipt(&record, max_receive_count),
+            receive: receive(&record, max_receive_count),
             message: QueueMessage::from_json(record.body.as_deref().unwrap_or_default())
                 .map_err(|e| e.to_string()),
         })
         .collect()
 }
 
-/// Handle each record with `handle(message, receipt)`; `Err` from it
+/// Handle each record with `handle(message, receive)`; `Err` from it
 /// leaves the record for redelivery (or the dead-letter queue).
 pub async fn process_batch<F, Fut, E>(
     event: SqsEvent,
@@ -59,7 +59,7 @@ pub async fn process_batch<F, Fut, E>(
     handle: F,
 ) -> SqsBatchResponse
 where
-    F: Fn(QueueMessage, Receipt) -> Fut,
+    F: Fn(QueueMessage, ReceiveCount) -> Fut,
     Fut: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
@@ -69,7 +69,7 @@ where
 /// `process_batch` for records already parsed.
 pub async fn process_records<F, Fut, E>(records: Vec<Record>, handle: F) -> SqsBatchResponse
 where
-    F: Fn(QueueMessage, Receipt) -> Fut,
+    F: Fn(QueueMessage, ReceiveCount) -> Fut,
     Fut: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
@@ -91,7 +91,7 @@ where
 
 async fn process_one<F, Fut, E>(record: Record, handle: &F) -> bool
 where
-    F: Fn(QueueMessage, Receipt) -> Fut,
+    F: Fn(QueueMessage, ReceiveCount) -> Fut,
     Fut: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
@@ -102,7 +102,7 @@ where
             return false;
         }
     };
-    match handle(message, record.receipt).await {
+    match handle(message, record.receive).await {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(error = %e, "message left for redelivery");
@@ -118,14 +118,14 @@ where
 pub async fn or_dead_letter<T>(
     result: Result<T, AppError>,
     job: &DeliveryJob,
-    receipt: Receipt,
+    receive: ReceiveCount,
     log: &dyn DeliveryLog,
     clock: &dyn Clock,
 ) -> Result<T, String> {
     match result {
         Ok(value) => Ok(value),
         Err(e) => {
-            if receipt.is_last() {
+            if receive.is_last() {
                 record_dead_letter(log, job, &e, clock.now()).await;
             }
             Err(e.to_string())
@@ -140,18 +140,18 @@ mod tests {
     #[test]
     fn the_receive_count_tells_a_repeat_and_the_last_receive() {
         let mut m = SqsMessage::default();
-        let first = receipt(&m, 5);
+        let first = receive(&m, 5);
         assert!(!first.is_repeat() && !first.is_last(), "{first:?}");
         m.attributes
             .insert("ApproximateReceiveCount".into(), "1".into());
-        assert_eq!(receipt(&m, 5), first);
+        assert_eq!(receive(&m, 5), first);
         m.attributes
             .insert("ApproximateReceiveCount".into(), "4".into());
-        let fourth = receipt(&m, 5);
+        let fourth = receive(&m, 5);
         assert!(fourth.is_repeat() && !fourth.is_last(), "{fourth:?}");
         m.attributes
             .insert("ApproximateReceiveCount".into(), "5".into());
-        assert!(receipt(&m, 5).is_last());
+        assert!(receive(&m, 5).is_last());
     }
 
     fn record(id: &str, body: &str) -> SqsMessage {

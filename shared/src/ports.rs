@@ -105,7 +105,7 @@ pub enum InsertOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
     pub event: Event,
-    pub token: Option<String>,
+    pub acceptance_token: Option<String>,
     /// When the intake first stored it.
     pub received_at: Option<DateTime<Utc>>,
 }

@@ -41,7 +41,7 @@ fn integration(tenant: &TenantId, format: Format) -> Integration {
         headers: None,
         enabled: None,
         format_options: Some(FormatOptions {
-            token: Some("token-123".into()),
+            acceptance_token: Some("token-123".into()),
             license_id: Some("1025707".into()),
             ..Default::default()
         }),

@@ -277,7 +277,7 @@ impl LocalStack {
         Ok(plan(tenant, event, integrations, chrono::Utc::now())
             .into_iter()
             .map(|job| DeliveryJob {
-                token: Some(token.clone()),
+                acceptance_token: Some(token.clone()),
                 ..job
             })
             .collect())
@@ -367,7 +367,7 @@ type Handler =
 /// can both return one message (seen in CI: one event delivered twice at
 /// once). SQS hands a message to one receiver per visibility timeout, so a
 /// poller drops a message another poller holds: that one's delete, with its
-/// earlier receipt handle, still removes it (moto accepts any handle a
+/// earlier receive handle, still removes it (moto accepts any handle a
 /// message had). Receives stay concurrent, as Lambda's pollers are.
 #[derive(Clone, Default)]
 struct InFlight(Arc<std::sync::Mutex<HashSet<String>>>);

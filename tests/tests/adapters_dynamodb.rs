@@ -63,6 +63,7 @@ fn delivery(
         integration_id: integration.clone(),
         event_id: EventId::generate(),
         event_type,
+        chat_id: None,
         status,
         attempts: 0,
         created_at,
@@ -317,7 +318,7 @@ async fn events_are_stored_once_and_repeats_can_move_the_token() {
     );
     let stored = store.get(&tenant, &event.id).await.unwrap().unwrap();
     assert_eq!(stored.event, event);
-    assert_eq!(stored.token.as_deref(), Some("t1"));
+    assert_eq!(stored.acceptance_token.as_deref(), Some("t1"));
     assert!(stored.received_at.is_some());
     // WHEN the same request's write is repeated (the SDK retrying a lost answer) THEN still new
     assert_eq!(
@@ -334,7 +335,7 @@ async fn events_are_stored_once_and_repeats_can_move_the_token() {
     assert!(!store.retoken(&tenant, &event.id, "t1", "t3").await.unwrap());
     let stored = store.get(&tenant, &event.id).await.unwrap().unwrap();
     assert_eq!(
-        (stored.event, stored.token.as_deref()),
+        (stored.event, stored.acceptance_token.as_deref()),
         (event.clone(), Some("t2"))
     );
     // AND the same event id is independent per tenant
@@ -397,7 +398,10 @@ async fn events_read_many_at_once_across_tenants_and_past_one_request() {
     for (i, (tenant, event)) in stored.iter().enumerate() {
         let got = &found[&(tenant.clone(), event.id.clone())];
         assert_eq!(&got.event, event);
-        assert_eq!(got.token.as_deref(), Some(format!("t{i}").as_str()));
+        assert_eq!(
+            got.acceptance_token.as_deref(),
+            Some(format!("t{i}").as_str())
+        );
         assert!(got.received_at.is_some());
     }
     for key in &stray {

@@ -21,8 +21,8 @@ fn message(delay_seconds: u32) -> OutgoingMessage {
             event_type: EventType::ChatClosed,
             attempt: 1,
             created_at: Utc::now(),
-            token: None,
-            requeued: false,
+            acceptance_token: None,
+            repeat: false,
         }),
         delay_seconds,
     }

@@ -98,7 +98,7 @@ async fn a_large_event_travels_by_reference_and_is_delivered_whole() {
     match QueueMessage::from_json(&body).unwrap() {
         QueueMessage::DeliveryV1(job) => {
             assert_eq!(job.event_id.as_str(), "evt-big");
-            assert!(job.token.is_some());
+            assert!(job.acceptance_token.is_some());
         }
         other => panic!("{other:?}"),
     }

@@ -9,12 +9,12 @@ pub async fn handle(dispatcher: &Dispatcher, event: SqsEvent) -> SqsBatchRespons
     let max_receives = dispatcher.settings.max_receive_count;
     let records = parse_batch(event, max_receives);
     let reads = &dispatcher.read_ahead(&delivery_jobs(&records)).await;
-    process_records(records, |message, receipt| async move {
+    process_records(records, |message, receive| async move {
         match message {
             QueueMessage::DeliveryV1(job) => {
-                let delivered = dispatcher.deliver_with(&job, reads, receipt).await;
+                let delivered = dispatcher.deliver_with(&job, reads, receive).await;
                 let outcome =
-                    or_dead_letter(delivered, &job, receipt, &*dispatcher.log, &*dispatcher.clock)
+                    or_dead_letter(delivered, &job, receive, &*dispatcher.log, &*dispatcher.clock)
                         .await?;
                 match &outcome {
                     Outcome::Succeeded => tracing::info!(delivery_id = %job.delivery_id, attempt = job.attempt, "delivered"),

@@ -7,12 +7,12 @@ use chathooks::domain::message::QueueMessage;
 
 /// The handler Lambda calls, the local runner too.
 pub async fn handle(scheduler: &RetryScheduler, event: SqsEvent) -> SqsBatchResponse {
-    process_batch(event, scheduler.max_receive_count, |message, receipt| async move {
+    process_batch(event, scheduler.max_receive_count, |message, receive| async move {
         match message {
             QueueMessage::RetryV1(retry) => {
                 let handled = scheduler.handle(&retry).await;
                 let outcome =
-                    or_dead_letter(handled, &retry.job, receipt, &*scheduler.log, &*scheduler.clock)
+                    or_dead_letter(handled, &retry.job, receive, &*scheduler.log, &*scheduler.clock)
                         .await?;
                 let id = &retry.job.delivery_id;
                 match outcome {

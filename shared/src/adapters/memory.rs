@@ -165,7 +165,7 @@ impl EventStore for MemoryEventStore {
         let mut events = lock(&self.events);
         let key = (tenant.clone(), event.id.clone());
         if let Some(stored) = events.get(&key) {
-            return Ok(match stored.token.as_deref() {
+            return Ok(match stored.acceptance_token.as_deref() {
                 Some(t) if t == token => InsertOutcome::New,
                 other => InsertOutcome::Duplicate {
                     token: other.unwrap_or_default().to_string(),
@@ -176,7 +176,7 @@ impl EventStore for MemoryEventStore {
             key,
             StoredEvent {
                 event: event.clone(),
-                token: Some(token.to_string()),
+                acceptance_token: Some(token.to_string()),
                 received_at: Some(Utc::now()),
             },
         );
@@ -192,8 +192,8 @@ impl EventStore for MemoryEventStore {
     ) -> Result<bool, StoreError> {
         let mut events = lock(&self.events);
         match events.get_mut(&(tenant.clone(), id.clone())) {
-            Some(stored) if stored.token.as_deref().is_none_or(|t| t == from) => {
-                stored.token = Some(to.to_string());
+            Some(stored) if stored.acceptance_token.as_deref().is_none_or(|t| t == from) => {
+                stored.acceptance_token = Some(to.to_string());
                 Ok(true)
             }
             _ => Ok(false),
@@ -205,7 +205,7 @@ impl EventStore for MemoryEventStore {
         let key = (tenant.clone(), id.clone());
         if events
             .get(&key)
-            .is_some_and(|e| e.token.as_deref() == Some(token))
+            .is_some_and(|e| e.acceptance_token.as_deref() == Some(token))
         {
             events.remove(&key);
         }
@@ -519,5 +519,42 @@ impl AttemptStats for MemoryDeliveryLog {
             .take(hours)
             .map(|(_, h)| h.clone())
             .collect())
+    }
+}
+
+#[async_trait]
+impl ChatDeliveries for MemoryDeliveryLog {
+    async fn list_for_chat(
+        &self,
+        tenant: &TenantId,
+        chat_id: &str,
+        integration: Option<&IntegrationId>,
+        q: &DeliveryQuery,
+    ) -> Result<Page<Delivery>, StoreError> {
+        let mut items: Vec<Delivery> = lock(&self.deliveries)
+            .values()
+            .map(|(d, _)| d)
+            .filter(|d| &d.tenant_id == tenant && d.chat_id.as_deref() == Some(chat_id))
+            .filter(|d| integration.is_none_or(|i| &d.integration_id == i))
+            .filter(|d| q.status.is_none_or(|s| d.status == s))
+            .filter(|d| q.event_type.is_none_or(|t| d.event_type == t))
+            .filter(|d| q.since.is_none_or(|s| d.created_at >= s))
+            .filter(|d| q.until.is_none_or(|u| d.created_at < u))
+            .cloned()
+            .collect();
+        items.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        let skip: usize = q
+            .cursor
+            .as_deref()
+            .map(|c| c.parse().map_err(|_| StoreError::BadCursor))
+            .transpose()?
+            .unwrap_or(0);
+        let limit = q.limit.max(1);
+        let page: Vec<Delivery> = items.iter().skip(skip).take(limit).cloned().collect();
+        let next_cursor = (skip + limit < items.len()).then(|| (skip + limit).to_string());
+        Ok(Page {
+            items: page,
+            next_cursor,
+        })
     }
 }

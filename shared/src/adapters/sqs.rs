@@ -113,8 +113,8 @@ mod tests {
                 event_type: EventType::ChatClosed,
                 attempt: 1,
                 created_at: chrono::Utc::now(),
-                token: None,
-                requeued: false,
+                acceptance_token: None,
+                repeat: false,
             }),
             delay_seconds,
         }

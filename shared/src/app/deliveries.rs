@@ -111,8 +111,8 @@ impl Deliveries {
             event_type: delivery.event_type,
             attempt: delivery.attempts + 1,
             created_at: delivery.created_at,
-            token: None,
-            requeued: false,
+            acceptance_token: None,
+            repeat: false,
         };
         let now = self.clock.now();
         delivery.status = DeliveryStatus::Pending;
@@ -275,8 +275,8 @@ mod tests {
             event_type: EventType::ChatClosed,
             attempt: 1,
             created_at: Utc::now(),
-            token: None,
-            requeued: false,
+            acceptance_token: None,
+            repeat: false,
         };
         let mut delivery = Delivery::pending(&job, Utc::now());
         delivery.attempts = 1;

@@ -10,7 +10,7 @@ use super::failure::fail_without_attempt;
 use super::outbound::prepare;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, link_from_response};
 use crate::domain::integration::{Integration, deliverable};
-use crate::domain::message::{DeliveryJob, QueueMessage, Receipt, RetryJob};
+use crate::domain::message::{DeliveryJob, QueueMessage, ReceiveCount, RetryJob};
 use crate::ports::{
     Clock, DeliveryLog, EventStore, IntegrationStore, JobQueue, OutgoingMessage, SendOutcome,
     StoredEvent, WebhookSender,
@@ -90,7 +90,7 @@ impl Dispatcher {
     /// Make the attempt `job` asks for. `Err` means "try this message again
     /// later" (a store or queue was unavailable): nothing is lost.
     pub async fn deliver(&self, job: &DeliveryJob) -> Result<Outcome, AppError> {
-        self.deliver_with(job, &BatchReads::none(), Receipt::FIRST)
+        self.deliver_with(job, &BatchReads::none(), ReceiveCount::FIRST)
             .await
     }
 
@@ -104,12 +104,12 @@ impl Dispatcher {
     }
 
     /// `deliver`, with the event and integration taken from `reads` where
-    /// they were read ahead, for the `receipt`-th receive of the job's message.
+    /// they were read ahead, for the `receive`-th receive of the job's message.
     pub async fn deliver_with(
         &self,
         job: &DeliveryJob,
         reads: &BatchReads,
-        receipt: Receipt,
+        receive: ReceiveCount,
     ) -> Result<Outcome, AppError> {
         let now = self.clock.now();
         let (stored, integration) = futures::try_join!(
@@ -117,7 +117,7 @@ impl Dispatcher {
             reads.integration(job, &*self.integrations),
         )?;
         if let Some(reason) = self
-            .stand_down_reason(job, stored.as_deref(), integration.as_ref(), receipt)
+            .stand_down_reason(job, stored.as_deref(), integration.as_ref(), receive)
             .await?
         {
             return Ok(Outcome::StoodDown(reason));
@@ -135,7 +135,8 @@ impl Dispatcher {
             Err(e) => return self.fail_without_attempt(job, e.to_string(), now).await,
         };
         let outcome = self.sender.send(&request).await;
-        self.settle(job, &integration, outcome, now).await
+        let chat_id = stored.event.chat.as_ref().map(|c| c.id.as_str());
+        self.settle(job, &integration, chat_id, outcome, now).await
     }
 
     async fn fail_without_attempt(
@@ -162,24 +163,24 @@ impl Dispatcher {
         job: &DeliveryJob,
         stored: Option<&StoredEvent>,
         integration: Option<&Integration>,
-        receipt: Receipt,
+        receive: ReceiveCount,
     ) -> Result<Option<StandDown>, AppError> {
-        let repeat_of_event = match (&job.token, stored) {
+        let repeat_of_event = match (&job.acceptance_token, stored) {
             (Some(token), Some(stored)) => {
-                if stored.token.as_ref() != Some(token) {
+                if stored.acceptance_token.as_ref() != Some(token) {
                     return Ok(Some(StandDown::Superseded));
                 }
-                if job.requeued
+                if job.repeat
                     && let (Some(i), Some(received)) = (integration, stored.received_at)
                     && i.created_at > received
                 {
                     return Ok(Some(StandDown::IntegrationNewerThanEvent));
                 }
-                job.requeued
+                job.repeat
             }
             _ => false,
         };
-        let may_be_a_copy = receipt.is_repeat() || job.attempt > 1;
+        let may_be_a_copy = receive.is_repeat() || job.attempt > 1;
         if !repeat_of_event && !may_be_a_copy {
             return Ok(None);
         }
@@ -192,7 +193,7 @@ impl Dispatcher {
         if logged.attempts >= job.attempt {
             return Ok(Some(StandDown::AttemptLogged {
                 attempt: job.attempt,
-                receive: receipt.count,
+                receive: receive.count,
             }));
         }
         Ok(None)
@@ -206,11 +207,13 @@ impl Dispatcher {
         &self,
         job: &DeliveryJob,
         integration: &Integration,
+        chat_id: Option<&str>,
         outcome: SendOutcome,
         now: DateTime<Utc>,
     ) -> Result<Outcome, AppError> {
         let mut attempt = Attempt::from_outcome(job.attempt, now, &outcome);
         let mut delivery = Delivery::pending(job, now);
+        delivery.chat_id = chat_id.map(str::to_string);
         delivery.attempts = job.attempt;
         delivery.last_status_code = outcome.status_code;
         delivery.last_error = outcome.error.clone();
@@ -275,8 +278,8 @@ impl Dispatcher {
             // no acceptance token to check any more.
             job: DeliveryJob {
                 attempt: job.attempt + 1,
-                token: None,
-                requeued: false,
+                acceptance_token: None,
+                repeat: false,
                 ..job.clone()
             },
             due_at: due,
@@ -404,7 +407,9 @@ mod tests {
         let ahead = f.d.read_ahead(&batch).await;
         for j in &batch {
             assert_eq!(
-                f.d.deliver_with(j, &ahead, Receipt::FIRST).await.unwrap(),
+                f.d.deliver_with(j, &ahead, ReceiveCount::FIRST)
+                    .await
+                    .unwrap(),
                 Outcome::Succeeded
             );
         }
@@ -414,7 +419,7 @@ mod tests {
         let ahead = f.d.read_ahead(&lone).await;
         assert_eq!((reads.load(SeqCst), integration_reads.load(SeqCst)), (1, 1));
         assert_eq!(
-            f.d.deliver_with(&lone[0], &ahead, Receipt::FIRST)
+            f.d.deliver_with(&lone[0], &ahead, ReceiveCount::FIRST)
                 .await
                 .unwrap(),
             Outcome::Succeeded
@@ -433,8 +438,8 @@ mod tests {
         (sent, d.status, d.attempts, attempts.len())
     }
 
-    fn received(count: u32) -> Receipt {
-        Receipt { count, max: 5 }
+    fn received(count: u32) -> ReceiveCount {
+        ReceiveCount { count, max: 5 }
     }
 
     #[tokio::test]
@@ -638,10 +643,10 @@ mod tests {
         assert!(f.integrations.all()[0].failing_since.is_none());
     }
 
-    fn intake_job(f: &Fixture, token: &str, requeued: bool) -> DeliveryJob {
+    fn intake_job(f: &Fixture, token: &str, repeat: bool) -> DeliveryJob {
         DeliveryJob {
-            token: Some(token.into()),
-            requeued,
+            acceptance_token: Some(token.into()),
+            repeat,
             ..job(f, 1)
         }
     }
@@ -723,7 +728,10 @@ mod tests {
         match &f.retry.take()[0].body {
             QueueMessage::RetryV1(r) => {
                 assert_eq!(r.job.attempt, 2);
-                assert_eq!((r.job.token.as_deref(), r.job.requeued), (None, false));
+                assert_eq!(
+                    (r.job.acceptance_token.as_deref(), r.job.repeat),
+                    (None, false)
+                );
             }
             other => panic!("unexpected {other:?}"),
         }

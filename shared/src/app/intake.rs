@@ -90,7 +90,7 @@ impl Intake {
     /// request's acceptance token, before its jobs are queued; the answer
     /// comes only once the queue accepted every job. A repeat of a stored
     /// event moves it to this request's token and queues its jobs again,
-    /// marked `requeued`: whatever an earlier request queued (or failed to)
+    /// marked as a `repeat`: whatever an earlier request queued (or failed to)
     /// stands down, and a delivery the log already has is not made twice.
     pub async fn accept(
         &self,
@@ -135,11 +135,11 @@ impl Intake {
                     integration_id: j.integration_id.clone(),
                 })
                 .collect();
-            if let Some(requeued) = queue {
+            if let Some(repeat) = queue {
                 messages.extend(jobs.into_iter().map(|job| OutgoingMessage {
                     body: QueueMessage::DeliveryV1(DeliveryJob {
-                        token: Some(token.clone()),
-                        requeued,
+                        acceptance_token: Some(token.clone()),
+                        repeat,
                         ..job
                     }),
                     delay_seconds: 0,
@@ -251,8 +251,8 @@ mod tests {
         match &sent[0].body {
             QueueMessage::DeliveryV1(job) => {
                 assert_eq!(job.attempt, 1);
-                assert!(job.token.is_some());
-                assert!(!job.requeued);
+                assert!(job.acceptance_token.is_some());
+                assert!(!job.repeat);
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -290,15 +290,15 @@ mod tests {
         assert_eq!(first[0].deliveries, second[0].deliveries);
         assert_eq!(first_job.delivery_id, second_job.delivery_id);
         // the repeat's job is marked and holds the token the event now carries
-        assert!(!first_job.requeued && second_job.requeued);
-        assert_ne!(first_job.token, second_job.token);
+        assert!(!first_job.repeat && second_job.repeat);
+        assert_ne!(first_job.acceptance_token, second_job.acceptance_token);
         let stored = f
             .events
             .get(&f.tenant, &EventId::parse("same").unwrap())
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(stored.token, second_job.token);
+        assert_eq!(stored.acceptance_token, second_job.acceptance_token);
     }
 
     #[tokio::test]
@@ -331,7 +331,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(stored.token, job.token);
+        assert_eq!(stored.acceptance_token, job.acceptance_token);
     }
 
     #[tokio::test]

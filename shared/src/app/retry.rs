@@ -111,8 +111,8 @@ mod tests {
                 event_type: EventType::ChatClosed,
                 attempt: 2,
                 created_at: clock.now(),
-                token: None,
-                requeued: false,
+                acceptance_token: None,
+                repeat: false,
             },
             due_at: clock.now() + chrono::Duration::seconds(due_in_secs),
         };

@@ -32,11 +32,13 @@ pub struct DeliveryJob {
     /// carries this acceptance token. A job queued by a request whose event
     /// was then re-posted (and re-tokened) stands down instead of sending twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
+    #[serde(rename = "token")]
+    pub acceptance_token: Option<String>,
     /// Queued again by a repeat of the event: skipped when the delivery log
     /// already has this delivery (the first request's job got there).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub requeued: bool,
+    #[serde(rename = "requeued")]
+    pub repeat: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,16 +63,16 @@ impl QueueMessage {
 /// message out again when the consumer before did not delete it (it failed,
 /// timed out, or its delete was lost), up to the queue's maxReceiveCount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Receipt {
+pub struct ReceiveCount {
     /// The message's ApproximateReceiveCount (1 on its first receive).
     pub count: u32,
     /// The queue's maxReceiveCount: after that receive it dead-letters.
     pub max: u32,
 }
 
-impl Receipt {
+impl ReceiveCount {
     /// A first receive, on a queue that never dead-letters (direct calls).
-    pub const FIRST: Receipt = Receipt {
+    pub const FIRST: ReceiveCount = ReceiveCount {
         count: 1,
         max: u32::MAX,
     };
@@ -104,8 +106,8 @@ impl DeliveryJob {
             event_type,
             attempt: 1,
             created_at: now,
-            token: None,
-            requeued: false,
+            acceptance_token: None,
+            repeat: false,
         }
     }
 }
@@ -123,8 +125,8 @@ mod tests {
             event_type: EventType::ChatClosed,
             attempt: 1,
             created_at: Utc::now(),
-            token: None,
-            requeued: false,
+            acceptance_token: None,
+            repeat: false,
         }
     }
 

@@ -58,7 +58,7 @@ const WORDS: &[&str] = &[
     "pickup",
     "weekend",
     "holiday",
-    "receipt",
+    "receive",
     "total",
     "charged",
     "twice",

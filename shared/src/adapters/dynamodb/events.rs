@@ -322,7 +322,7 @@ fn stored_event(item: &Item) -> Result<StoredEvent, StoreError> {
     };
     Ok(StoredEvent {
         event,
-        token: token_of(item),
+        acceptance_token: token_of(item),
         received_at,
     })
 }
