@@ -143,10 +143,7 @@ fn frame_ancestors(raw: &str) -> Result<String, ConfigError> {
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(data))
 }
 
 impl Config {

@@ -98,15 +98,11 @@ impl DeliveryId {
             h.update((part.len() as u32).to_be_bytes());
             h.update(part.as_bytes());
         }
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let digest = h.finalize();
-        let mut id = String::with_capacity(Self::PREFIX.len() + 32);
-        id.push_str(Self::PREFIX);
-        for b in &digest[..16] {
-            id.push(char::from(HEX[usize::from(b >> 4)]));
-            id.push(char::from(HEX[usize::from(b & 0xf)]));
-        }
-        Self(id)
+        Self(format!(
+            "{}{}",
+            Self::PREFIX,
+            hex::encode(&h.finalize()[..16])
+        ))
     }
 }
 

@@ -2,7 +2,7 @@
 //! when a chat closes, `Contact Information` when a lead is captured.
 use serde::Serialize;
 
-use super::common::{author_name, json, need};
+use super::common::{Author, json, need};
 use super::{RenderError, Rendered};
 use crate::domain::catalogue::EventType;
 use crate::domain::event::{AuthorType, ChatMessage, Event};
@@ -62,16 +62,15 @@ fn text(event: &Event) -> Result<String, RenderError> {
     Ok(lines.join("\n"))
 }
 
-fn speaker(event: &Event, m: &ChatMessage) -> String {
-    author_name(event, m).unwrap_or_else(|| {
-        match m.author_type {
+fn speaker<'a>(event: &'a Event, m: &'a ChatMessage) -> &'a str {
+    Author::of(event, m)
+        .display_name()
+        .unwrap_or(match m.author_type {
             AuthorType::Visitor => "Visitor",
             AuthorType::Agent | AuthorType::Supervisor => "Agent",
             AuthorType::Bot => "Bot",
             AuthorType::System => "System",
-        }
-        .to_string()
-    })
+        })
 }
 
 /// The lead's contact data, each missing value taken from the visitor.

@@ -1,19 +1,17 @@
 //! Helpers the platform formats share: time formats, credentials, section
-//! look-ups and the visitor/author resolution every transcript needs.
-use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+//! look-ups, and the fallbacks that keep every payload's key set whole when
+//! the event lacks the data (FORMATS.md, "Every key, always").
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 use std::fmt;
 
 use super::{JSON, RenderError, Rendered};
-use crate::domain::event::{AuthorType, ChatMessage, Event, Visitor};
+use crate::domain::event::{Agent, AuthorType, Chat, ChatMessage, Event, Visitor};
 use crate::domain::integration::Integration;
 
 /// `2016-06-01T18:41:16.856Z` (Rocket.Chat).
 pub fn iso_millis(t: DateTime<Utc>) -> String {
-    match rfc3339(t, SecondsFormat::Millis, &mut [0; 32]) {
-        Some(text) => text.to_string(),
-        None => t.to_rfc3339_opts(SecondsFormat::Millis, true),
-    }
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// `2014-08-18T10:05:05Z` (LiveChat tickets).
@@ -26,113 +24,28 @@ pub fn unix_secs(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
 
-/// A time as chrono's `Serialize` writes it (RFC 3339 with `Z` and the
-/// shortest of no, 3, 6 or 9 decimals), without going through `fmt`.
-pub fn serialize_time<S: Serializer>(t: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
-    match rfc3339(*t, SecondsFormat::AutoSi, &mut [0; 32]) {
-        Some(text) => serializer.serialize_str(text),
-        None => t.serialize(serializer),
-    }
-}
-
-/// `t` as chrono's `to_rfc3339_opts(format, true)` writes it (its
-/// `write_rfc3339`, a leap second as `:60`), for `Millis` and `AutoSi` and
-/// four-digit years; `None` for the rest, which chrono then writes.
-fn rfc3339(t: DateTime<Utc>, format: SecondsFormat, buf: &mut [u8; 32]) -> Option<&str> {
-    let (date, time) = (t.date_naive(), t.time());
-    let year = u32::try_from(date.year()).ok().filter(|y| *y <= 9999)?;
-    let (hour, min, mut sec) = (time.hour(), time.minute(), time.second());
-    let mut nano = time.nanosecond();
-    if nano >= 1_000_000_000 {
-        sec += 1;
-        nano -= 1_000_000_000;
-    }
-    let (digits, fraction) = match format {
-        SecondsFormat::Millis => (3, nano / 1_000_000),
-        SecondsFormat::AutoSi if nano == 0 => (0, 0),
-        SecondsFormat::AutoSi if nano % 1_000_000 == 0 => (3, nano / 1_000_000),
-        SecondsFormat::AutoSi if nano % 1_000 == 0 => (6, nano / 1_000),
-        SecondsFormat::AutoSi => (9, nano),
-        _ => return None,
-    };
-    buf[..19].copy_from_slice(b"0000-00-00T00:00:00");
-    let fields = [
-        (0, year / 100),
-        (2, year % 100),
-        (5, date.month()),
-        (8, date.day()),
-        (11, hour),
-        (14, min),
-        (17, sec),
-    ];
-    for (at, value) in fields {
-        buf[at] = b'0' + (value / 10) as u8;
-        buf[at + 1] = b'0' + (value % 10) as u8;
-    }
-    let mut len = 19;
-    if digits > 0 {
-        buf[len] = b'.';
-        len += 1 + digits;
-        let mut rest = fraction;
-        for b in buf[len - digits..len].iter_mut().rev() {
-            *b = b'0' + (rest % 10) as u8;
-            rest /= 10;
-        }
-    }
-    buf[len] = b'Z';
-    std::str::from_utf8(&buf[..=len]).ok()
-}
-
-/// Unix seconds with their fraction as a string, trailing zeros trimmed but
-/// at least one decimal kept: `1307116657.1`, `1307116661.25`, `1307116600.0`
-/// (Olark). Written where it goes (`Display`; `Serialize` as a string).
+/// Unix seconds with their millisecond fraction, trailing zeros trimmed but
+/// at least one decimal kept: `1307116657.1`, `1307116661.25`,
+/// `1307116600.0` (Olark). `Serialize` writes it as a string.
 #[derive(Clone, Copy)]
 pub struct UnixFraction(pub DateTime<Utc>);
 
-impl UnixFraction {
-    /// Written backwards from the end of `buf`: the millis padded to three
-    /// digits, trailing zeros trimmed to one, a dot, the seconds.
-    fn write(self, buf: &mut [u8; 32]) -> &str {
-        let (secs, millis) = (self.0.timestamp(), self.0.timestamp_subsec_millis());
-        let (mut fraction, mut digits) = (millis, if millis >= 1000 { 4 } else { 3 });
-        while digits > 1 && fraction % 10 == 0 {
+impl fmt::Display for UnixFraction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut fraction = self.0.timestamp_subsec_millis();
+        // A leap second's millis run past 999.
+        let mut digits = if fraction >= 1000 { 4 } else { 3 };
+        while digits > 1 && fraction.is_multiple_of(10) {
             fraction /= 10;
             digits -= 1;
         }
-        let mut at = buf.len();
-        let mut put = |digit: u8| {
-            at -= 1;
-            buf[at] = digit;
-        };
-        for _ in 0..digits {
-            put(b'0' + (fraction % 10) as u8);
-            fraction /= 10;
-        }
-        put(b'.');
-        let mut whole = secs.unsigned_abs();
-        loop {
-            put(b'0' + (whole % 10) as u8);
-            whole /= 10;
-            if whole == 0 {
-                break;
-            }
-        }
-        if secs < 0 {
-            put(b'-');
-        }
-        std::str::from_utf8(&buf[at..]).unwrap_or_default()
-    }
-}
-
-impl fmt::Display for UnixFraction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.write(&mut [0; 32]))
+        write!(f, "{}.{fraction:0digits$}", self.0.timestamp())
     }
 }
 
 impl Serialize for UnixFraction {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.write(&mut [0; 32]))
+        serializer.collect_str(self)
     }
 }
 
@@ -166,8 +79,23 @@ pub fn visitor_with_lead(event: &Event) -> Option<Visitor> {
     Some(visitor)
 }
 
+/// An optional text, `""` when absent.
+pub fn or_empty(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or_default()
+}
+
+/// A person's handle where the platform wants a username: the username,
+/// else the id, else the name, else `""`.
+pub fn handle<'a>(
+    username: Option<&'a str>,
+    id: Option<&'a str>,
+    name: Option<&'a str>,
+) -> &'a str {
+    username.or(id).or(name).unwrap_or_default()
+}
+
 /// The agent the event names by id: the current one or one of the chat's.
-fn agent_by_id<'a>(event: &'a Event, id: &str) -> Option<&'a crate::domain::event::Agent> {
+fn agent_by_id<'a>(event: &'a Event, id: &str) -> Option<&'a Agent> {
     event
         .agent
         .iter()
@@ -175,47 +103,78 @@ fn agent_by_id<'a>(event: &'a Event, id: &str) -> Option<&'a crate::domain::even
         .find(|a| a.id == id)
 }
 
-/// A message author's handle: the message's own, else the visitor's or the
-/// matching agent's.
-pub fn author_username(event: &Event, m: &ChatMessage) -> Option<String> {
-    author_username_ref(event, m).map(str::to_string)
+/// Who wrote a message: the message's own fields, each missing one taken
+/// from the visitor (visitor messages) or from the agent with the author's
+/// id (agent, supervisor and bot messages). System messages have no author.
+pub struct Author<'a> {
+    pub id: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub username: Option<&'a str>,
 }
 
-/// [`author_username`], borrowed.
-pub fn author_username_ref<'a>(event: &'a Event, m: &'a ChatMessage) -> Option<&'a str> {
-    if let Some(u) = &m.author_username {
-        return Some(u);
+impl<'a> Author<'a> {
+    pub fn of(event: &'a Event, m: &'a ChatMessage) -> Self {
+        let (id, name, username) = match m.author_type {
+            AuthorType::Visitor => match &event.visitor {
+                Some(v) => (
+                    Some(v.id.as_str()),
+                    v.name.as_deref(),
+                    v.username.as_deref(),
+                ),
+                None => (None, None, None),
+            },
+            AuthorType::System => (None, None, None),
+            AuthorType::Agent | AuthorType::Supervisor | AuthorType::Bot => {
+                match m.author_id.as_deref().and_then(|id| agent_by_id(event, id)) {
+                    Some(a) => (
+                        Some(a.id.as_str()),
+                        a.name.as_deref(),
+                        a.username.as_deref(),
+                    ),
+                    None => (None, None, None),
+                }
+            }
+        };
+        Author {
+            id: m.author_id.as_deref().or(id),
+            name: m.author_name.as_deref().or(name),
+            username: m.author_username.as_deref().or(username),
+        }
     }
-    match m.author_type {
-        AuthorType::Visitor => event.visitor.as_ref().and_then(|v| v.username.as_deref()),
-        _ => m
-            .author_id
-            .as_deref()
-            .and_then(|id| agent_by_id(event, id))
-            .and_then(|a| a.username.as_deref()),
+
+    /// The username, else the id, else the name, else `""`.
+    pub fn handle(&self) -> &'a str {
+        handle(self.username, self.id, self.name)
+    }
+
+    /// The name to show: the name, else the username.
+    pub fn display_name(&self) -> Option<&'a str> {
+        self.name.or(self.username)
     }
 }
 
-/// A message author's display name: the message's own, else the visitor's or
-/// the matching agent's, else the username.
-pub fn author_name(event: &Event, m: &ChatMessage) -> Option<String> {
-    author_name_ref(event, m).map(str::to_string)
+/// Every message the event carries: the chat's, then the event's own.
+fn all_messages<'a>(
+    event: &'a Event,
+    chat: Option<&'a Chat>,
+) -> impl Iterator<Item = &'a ChatMessage> {
+    chat.into_iter()
+        .flat_map(|c| c.messages.iter())
+        .chain(event.message.iter())
 }
 
-/// [`author_name`], borrowed.
-pub fn author_name_ref<'a>(event: &'a Event, m: &'a ChatMessage) -> Option<&'a str> {
-    if let Some(n) = &m.author_name {
-        return Some(n);
-    }
-    let known = match m.author_type {
-        AuthorType::Visitor => event.visitor.as_ref().and_then(|v| v.name.as_deref()),
-        _ => m
-            .author_id
-            .as_deref()
-            .and_then(|id| agent_by_id(event, id))
-            .and_then(|a| a.name.as_deref()),
-    };
-    known.or_else(|| author_username_ref(event, m))
+/// When the chat started: its own start, else its first message, else when
+/// the event happened.
+pub fn chat_started_at(event: &Event, chat: Option<&Chat>) -> DateTime<Utc> {
+    chat.and_then(|c| c.started_at)
+        .or_else(|| all_messages(event, chat).map(|m| m.sent_at).min())
+        .unwrap_or(event.occurred_at)
+}
+
+/// The chat's last message time: its own, else its latest message's.
+pub fn last_message_at(event: &Event, chat: Option<&Chat>) -> Option<DateTime<Utc>> {
+    chat.and_then(|c| c.last_message_at)
+        .or_else(|| all_messages(event, chat).map(|m| m.sent_at).max())
 }
 
 /// A JSON body with the format's own headers.
@@ -228,56 +187,15 @@ pub fn json(body: &impl Serialize, headers: Vec<(String, String)>) -> Rendered {
     }
 }
 
-/// A form body of one field, `name=value`, encoded as
-/// `application/x-www-form-urlencoded` (the bytes `form_urlencoded` writes)
-/// in one pass, into a body sized for the worst case.
-pub fn form_field(name: &str, value: &[u8]) -> Vec<u8> {
-    let mut body = vec![0; 3 * (name.len() + value.len()) + 5];
-    let mut at = form_encode(&mut body, name.as_bytes());
-    body[at] = b'=';
-    at += 1;
-    at += form_encode(&mut body[at..], value);
-    body.truncate(at);
-    body
+/// A form body of one field, `name=value`, as
+/// `application/x-www-form-urlencoded`.
+pub fn form_field(name: &str, value: &str) -> Vec<u8> {
+    let body = String::with_capacity(name.len() + 1 + value.len() * 3 / 2);
+    form_urlencoded::Serializer::new(body)
+        .append_pair(name, value)
+        .finish()
+        .into_bytes()
 }
-
-/// Writes `bytes` form-encoded at the start of `out` (which has room for
-/// three bytes each and four more), returning the length written. Per byte,
-/// one table look-up and one four-byte store whose excess the next overwrites.
-/// Not inlined: inside a large caller the loop lost its registers and ran
-/// at half speed.
-#[inline(never)]
-fn form_encode(out: &mut [u8], bytes: &[u8]) -> usize {
-    let mut at = 0;
-    for &b in bytes {
-        let code = FORM_CODES.0[usize::from(b)];
-        out[at..at + 4].copy_from_slice(&code);
-        at += usize::from(code[3]);
-    }
-    at
-}
-
-/// Per byte: its form encoding (unreserved bytes as is, space as `+`, the
-/// rest `%XX`), padded to three, then its length. Cache-line aligned, so no
-/// look-up straddles two lines.
-#[repr(align(64))]
-struct FormCodes([[u8; 4]; 256]);
-
-static FORM_CODES: FormCodes = FormCodes({
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut codes = [[0; 4]; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        codes[i] = match b {
-            b'*' | b'-' | b'.' | b'0'..=b'9' | b'A'..=b'Z' | b'_' | b'a'..=b'z' => [b, 0, 0, 1],
-            b' ' => [b'+', 0, 0, 1],
-            _ => [b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize], 3],
-        };
-        i += 1;
-    }
-    codes
-});
 
 #[cfg(test)]
 mod tests {
@@ -302,86 +220,33 @@ mod tests {
     }
 
     #[test]
-    fn form_fields_are_encoded_as_form_urlencoded_does() {
-        let every_byte: Vec<u8> = (0..=255).collect();
-        let expected: String = form_urlencoded::byte_serialize(&every_byte).collect();
-        assert_eq!(
-            form_field("data", &every_byte),
-            [b"data=", expected.as_bytes()].concat()
-        );
-        let json = r#"{"a b":"é\"x","n":[1,2.5]}"#;
-        let pair = form_urlencoded::Serializer::new(String::new())
-            .append_pair("data", json)
-            .finish();
-        assert_eq!(
-            String::from_utf8(form_field("data", json.as_bytes())).unwrap(),
-            pair
-        );
-    }
-
-    /// Times across (and beyond) four-digit years, with every kind of
-    /// fraction, and leap seconds.
-    fn times() -> Vec<DateTime<Utc>> {
-        let nanos = [
-            0,
-            5_000_000,
-            120_000_000,
-            7_000,
-            123_456_000,
-            1,
-            999_999_999,
-        ];
-        let mut state = 7u64;
-        let mut times: Vec<DateTime<Utc>> = (0..2000)
-            .map(|i| {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1);
-                let secs = (state >> 20) as i64 % 253_402_300_800 - 62_167_219_200;
-                Utc.timestamp_opt(secs, nanos[i % nanos.len()]).unwrap()
-            })
-            .collect();
-        let leap = |y, nano| {
-            let date = chrono::NaiveDate::from_ymd_opt(y, 12, 31).unwrap();
+    fn unix_fractions_are_the_trimmed_millis_leap_seconds_included() {
+        let leap = |nano| {
+            let date = chrono::NaiveDate::from_ymd_opt(2016, 12, 31).unwrap();
             let time = chrono::NaiveTime::from_hms_nano_opt(23, 59, 59, nano).unwrap();
             Utc.from_utc_datetime(&date.and_time(time))
         };
-        times.extend([
-            leap(2016, 1_000_000_000),
-            leap(2016, 1_500_000_000),
-            leap(1999, 1_000_000_007),
-        ]);
-        times.extend([
-            leap(-1, 0),
-            leap(10_000, 5_000_000),
-            leap(0, 0),
-            leap(9999, 0),
-        ]);
-        times
-    }
-
-    #[test]
-    fn times_are_written_as_chrono_writes_them() {
-        for t in times() {
+        for (nano, fraction) in [
+            (1_000_000_000, "1"),
+            (1_500_000_000, "15"),
+            (1_007_000_000, "1007"),
+        ] {
             assert_eq!(
-                iso_millis(t),
-                t.to_rfc3339_opts(SecondsFormat::Millis, true)
+                UnixFraction(leap(nano)).to_string(),
+                format!("1483228799.{fraction}")
             );
-            let mut ours = serde_json::Serializer::new(Vec::new());
-            serialize_time(&t, &mut ours).unwrap();
-            assert_eq!(ours.into_inner(), serde_json::to_vec(&t).unwrap(), "{t:?}");
         }
     }
 
     #[test]
-    fn unix_fractions_are_the_trimmed_millis() {
-        for t in times() {
-            let millis = format!("{:03}", t.timestamp_subsec_millis());
-            let trimmed = millis.trim_end_matches('0');
-            let fraction = if trimmed.is_empty() { "0" } else { trimmed };
-            let expected = format!("{}.{fraction}", t.timestamp());
-            assert_eq!(UnixFraction(t).to_string(), expected, "{t:?}");
-        }
+    fn form_fields_are_form_urlencoded() {
+        let json = r#"{"a b":"é\"x","n":[1,2.5],"*-._~":"+%&="}"#;
+        let body = form_field("data", json);
+        let fields: Vec<(String, String)> = form_urlencoded::parse(&body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        assert_eq!(fields, [("data".to_string(), json.to_string())]);
+        assert!(body.starts_with(b"data=%7B%22a+b%22"), "{body:?}");
     }
 
     #[test]
@@ -390,5 +255,38 @@ mod tests {
         assert_eq!(iso_millis(t), "2016-06-01T18:41:16.856Z");
         assert_eq!(iso_secs(t), "2016-06-01T18:41:16Z");
         assert_eq!(unix_secs(t), 1_464_806_476);
+    }
+
+    #[test]
+    fn a_message_author_is_completed_from_the_visitor_or_the_matching_agent() {
+        let event = Event::from_json(serde_json::json!({
+            "type": "chat.closed",
+            "visitor": {"id": "v1", "name": "Mary"},
+            "agent": {"id": "a1", "username": "ann"},
+            "chat": {"id": "c", "agents": [{"id": "a2", "name": "Bob"}], "messages": [
+                {"author_type": "visitor", "text": "", "sent_at": "2024-01-01T00:00:00Z"},
+                {"author_type": "agent", "author_id": "a1", "text": "", "sent_at": "2024-01-01T00:00:00Z"},
+                {"author_type": "bot", "author_id": "a2", "text": "", "sent_at": "2024-01-01T00:00:00Z"},
+                {"author_type": "agent", "author_id": "a9", "text": "", "sent_at": "2024-01-01T00:00:00Z"},
+                {"author_type": "system", "text": "", "sent_at": "2024-01-01T00:00:00Z"}
+            ]}
+        }))
+        .unwrap();
+        let messages = &event.chat.as_ref().unwrap().messages;
+        let got: Vec<(&str, Option<&str>)> = messages
+            .iter()
+            .map(|m| Author::of(&event, m))
+            .map(|a| (a.handle(), a.display_name()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("v1", Some("Mary")),
+                ("ann", Some("ann")),
+                ("a2", Some("Bob")),
+                ("a9", None),
+                ("", None)
+            ]
+        );
     }
 }

@@ -53,7 +53,7 @@ pub struct Golden {
     #[serde(default)]
     headers: BTreeMap<String, String>,
     pub event: Value,
-    expected: Value,
+    pub expected: Value,
 }
 
 fn yes() -> bool {
@@ -90,6 +90,7 @@ pub fn cases() -> Vec<(Format, &'static str, &'static str)> {
         "livechat",
         [
             "chat_started",
+            "chat_started_full",
             "chat_queued",
             "chat_closed",
             "chat_tags_changed",
@@ -235,7 +236,6 @@ fn a_missing_section_is_an_error_not_a_panic() {
             "canned_response",
         ),
         (Format::Olark, "chat.closed", "chat"),
-        (Format::Olark, "lead.captured", "chat"),
         (Format::Olark, "offline_message", "offline_message"),
         (Format::Amplifyreach, "chat.closed", "chat"),
         (Format::Amplifyreach, "lead.captured", "lead"),

@@ -1,13 +1,13 @@
 //! `livechat`: LiveChat webhooks v2: `{"event_type", "token", "license_id"}`
-//! plus the data types the event allows and the integration chose.
+//! plus the data types the event allows and the integration chose. Each data
+//! type chosen is always sent, with every key of seed 001's examples; what
+//! the event lacks is a fallback, `""`, `[]` or `null` (FORMATS.md).
 use serde::Serialize;
 
-use super::common::{author_name, iso_secs, json, need, token, unix_secs};
+use super::common::{Author, chat_started_at, iso_secs, json, need, or_empty, token, unix_secs};
 use super::{RenderError, Rendered};
 use crate::domain::catalogue::EventType;
-use crate::domain::event::{
-    AuthorType, CannedResponse, Event, SurveyAnswer, Ticket, TicketGroup, TicketSource,
-};
+use crate::domain::event::{AuthorType, CannedResponse, Event, SurveyAnswer, SurveyChoice, Ticket};
 use crate::domain::integration::Integration;
 
 #[derive(Serialize)]
@@ -16,11 +16,11 @@ struct Payload<'a> {
     token: &'a str,
     license_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    chat: Option<Chat>,
+    chat: Option<Chat<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    visitor: Option<Visitor>,
+    visitor: Option<Visitor<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pre_chat_survey: Option<&'a [SurveyAnswer]>,
+    pre_chat_survey: Option<Vec<Survey<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ticket: Option<LcTicket<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -28,89 +28,111 @@ struct Payload<'a> {
 }
 
 #[derive(Serialize)]
-struct Chat {
-    id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    started_timestamp: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+struct Chat<'a> {
+    id: &'a str,
+    started_timestamp: i64,
+    /// `null` while the chat goes on.
     ended_timestamp: Option<i64>,
-    messages: Vec<Message>,
-    tags: Vec<String>,
+    messages: Vec<Message<'a>>,
+    tags: &'a [String],
 }
 
 #[derive(Serialize)]
-struct Message {
+struct Message<'a> {
     user_type: &'static str,
+    author_name: &'a str,
+    /// On every message not from the visitor.
     #[serde(skip_serializing_if = "Option::is_none")]
-    author_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    agent_id: Option<String>,
-    text: String,
+    agent_id: Option<&'a str>,
+    text: &'a str,
     timestamp: i64,
 }
 
 #[derive(Serialize)]
-struct Visitor {
-    id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    custom_variables: Vec<CustomVariable>,
+struct Visitor<'a> {
+    id: &'a str,
+    name: &'a str,
+    email: &'a str,
+    custom_variables: Vec<CustomVariable<'a>>,
 }
 
 #[derive(Serialize)]
-struct CustomVariable {
-    key: String,
-    value: String,
+struct CustomVariable<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+/// A text question carries `answer`, a choice question `answers`.
+#[derive(Serialize)]
+struct Survey<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    label: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    answer: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    answers: Option<&'a [SurveyChoice]>,
 }
 
 #[derive(Serialize)]
 struct LcTicket<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    assignee: Option<IdName<'a>>,
+    assignee: IdName<'a>,
     events: Vec<LcTicketEvent<'a>>,
-    groups: &'a [TicketGroup],
+    groups: Vec<IdName<'a, i64>>,
     id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    requester: Option<LcRequester<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    subject: Option<&'a str>,
+    requester: LcRequester<'a>,
+    status: &'a str,
+    subject: &'a str,
     tags: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    source: Option<&'a TicketSource>,
+    source: LcSource<'a>,
 }
 
 #[derive(Serialize)]
-struct IdName<'a> {
-    id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
+struct IdName<'a, Id = &'a str> {
+    id: Id,
+    name: &'a str,
 }
 
 #[derive(Serialize)]
 struct LcTicketEvent<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    author: Option<&'a crate::domain::event::TicketAuthor>,
+    author: LcAuthor<'a>,
     date: String,
     is_private: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    source: Option<&'a TicketSource>,
+    message: &'a str,
+    /// Seed 001's event source: `type` and `url`.
+    source: LcEventSource<'a>,
     #[serde(rename = "type")]
     kind: &'a str,
 }
 
 #[derive(Serialize)]
+struct LcAuthor<'a> {
+    id: &'a str,
+    name: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+#[derive(Serialize)]
+struct LcEventSource<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    url: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct LcSource<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    url: Option<&'a str>,
+    id: &'a str,
+}
+
+#[derive(Serialize)]
 struct LcRequester<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mail: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
+    mail: &'a str,
+    name: &'a str,
 }
 
 #[derive(Serialize)]
@@ -160,13 +182,9 @@ pub fn render(event: &Event, integration: &Integration) -> Result<Rendered, Rend
         } else {
             None
         },
-        visitor: event
-            .visitor
-            .as_ref()
-            .filter(|_| wants("visitor"))
-            .map(visitor),
-        pre_chat_survey: Some(event.pre_chat_survey.as_slice())
-            .filter(|s| !s.is_empty() && wants("pre_chat_survey")),
+        visitor: wants("visitor").then(|| visitor(event)),
+        pre_chat_survey: wants("pre_chat_survey")
+            .then(|| event.pre_chat_survey.iter().map(survey).collect()),
         ticket: if wants("ticket") {
             Some(ticket(need(&event.ticket, "ticket")?))
         } else {
@@ -183,7 +201,7 @@ pub fn render(event: &Event, integration: &Integration) -> Result<Rendered, Rend
 
 /// The transcript, whispers included (LiveChat shows them as supervisor
 /// messages); system messages have no LiveChat author type and are left out.
-fn chat(event: &Event) -> Result<Chat, RenderError> {
+fn chat(event: &Event) -> Result<Chat<'_>, RenderError> {
     let chat = need(&event.chat, "chat")?;
     let messages = chat
         .messages
@@ -197,69 +215,104 @@ fn chat(event: &Event) -> Result<Chat, RenderError> {
             };
             Some(Message {
                 user_type,
-                author_name: author_name(event, m),
+                author_name: Author::of(event, m).display_name().unwrap_or_default(),
                 agent_id: match m.author_type {
                     AuthorType::Visitor => None,
-                    _ => m.author_id.clone(),
+                    _ => Some(m.author_id.as_deref().unwrap_or_default()),
                 },
-                text: m.text.clone(),
+                text: &m.text,
                 timestamp: unix_secs(m.sent_at),
             })
         })
         .collect();
+    // A chat_ended event without the chat's end time: it ended as the event happened.
+    let ended_at = match event.kind {
+        EventType::ChatClosed => Some(chat.ended_at.unwrap_or(event.occurred_at)),
+        _ => chat.ended_at,
+    };
     Ok(Chat {
-        id: chat.id.clone(),
-        started_timestamp: chat.started_at.map(unix_secs),
-        ended_timestamp: chat.ended_at.map(unix_secs),
+        id: &chat.id,
+        started_timestamp: unix_secs(chat_started_at(event, Some(chat))),
+        ended_timestamp: ended_at.map(unix_secs),
         messages,
-        tags: chat.tags.clone(),
+        tags: &chat.tags,
     })
 }
 
-fn visitor(v: &crate::domain::event::Visitor) -> Visitor {
+fn visitor(event: &Event) -> Visitor<'_> {
+    let v = event.visitor.as_ref();
     Visitor {
-        id: v.id.clone(),
-        name: v.name.clone(),
-        email: v.email.clone(),
+        id: v.map_or("", |v| &v.id),
+        name: v.map_or("", |v| or_empty(&v.name)),
+        email: v.map_or("", |v| or_empty(&v.email)),
         custom_variables: v
-            .custom_fields
-            .iter()
-            .map(|(key, value)| CustomVariable {
-                key: key.clone(),
-                value: value.clone(),
-            })
+            .into_iter()
+            .flat_map(|v| &v.custom_fields)
+            .map(|(key, value)| CustomVariable { key, value })
             .collect(),
     }
 }
 
+/// Choice questions (`checkbox`, `radio`, `select`) and questions the
+/// event answered with choices carry `answers`; the rest `answer`.
+fn survey(s: &SurveyAnswer) -> Survey<'_> {
+    let choices = s.answers.is_some() || matches!(s.kind.as_str(), "checkbox" | "radio" | "select");
+    Survey {
+        id: &s.id,
+        kind: &s.kind,
+        label: &s.label,
+        answer: (s.answer.is_some() || !choices).then(|| s.answer.as_deref().unwrap_or_default()),
+        answers: choices.then(|| s.answers.as_deref().unwrap_or_default()),
+    }
+}
+
 fn ticket(t: &Ticket) -> LcTicket<'_> {
+    let (assignee, requester, source) = (&t.assignee, &t.requester, &t.source);
     LcTicket {
-        assignee: t.assignee.as_ref().map(|a| IdName {
-            id: &a.id,
-            name: a.name.as_deref(),
-        }),
+        assignee: IdName {
+            id: assignee.as_ref().map_or("", |a| &a.id),
+            name: assignee.as_ref().map_or("", |a| or_empty(&a.name)),
+        },
         events: t
             .events
             .iter()
             .map(|e| LcTicketEvent {
-                author: e.author.as_ref(),
+                author: LcAuthor {
+                    id: e.author.as_ref().map_or("", |a| &a.id),
+                    name: e.author.as_ref().map_or("", |a| or_empty(&a.name)),
+                    kind: e.author.as_ref().map_or("", |a| &a.kind),
+                },
                 date: iso_secs(e.date),
                 is_private: e.is_private,
-                message: e.message.as_deref(),
-                source: e.source.as_ref(),
+                message: or_empty(&e.message),
+                source: LcEventSource {
+                    kind: e.source.as_ref().map_or("", |s| &s.kind),
+                    url: e.source.as_ref().and_then(|s| s.url.as_deref()),
+                },
                 kind: &e.kind,
             })
             .collect(),
-        groups: &t.groups,
+        groups: t
+            .groups
+            .iter()
+            .map(|g| IdName {
+                id: g.id,
+                name: or_empty(&g.name),
+            })
+            .collect(),
         id: &t.id,
-        requester: t.requester.as_ref().map(|r| LcRequester {
-            mail: r.email.as_deref(),
-            name: r.name.as_deref(),
-        }),
-        status: t.status.as_deref(),
-        subject: t.subject.as_deref(),
+        requester: LcRequester {
+            mail: requester.as_ref().map_or("", |r| or_empty(&r.email)),
+            name: requester.as_ref().map_or("", |r| or_empty(&r.name)),
+        },
+        status: or_empty(&t.status),
+        subject: or_empty(&t.subject),
         tags: &t.tags,
-        source: t.source.as_ref(),
+        source: LcSource {
+            kind: source.as_ref().map_or("", |s| &s.kind),
+            url: source.as_ref().and_then(|s| s.url.as_deref()),
+            id: source.as_ref().map_or("", |s| or_empty(&s.id)),
+        },
     }
 }
 

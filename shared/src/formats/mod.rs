@@ -9,10 +9,11 @@ pub mod amplifyreach;
 mod common;
 #[cfg(test)]
 pub(crate) mod golden_tests;
+#[cfg(test)]
+mod key_sets;
 pub mod livechat;
 pub mod olark;
 pub mod rocketchat;
-mod sorted_event;
 pub mod standard;
 #[cfg(test)]
 mod wire_examples;

@@ -1,26 +1,72 @@
-//! `standard`: the Standard Webhooks envelope `{"type", "timestamp", "data"}`.
-//! Keys are in byte order at every level (as the canonical event's
-//! `serde_json::Value` form had them), written straight into the body.
+//! `standard`: the Standard Webhooks envelope `{"type", "timestamp", "data"}`,
+//! `data` the canonical event as accepted, without the `type` and
+//! `occurred_at` the envelope carries. Every nested object serializes through
+//! the domain's own derives.
 use serde::Serialize;
 
 use super::common::{iso_millis, json};
-use super::sorted_event::Sorted;
 use super::{RenderError, Rendered};
-use crate::domain::event::Event;
+use crate::domain::event::{
+    Agent, CannedResponse, Chat, ChatMessage, Event, Forward, Lead, OfflineMessage, SurveyAnswer,
+    TagsChange, Ticket, Visitor,
+};
+use crate::domain::ids::EventId;
 
 #[derive(Serialize)]
 struct Envelope<'a> {
-    data: Sorted<'a, Event>,
-    timestamp: String,
     #[serde(rename = "type")]
     kind: &'static str,
+    timestamp: String,
+    data: Data<'a>,
+}
+
+/// The event's sections, skipped as the event's own `Serialize` skips them
+/// (a test compares the two).
+#[derive(Serialize)]
+struct Data<'a> {
+    id: &'a EventId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chat: Option<&'a Chat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    visitor: Option<&'a Visitor>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent: Option<&'a Agent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a ChatMessage>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pre_chat_survey: &'a [SurveyAnswer],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offline_message: Option<&'a OfflineMessage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lead: Option<&'a Lead>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ticket: Option<&'a Ticket>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    canned_response: Option<&'a CannedResponse>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forward: Option<&'a Forward>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tags_change: Option<&'a TagsChange>,
 }
 
 pub fn render(event: &Event) -> Result<Rendered, RenderError> {
     let envelope = Envelope {
-        data: Sorted(event),
-        timestamp: iso_millis(event.occurred_at),
         kind: event.kind.as_str(),
+        timestamp: iso_millis(event.occurred_at),
+        data: Data {
+            id: &event.id,
+            chat: event.chat.as_ref(),
+            visitor: event.visitor.as_ref(),
+            agent: event.agent.as_ref(),
+            message: event.message.as_ref(),
+            pre_chat_survey: &event.pre_chat_survey,
+            offline_message: event.offline_message.as_ref(),
+            lead: event.lead.as_ref(),
+            ticket: event.ticket.as_ref(),
+            canned_response: event.canned_response.as_ref(),
+            forward: event.forward.as_ref(),
+            tags_change: event.tags_change.as_ref(),
+        },
     };
     Ok(json(&envelope, Vec::new()))
 }
@@ -29,7 +75,8 @@ pub fn render(event: &Event) -> Result<Rendered, RenderError> {
 mod tests {
     use super::*;
     use crate::formats::golden_tests::{Golden, cases};
-    use serde_json::{Map, Value, json};
+    use chrono::SubsecRound;
+    use serde_json::{Value, json};
     use std::collections::BTreeSet;
 
     #[test]
@@ -49,21 +96,15 @@ mod tests {
         assert_eq!(out.content_type, "application/json");
     }
 
-    /// The body as it was built before: the event's `Value` (sorted maps)
-    /// without `type` and `occurred_at`, inside the envelope.
-    fn via_value(event: &Event) -> Vec<u8> {
-        let mut data = match serde_json::to_value(event) {
-            Ok(Value::Object(map)) => map,
-            _ => Map::new(),
-        };
-        data.remove("type");
-        data.remove("occurred_at");
-        let body = json!({
-            "type": event.kind.as_str(),
-            "timestamp": event.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "data": Value::Object(data),
-        });
-        serde_json::to_vec(&body).unwrap()
+    /// The event back from a body: `data` with the envelope's `type` and
+    /// `timestamp` put back.
+    fn parsed_back(body: &[u8]) -> (Value, Event) {
+        let body: Value = serde_json::from_slice(body).unwrap();
+        let mut data = body["data"].as_object().unwrap().clone();
+        data.insert("type".into(), body["type"].clone());
+        data.insert("occurred_at".into(), body["timestamp"].clone());
+        let event = serde_json::from_value(Value::Object(data)).unwrap();
+        (body, event)
     }
 
     /// An event with every field of every section set (and strings that
@@ -116,7 +157,7 @@ mod tests {
     }
 
     #[test]
-    fn the_body_is_byte_for_byte_the_value_route() {
+    fn data_is_the_event_as_it_serializes_without_type_and_occurred_at() {
         // GIVEN a full event, a bare one and every golden case's event
         let mut events = vec![
             Event::from_json(full_event()).unwrap(),
@@ -132,14 +173,29 @@ mod tests {
             events.push(event);
         }
         for event in events {
-            // WHEN rendered THEN the bytes are those of the Value route
+            // WHEN rendered
             let out = render(&event).unwrap();
+            let (body, back) = parsed_back(&out.body);
+            // THEN `data` holds exactly what the event serializes to, less the
+            // envelope's two fields, and the event comes back whole (to the millisecond)
+            let mut expected = serde_json::to_value(&event).unwrap();
+            let expected = expected.as_object_mut().unwrap();
+            expected.remove("type");
+            expected.remove("occurred_at");
             assert_eq!(
-                String::from_utf8(out.body).unwrap(),
-                String::from_utf8(via_value(&event)).unwrap(),
+                body["data"],
+                Value::Object(expected.clone()),
                 "{}",
                 event.id
             );
+            let whole = Event {
+                occurred_at: event.occurred_at.trunc_subsecs(3),
+                ..event.clone()
+            };
+            assert_eq!(back, whole);
+            // AND the envelope's keys come first, in the spec's order
+            let text = String::from_utf8(out.body).unwrap();
+            assert!(text.starts_with(r#"{"type":""#), "{text}");
         }
     }
 
@@ -190,7 +246,7 @@ mod tests {
         let mut set = BTreeSet::new();
         value_paths(&serde_json::to_value(&event).unwrap(), "", &mut set);
         // THEN it sets them all: a field added to the event must join
-        // `full_event` and `sorted_event`, or `standard` would leave it out
+        // `full_event` and `standard::Data`, or `standard` would leave it out
         let unset: Vec<_> = declared.difference(&set).collect();
         assert!(declared.len() > 80, "{declared:?}");
         assert!(unset.is_empty(), "the full event lacks {unset:?}");

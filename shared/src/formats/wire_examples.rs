@@ -13,9 +13,15 @@ use crate::domain::integration::Format;
 use crate::domain::target_url::{TargetUrl, UrlPolicy};
 
 const TIMESTAMP: i64 = 1_709_629_200;
-/// (format, golden case, integration URL): the LiveChat one carries
-/// credentials, as LiveChat's docs suggest, to show the Basic auth header.
-const EXAMPLES: [(Format, &str, &str); 4] = [
+/// (format, golden case whose event is rendered, integration URL): the
+/// LiveChat one carries credentials, as LiveChat's docs suggest, to show the
+/// Basic auth header.
+const EXAMPLES: [(Format, &str, &str); 5] = [
+    (
+        Format::Standard,
+        "rocketchat/message_visitor",
+        "https://crm.example.com/hooks/chat",
+    ),
     (
         Format::Rocketchat,
         "rocketchat/chat_closed_full",
