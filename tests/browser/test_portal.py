@@ -241,6 +241,7 @@ def test_create_edit_disable_enable_delete_through_the_form(tenant, new_page, re
     page.get_by_label("Timeout (seconds)").fill("5")
     page.locator("#retry-rocketchat").check()
     page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_text("Changes saved.")).to_be_visible()
     expect(page.get_by_role("heading", name="Support CRM (EU)")).to_be_visible()
     changed = tenant.ok("GET", f"/v1/integrations/{made['id']}")
     assert changed["name"] == "Support CRM (EU)"
@@ -531,3 +532,38 @@ def test_first_paint_and_asset_bytes(tenant, new_page, receiver):
     assert timing["first_contentful_paint_ms"] is not None
     assert timing["first_contentful_paint_ms"] <= 1000, timing
     assert timing["asset_bytes"] <= 300 * 1024, timing
+
+
+def test_format_options_through_the_form(tenant, new_page, receiver):
+    page = new_page()
+    open_portal(page, tenant, "#/new")
+    page.get_by_label("Name", exact=True).fill("LiveChat CRM")
+    page.get_by_label("Endpoint URL").fill(receiver.url)
+    page.get_by_label("Payload format").select_option("livechat")
+    # only what LiveChat renders is offered
+    offered = page.locator("input[name=events]").evaluate_all("els => els.map(e => e.value)")
+    assert sorted(offered) == sorted(["chat.started", "chat.queued", "chat.closed", "chat.tags_changed", "ticket.created", "canned_response.changed"])
+    page.locator('input[name=events][value="chat.closed"]').check()
+    page.get_by_label("LiveChat license id").fill("1025707")
+    page.get_by_label("Pre-chat survey", exact=True).uncheck()
+    page.get_by_label("Ticket", exact=True).uncheck()
+    page.get_by_label("Canned response", exact=True).uncheck()
+    page.locator("#retry-livechat").check()
+    page.get_by_role("button", name="Create integration").click()
+    expect(page.get_by_text("“LiveChat CRM” is ready")).to_be_visible()
+    made = tenant.ok("GET", "/v1/integrations")["items"][0]
+    assert made["format"] == "livechat" and made["retry_policy"] == "livechat"
+    assert made["format_options"] == {"license_id": "1025707", "data_types": ["chat", "visitor"]}
+
+    # switch to Olark: the events it cannot render are unselected, the extra events offered
+    page.get_by_role("link", name="Open integration").click()
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_label("Payload format").select_option("olark")
+    page.get_by_label("Olark extra events").check()
+    page.locator('input[name=events][value="chat.started"]').check()
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_text("Changes saved.")).to_be_visible()
+    changed = tenant.ok("GET", f"/v1/integrations/{made['id']}")
+    assert changed["format"] == "olark"
+    assert sorted(changed["events"]) == ["chat.closed", "chat.started"]
+    assert changed["format_options"] == {"extra_events": True}

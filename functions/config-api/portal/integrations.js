@@ -4,7 +4,7 @@ import { api, enc, eventTypes, qs } from "./api.js";
 import {
   h, replace, field, group, setFieldError, when, duration, redactUrl, badge, prettyBody, copyButton, externalLink, relative,
 } from "./dom.js";
-import { loading, empty, failure, inlineError } from "./states.js";
+import { loading, empty, failure, inlineError, setFlash, takeFlash } from "./states.js";
 import { deliveriesPanel, conversationSearch } from "./deliveries.js";
 
 export const FORMATS = [
@@ -200,13 +200,14 @@ export async function integrationView(main, ctx, id, tab) {
   const current = tabs.find((t) => t.id === tab) || tabs[0];
   const healthSlot = h("div", { class: "health" });
   const actions = h("div", { class: "actions" });
-  const actionMsg = h("div", { class: "action-msg", "aria-live": "polite" });
+  const actionMsg = h("div", { class: "action-msg", "aria-live": "polite" }, takeFlash());
   if (!ctx.readOnly) {
     const toggle = h("button", { type: "button", class: "btn" }, i.enabled ? "Disable" : "Enable");
     toggle.addEventListener("click", async () => {
       toggle.disabled = true;
       try {
         await api("PATCH", `/v1/integrations/${enc(i.id)}`, { enabled: !i.enabled });
+        setFlash(i.enabled ? "Disabled: no deliveries are sent until you enable it again." : "Enabled: deliveries are sent again.");
         ctx.rerender();
       } catch (err) {
         toggle.disabled = false;
@@ -880,6 +881,7 @@ function integrationForm(ctx, types, existing) {
     try {
       if (existing) {
         await api("PATCH", `/v1/integrations/${enc(existing.id)}`, send);
+        setFlash("Changes saved.");
         ctx.navigate(`#/i/${enc(existing.id)}/settings`);
         return;
       }

@@ -27,3 +27,14 @@ export function inlineError(err) {
   return h("p", { class: "notice notice-error", role: "alert" }, text);
 }
 
+
+// A message to show once on the next view (e.g. "Changes saved." after a save re-renders the page).
+let flashText = null;
+export function setFlash(text) {
+  flashText = text;
+}
+export function takeFlash() {
+  const t = flashText;
+  flashText = null;
+  return t ? h("p", { class: "notice notice-ok", role: "status" }, t) : null;
+}
