@@ -69,8 +69,13 @@ pub trait IntegrationStore: Send + Sync {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<Integration>, StoreError>;
-    /// Replace a stored integration; `false` when it no longer exists.
-    async fn replace(&self, integration: &Integration) -> Result<bool, StoreError>;
+    /// Replace `previous` (as read) with `next`, only while the stored
+    /// integration is still `previous` as far as the engine's own writes go
+    /// (`updated_at`, `enabled`, `failing_since`): a change made meanwhile,
+    /// such as the dispatcher disabling it, is never written over. `false`
+    /// when it changed or no longer exists: read it again.
+    async fn replace(&self, previous: &Integration, next: &Integration)
+    -> Result<bool, StoreError>;
     /// `false` when it did not exist.
     async fn delete(&self, tenant: &TenantId, id: &IntegrationId) -> Result<bool, StoreError>;
     /// Set or clear the start of the integration's current failure run

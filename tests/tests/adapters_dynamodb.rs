@@ -237,17 +237,26 @@ async fn integrations_are_replaced_updated_disabled_and_deleted() {
     store.create(&stored).await.unwrap();
 
     // WHEN replaced THEN the new settings are read back
+    let read = stored.clone();
     stored.name = "Renamed".into();
     stored.retry_policy = RetryPolicy::STANDARD;
     stored.updated_at = t0() + Duration::minutes(1);
-    assert!(store.replace(&stored).await.unwrap());
+    assert!(store.replace(&read, &stored).await.unwrap());
+    assert_eq!(
+        store.get(&tenant, &stored.id).await.unwrap(),
+        Some(stored.clone())
+    );
+    // AND a replace decided on an older read changes nothing
+    let mut stale = read.clone();
+    stale.name = "Stale".into();
+    assert!(!store.replace(&read, &stale).await.unwrap());
     assert_eq!(
         store.get(&tenant, &stored.id).await.unwrap(),
         Some(stored.clone())
     );
     // AND replacing one that does not exist reports false and creates nothing
     let ghost = integration(&tenant, "ghost");
-    assert!(!store.replace(&ghost).await.unwrap());
+    assert!(!store.replace(&ghost, &ghost).await.unwrap());
     assert_eq!(store.get(&tenant, &ghost.id).await.unwrap(), None);
 
     // WHEN a failure run starts THEN it is recorded, and a success clears it
@@ -282,6 +291,10 @@ async fn integrations_are_replaced_updated_disabled_and_deleted() {
         .disable(&tenant, &stored.id, "failing for 5 days", at)
         .await
         .unwrap();
+    // AND a change decided before the disable cannot re-enable it
+    let mut renamed = stored.clone();
+    renamed.name = "Renamed again".into();
+    assert!(!store.replace(&stored, &renamed).await.unwrap());
     let read = store.get(&tenant, &stored.id).await.unwrap().unwrap();
     assert_eq!(
         read,

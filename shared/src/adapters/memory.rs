@@ -98,15 +98,22 @@ impl IntegrationStore for MemoryIntegrationStore {
         Ok(Page { items, next_cursor })
     }
 
-    async fn replace(&self, i: &Integration) -> Result<bool, StoreError> {
+    async fn replace(&self, previous: &Integration, i: &Integration) -> Result<bool, StoreError> {
         let key = (i.tenant_id.clone(), i.id.clone());
         let mut items = lock(&self.items);
         match items.get_mut(&key) {
-            Some(slot) => {
+            Some(slot)
+                if (slot.updated_at, slot.enabled, slot.failing_since)
+                    == (
+                        previous.updated_at,
+                        previous.enabled,
+                        previous.failing_since,
+                    ) =>
+            {
                 *slot = i.clone();
                 Ok(true)
             }
-            None => Ok(false),
+            _ => Ok(false),
         }
     }
 

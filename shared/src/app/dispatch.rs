@@ -701,7 +701,12 @@ mod tests {
         let f = fixture(vec![ScriptedSender::status(200)], RetryPolicy::STANDARD).await;
         let mut newer = f.integration.clone();
         newer.created_at = Utc::now() + chrono::Duration::seconds(5);
-        f.integrations.replace(&newer).await.unwrap();
+        assert!(
+            f.integrations
+                .replace(&f.integration, &newer)
+                .await
+                .unwrap()
+        );
         let tenant = f.integration.tenant_id.clone();
         assert!(
             f.events

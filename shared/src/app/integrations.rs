@@ -21,6 +21,8 @@ use crate::ports::{Clock, DeliveryLog, IntegrationStore, Page, WebhookSender};
 pub use crate::domain::integration::{IntegrationPatch, NewIntegration};
 
 pub const MAX_PAGE: usize = 100;
+/// Read-edit-write rounds before a request that keeps meeting concurrent changes gives up.
+const MAX_CHANGE_ROUNDS: usize = 5;
 
 /// An integration as the API shows it: no secret, credentials redacted.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
@@ -126,11 +128,14 @@ impl Integrations {
         id: &str,
         patch: IntegrationPatch,
     ) -> Result<IntegrationView, AppError> {
-        let current = self.get(tenant, id).await?;
-        let updated = current.apply(patch, self.policy, self.clock.now())?;
-        if !self.store.replace(&updated).await? {
-            return Err(AppError::NotFound("integration"));
-        }
+        let updated = self
+            .change(tenant, id, |current| {
+                current
+                    .clone()
+                    .apply(patch.clone(), self.policy, self.clock.now())
+                    .map_err(AppError::from)
+            })
+            .await?;
         Ok(IntegrationView::from(&updated))
     }
 
@@ -153,7 +158,6 @@ impl Integrations {
         new_secret: Option<String>,
         grace: Option<chrono::Duration>,
     ) -> Result<(Integration, WebhookSecret, Option<DateTime<Utc>>), AppError> {
-        let mut i = self.get(tenant, id).await?;
         let secret = match new_secret {
             Some(s) => {
                 WebhookSecret::parse(&s).map_err(|e| ValidationError::field("secret", e.message))?
@@ -161,11 +165,36 @@ impl Integrations {
             None => WebhookSecret::generate(),
         };
         let grace = grace.unwrap_or(self.secret_grace);
-        let previous_expires_at = i.rotate_secret(secret.clone(), grace, self.clock.now());
-        if !self.store.replace(&i).await? {
-            return Err(AppError::NotFound("integration"));
-        }
+        let mut previous_expires_at = None;
+        let i = self
+            .change(tenant, id, |current| {
+                let mut next = current.clone();
+                previous_expires_at = next.rotate_secret(secret.clone(), grace, self.clock.now());
+                Ok(next)
+            })
+            .await?;
         Ok((i, secret, previous_expires_at))
+    }
+
+    /// Read the integration, `edit` it and write it back unless it changed
+    /// meanwhile (the dispatcher disabled it, a failure run started, another
+    /// request changed it): then read and edit again, so no change is lost.
+    async fn change(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        mut edit: impl FnMut(&Integration) -> Result<Integration, AppError>,
+    ) -> Result<Integration, AppError> {
+        for _ in 0..MAX_CHANGE_ROUNDS {
+            let current = self.get(tenant, id).await?;
+            let next = edit(&current)?;
+            if self.store.replace(&current, &next).await? {
+                return Ok(next);
+            }
+        }
+        Err(AppError::Conflict(
+            "the integration kept changing while this request applied; try again".into(),
+        ))
     }
 }
 
@@ -367,5 +396,122 @@ pub(crate) mod tests {
         assert!(!json.contains("hunter2"));
         assert!(!json.contains(secret.expose()));
         assert!(json.contains("u:***@"));
+    }
+
+    /// A store where the dispatcher disables the integration right after
+    /// its first read, before the request writes its change.
+    struct DisabledAfterFirstRead {
+        inner: crate::adapters::memory::MemoryIntegrationStore,
+        read: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl IntegrationStore for DisabledAfterFirstRead {
+        async fn create(&self, i: &Integration) -> Result<(), crate::ports::StoreError> {
+            self.inner.create(i).await
+        }
+        async fn get(
+            &self,
+            tenant: &TenantId,
+            id: &IntegrationId,
+        ) -> Result<Option<Integration>, crate::ports::StoreError> {
+            let got = self.inner.get(tenant, id).await?;
+            if !self.read.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                self.inner
+                    .disable(tenant, id, "the endpoint answered 410 Gone", Utc::now())
+                    .await?;
+            }
+            Ok(got)
+        }
+        async fn list(
+            &self,
+            tenant: &TenantId,
+            cursor: Option<&str>,
+            limit: usize,
+        ) -> Result<Page<Integration>, crate::ports::StoreError> {
+            self.inner.list(tenant, cursor, limit).await
+        }
+        async fn replace(
+            &self,
+            previous: &Integration,
+            next: &Integration,
+        ) -> Result<bool, crate::ports::StoreError> {
+            self.inner.replace(previous, next).await
+        }
+        async fn delete(
+            &self,
+            tenant: &TenantId,
+            id: &IntegrationId,
+        ) -> Result<bool, crate::ports::StoreError> {
+            self.inner.delete(tenant, id).await
+        }
+        async fn set_failing_since(
+            &self,
+            tenant: &TenantId,
+            id: &IntegrationId,
+            since: Option<DateTime<Utc>>,
+        ) -> Result<(), crate::ports::StoreError> {
+            self.inner.set_failing_since(tenant, id, since).await
+        }
+        async fn disable(
+            &self,
+            tenant: &TenantId,
+            id: &IntegrationId,
+            reason: &str,
+            at: DateTime<Utc>,
+        ) -> Result<(), crate::ports::StoreError> {
+            self.inner.disable(tenant, id, reason, at).await
+        }
+    }
+
+    fn racing_service() -> (Integrations, Integration) {
+        let store = DisabledAfterFirstRead {
+            inner: Default::default(),
+            read: Default::default(),
+        };
+        let i = integration_for(&TenantId::generate(), &[EventType::ChatClosed]);
+        futures::executor::block_on(store.inner.create(&i)).unwrap();
+        let service = Integrations {
+            store: Arc::new(store),
+            clock: Arc::new(crate::ports::SystemClock),
+            policy: OPEN,
+            secret_grace: chrono::Duration::hours(24),
+        };
+        (service, i)
+    }
+
+    #[tokio::test]
+    async fn a_change_racing_a_disable_keeps_both() {
+        // GIVEN the dispatcher disables the integration while a rename is applied
+        let (service, i) = racing_service();
+        let patch = IntegrationPatch {
+            name: Some("Renamed".into()),
+            ..Default::default()
+        };
+        // WHEN the rename is written
+        let view = service
+            .update(&i.tenant_id, i.id.as_str(), patch)
+            .await
+            .unwrap();
+        // THEN it is applied to the disabled integration, which stays disabled
+        assert_eq!(view.name, "Renamed");
+        assert!(!view.enabled);
+        assert_eq!(
+            view.disabled_reason.as_deref(),
+            Some("the endpoint answered 410 Gone")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rotation_racing_a_disable_keeps_both() {
+        let (service, i) = racing_service();
+        let (rotated, secret, _) = service
+            .rotate_secret(&i.tenant_id, i.id.as_str(), None, None)
+            .await
+            .unwrap();
+        let stored = service.get(&i.tenant_id, i.id.as_str()).await.unwrap();
+        assert_eq!(stored.secret.expose(), secret.expose());
+        assert_eq!(rotated, stored);
+        assert!(!stored.enabled);
     }
 }

@@ -154,15 +154,30 @@ impl IntegrationStore for DynamoDbIntegrationStore {
         Ok(Page { items, next_cursor })
     }
 
-    async fn replace(&self, integration: &Integration) -> Result<bool, StoreError> {
-        let result = self
+    async fn replace(
+        &self,
+        previous: &Integration,
+        integration: &Integration,
+    ) -> Result<bool, StoreError> {
+        let mut condition = "#updated = :updated AND #enabled = :enabled".to_string();
+        let mut request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(Self::item(integration)?))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
+            .expression_attribute_names("#updated", "updated_at")
+            .expression_attribute_names("#enabled", "enabled")
+            .expression_attribute_names("#failing", "failing_since")
+            .expression_attribute_values(":updated", to_attribute(&previous.updated_at)?)
+            .expression_attribute_values(":enabled", AttributeValue::Bool(previous.enabled));
+        match previous.failing_since {
+            Some(since) => {
+                condition.push_str(" AND #failing = :failing");
+                request = request.expression_attribute_values(":failing", to_attribute(&since)?);
+            }
+            None => condition.push_str(" AND attribute_not_exists(#failing)"),
+        }
+        let result = request.condition_expression(condition).send().await;
         match result {
             Ok(_) => Ok(true),
             Err(err) if is_condition_failure(&err) => Ok(false),
