@@ -152,8 +152,7 @@ fn maps(format: Format) -> &'static [&'static str] {
     match format {
         Format::Rocketchat => &["customFields"],
         Format::Olark => &["customFields", "operators"],
-        Format::Livechat | Format::Amplifyreach => &[],
-        Format::Standard => &["custom_fields"],
+        Format::Livechat | Format::Amplifyreach | Format::Standard => &[],
     }
 }
 
@@ -194,7 +193,8 @@ fn collect_elements(format: Format, path: &str, value: &Value, out: &mut Element
 
 /// `actual` has `expected`'s keys at every level; each array element and map
 /// value the keys of one element of its kind in the golden payloads; scalars
-/// the same JSON type unless either is `null`.
+/// the same JSON type unless either is `null` (never in place of an object or
+/// a list).
 fn same_keys(
     format: Format,
     elements: &Elements,
@@ -215,6 +215,10 @@ fn same_keys(
         ))
     };
     match (actual, expected) {
+        // An object or a list is never replaced by `null`.
+        (Value::Null, Value::Object(_) | Value::Array(_)) => {
+            Err(format!("{path}: null where the platform has {expected}"))
+        }
         (Value::Null, _) | (_, Value::Null) => Ok(()),
         (Value::Object(a), Value::Object(_)) if is_map(format, path) => a
             .values()

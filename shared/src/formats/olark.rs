@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use super::common::{Author, UnixFraction, form_field, handle, need, or_empty};
 use super::{RenderError, Rendered};
 use crate::domain::catalogue::EventType;
-use crate::domain::event::{AuthorType, Chat, Event};
+use crate::domain::event::{AuthorType, Chat, Event, Lead, Visitor as EventVisitor};
 
 pub const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -200,10 +200,8 @@ fn transcript<'a>(event: &'a Event, chat: Option<&'a Chat>) -> Conversation<'a> 
 fn visitor<'a>(event: &'a Event, anonymous_id: Cow<'a, str>) -> Visitor<'a> {
     let v = event.visitor.as_ref();
     let lead = event.lead.as_ref();
-    let field = |f: fn(&'a crate::domain::event::Visitor) -> &'a Option<String>| {
-        v.map_or("", |v| or_empty(f(v)))
-    };
-    let lead_or = |f: fn(&'a crate::domain::event::Lead) -> &'a Option<String>, own: &'a str| {
+    let field = |f: fn(&'a EventVisitor) -> &'a Option<String>| v.map_or("", |v| or_empty(f(v)));
+    let lead_or = |f: fn(&'a Lead) -> &'a Option<String>, own: &'a str| {
         lead.and_then(|l| f(l).as_deref()).unwrap_or(own)
     };
     let mut custom_fields = BTreeMap::new();
