@@ -8,7 +8,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chathooks::adapters::dynamodb::events::{compress, stored_payload};
 use chathooks::app::intake::plan;
-use chathooks::app::integrations::{NewIntegration, build};
+use chathooks::app::integrations::NewIntegration;
 use chathooks::app::outbound::prepare;
 use chathooks::domain::event::Event;
 use chathooks::domain::ids::{DeliveryId, TenantId};
@@ -41,12 +41,12 @@ fn integration(tenant: &TenantId, format: Format) -> Integration {
         headers: None,
         enabled: None,
         format_options: Some(FormatOptions {
-            acceptance_token: Some("token-123".into()),
+            token: Some("token-123".into()),
             license_id: Some("1025707".into()),
             ..Default::default()
         }),
     };
-    build(tenant, input, UrlPolicy::STRICT)
+    Integration::create(tenant, input, UrlPolicy::STRICT, chrono::Utc::now())
         .expect("valid integration")
         .0
 }
