@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use crate::adapters::aws::{dynamodb_client, load_sdk_config, sqs_client};
 use crate::adapters::dynamodb::{
-    DynamoDbAttemptStats, DynamoDbDeliveryLog, DynamoDbEventStore, DynamoDbIntegrationStore,
-    DynamoDbPortalSessionStore, DynamoDbTenantStore,
+    DynamoDbAttemptStats, DynamoDbChatDeliveries, DynamoDbDeliveryLog, DynamoDbEventStore,
+    DynamoDbIntegrationStore, DynamoDbPortalSessionStore, DynamoDbTenantStore,
 };
 use crate::adapters::egress::{EgressConfig, HttpWebhookSender};
 use crate::adapters::sqs::SqsJobQueue;
@@ -58,6 +58,7 @@ impl Wiring {
                 table.clone(),
             )),
             stats: Arc::new(DynamoDbAttemptStats::new(dynamodb.clone(), table.clone())),
+            chats: Arc::new(DynamoDbChatDeliveries::new(dynamodb.clone(), table.clone())),
             deliveries: Arc::new(DynamoDbDeliveryLog::new(dynamodb, table, config.retention)),
         };
         Self {

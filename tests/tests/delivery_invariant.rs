@@ -98,6 +98,7 @@ async fn the_log_never_shows_a_state_without_the_attempt_that_set_it() {
         integration_id: IntegrationId::generate(),
         event_id: EventId::generate(),
         event_type: EventType::ChatClosed,
+        chat_id: None,
         status: DeliveryStatus::Pending,
         attempts: 1,
         created_at: t0,

@@ -166,22 +166,41 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
         }
         ListDeliveries => {
             let q = query(req);
-            let query = DeliveryQuery {
-                status: q.get("status").map(|s| parse_status(s)).transpose()?,
-                event_type: q
-                    .get("event_type")
-                    .map(|s| {
-                        s.parse().map_err(|e: ValidationError| {
-                            ValidationError::field("event_type", e.message)
-                        })
-                    })
-                    .transpose()?,
-                since: query_time(&q, "since")?,
-                until: query_time(&q, "until")?,
-                cursor: q.get("cursor").cloned(),
-                limit: limit(&q)?.unwrap_or(50),
+            let query = delivery_query(&q)?;
+            let page = match chat_id(&q)? {
+                None => api.deliveries.list(t()?, id, query).await?,
+                Some(chat) => {
+                    let i = api.integrations.get(t()?, id).await?;
+                    api.stores
+                        .chats
+                        .list_for_chat(t()?, &chat, Some(&i.id), &query)
+                        .await
+                        .map_err(AppError::from)?
+                }
             };
-            let page = api.deliveries.list(t()?, id, query).await?;
+            Ok(json_response(
+                StatusCode::OK,
+                &DeliveryPage {
+                    items: page.items,
+                    next_cursor: page.next_cursor,
+                },
+            ))
+        }
+        ListChatDeliveries => {
+            let q = query(req);
+            let chat = chat_id(&q)?.ok_or_else(|| {
+                ValidationError::field(
+                    "chat_id",
+                    "required: the conversation's id (the event's `chat.id`)",
+                )
+            })?;
+            let query = delivery_query(&q)?;
+            let page = api
+                .stores
+                .chats
+                .list_for_chat(t()?, &chat, None, &query)
+                .await
+                .map_err(AppError::from)?;
             Ok(json_response(
                 StatusCode::OK,
                 &DeliveryPage {
@@ -246,6 +265,39 @@ async fn rocketchat_user(api: &ConfigApi, req: &Request) -> Result<TenantId, Api
     match header(req, "x-user-id") {
         Some(user) if user == tenant.as_str() => Ok(tenant),
         _ => Err(AppError::Unauthorized.into()),
+    }
+}
+
+/// The delivery log's filters and paging from the query string.
+fn delivery_query(
+    q: &std::collections::HashMap<String, String>,
+) -> Result<DeliveryQuery, ApiError> {
+    Ok(DeliveryQuery {
+        status: q.get("status").map(|s| parse_status(s)).transpose()?,
+        event_type: q
+            .get("event_type")
+            .map(|s| {
+                s.parse()
+                    .map_err(|e: ValidationError| ValidationError::field("event_type", e.message))
+            })
+            .transpose()?,
+        since: query_time(q, "since")?,
+        until: query_time(q, "until")?,
+        cursor: q.get("cursor").cloned(),
+        limit: limit(q)?.unwrap_or(50),
+    })
+}
+
+/// `chat_id`, when given: a conversation id as the intake accepts it (1-1024 bytes).
+fn chat_id(q: &std::collections::HashMap<String, String>) -> Result<Option<String>, ApiError> {
+    match q.get("chat_id") {
+        None => Ok(None),
+        Some(c) if c.trim().is_empty() || c.len() > 1024 => Err(ValidationError::field(
+            "chat_id",
+            "must be a conversation id of 1-1024 bytes",
+        )
+        .into()),
+        Some(c) => Ok(Some(c.clone())),
     }
 }
 

@@ -36,6 +36,7 @@ pub enum RouteId {
     PreviewIntegration,
     IntegrationStats,
     ListDeliveries,
+    ListChatDeliveries,
     ListEventTypes,
     EventTypeSamples,
     CreatePortalSession,
@@ -147,6 +148,40 @@ const DELIVERY_QUERY: &[(&str, &str, SchemaFn)] = &[
         timestamp,
     ),
     ("until", "RFC 3339: deliveries created before", timestamp),
+    (
+        "chat_id",
+        "only the deliveries of this conversation (the event's `chat.id`)",
+        schema_of::<String>,
+    ),
+];
+const CHAT_QUERY: &[(&str, &str, SchemaFn)] = &[
+    (
+        "chat_id",
+        "required: the conversation (the event's `chat.id`)",
+        schema_of::<String>,
+    ),
+    ("limit", "page size, 1-100 (default 50)", page_limit),
+    (
+        "cursor",
+        "the `next_cursor` of the previous page",
+        schema_of::<String>,
+    ),
+    (
+        "status",
+        "pending, succeeded or failed",
+        schema_of::<DeliveryStatus>,
+    ),
+    (
+        "event_type",
+        "an event type of the catalogue",
+        schema_of::<EventType>,
+    ),
+    (
+        "since",
+        "RFC 3339: deliveries created at or after",
+        timestamp,
+    ),
+    ("until", "RFC 3339: deliveries created before", timestamp),
 ];
 
 const NONE: Option<SchemaFn> = None;
@@ -188,6 +223,7 @@ pub const ROUTES: &[Route] = &[
     route!(GET "/v1/integrations/{id}/stats" => IntegrationStats, READ, "Health: the last attempt and the attempts of the last 24 hours", NONE, 200 body::<IntegrationStats>(), &[]),
     route!(GET "/v1/integrations/{id}/deliveries" => ListDeliveries, READ, "The integration's delivery log, newest first", NONE, 200 body::<DeliveryPage>(), DELIVERY_QUERY),
     route!(POST "/v1/integrations/{id}/recover" => Recover, WRITE, "Re-queue the failed deliveries of a time window", body::<bodies::Recover>(), 202 body::<Recovered>(), &[]),
+    route!(GET "/v1/deliveries" => ListChatDeliveries, READ, "The deliveries of one conversation across the tenant's integrations, newest first", NONE, 200 body::<DeliveryPage>(), CHAT_QUERY),
     route!(GET "/v1/deliveries/{id}" => GetDelivery, READ, "One delivery with every attempt", NONE, 200 body::<DeliveryDetail>(), &[]),
     route!(POST "/v1/deliveries/{id}/retry" => RetryDelivery, WRITE, "Re-deliver now", NONE, 202 body::<Delivery>(), &[]),
     route!(GET "/v1/event-types" => ListEventTypes, READ, "The event catalogue: each type, its group, what triggers it, the formats that render it", NONE, 200 body::<EventTypeList>(), &[]),
@@ -274,6 +310,32 @@ mod tests {
             find(&Method::GET, "/v1/integrations//deliveries"),
             Matched::NotFound
         ));
+    }
+
+    #[test]
+    fn every_change_needs_write_access_and_access_management_an_api_key() {
+        for route in ROUTES {
+            let Auth::Tenant(access) = route.auth else {
+                continue;
+            };
+            let what = format!("{} {}", route.method, route.pattern);
+            if route.method != Method::GET {
+                assert_ne!(access, Access::Read, "{what} changes something");
+            }
+            if route.pattern.starts_with("/v1/portal/sessions") || route.id == RouteId::IngestEvents
+            {
+                assert_eq!(access, Access::ApiKeyOnly, "{what}");
+            }
+        }
+        let access = |id: RouteId| ROUTES.iter().find(|r| r.id == id).map(|r| r.auth).unwrap();
+        // revealing the secret or a validly signed request is a write-level privilege
+        assert_eq!(access(RouteId::GetSecret), WRITE);
+        assert_eq!(access(RouteId::PreviewIntegration), WRITE);
+        assert_eq!(access(RouteId::GetPortalSession), READ);
+        assert_eq!(access(RouteId::IntegrationStats), READ);
+        assert_eq!(access(RouteId::CreateTenant), ADMIN);
+        assert_eq!(access(RouteId::SetRocketchatSettings), ROCKETCHAT);
+        assert_eq!(access(RouteId::PortalPage), PUBLIC);
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use crate::domain::ValidationError;
 use crate::ports::{
-    AttemptStats, DeliveryLog, EventStore, IntegrationStore, PortalSessionStore, QueueError,
-    StoreError, TenantStore,
+    AttemptStats, ChatDeliveries, DeliveryLog, EventStore, IntegrationStore, PortalSessionStore,
+    QueueError, StoreError, TenantStore,
 };
 
 pub mod auth;
@@ -61,4 +61,6 @@ pub struct Stores {
     pub portal_sessions: Arc<dyn PortalSessionStore>,
     /// The hourly attempt counters the delivery log keeps.
     pub stats: Arc<dyn AttemptStats>,
+    /// The delivery log by conversation.
+    pub chats: Arc<dyn ChatDeliveries>,
 }

@@ -50,6 +50,9 @@ pub struct Delivery {
     pub integration_id: IntegrationId,
     pub event_id: EventId,
     pub event_type: EventType,
+    /// The conversation of the delivery's event (its `chat.id`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_id: Option<String>,
     pub status: DeliveryStatus,
     /// Attempts made so far (`attempt_count`: a delivery's detail also lists them as `attempts`).
     #[serde(rename = "attempt_count")]
@@ -94,6 +97,7 @@ impl Delivery {
             integration_id: job.integration_id.clone(),
             event_id: job.event_id.clone(),
             event_type: job.event_type,
+            chat_id: None,
             status: DeliveryStatus::Pending,
             attempts: job.attempt.saturating_sub(1),
             created_at: job.created_at,
@@ -190,6 +194,7 @@ mod tests {
             integration_id: IntegrationId::generate(),
             event_id: EventId::parse("e-1").unwrap_or_else(|_| unreachable!()),
             event_type: EventType::ChatClosed,
+            chat_id: None,
             status: DeliveryStatus::Pending,
             attempts,
             created_at: now,

@@ -85,6 +85,7 @@ impl DynamoDbDeliveryLog {
             EXPIRES_AT.into(),
             epoch(delivery.created_at + self.retention),
         );
+        super::chats::add_chat_keys(&mut item, delivery);
         Ok(item)
     }
 
@@ -296,18 +297,34 @@ impl DeliveryLog for DynamoDbDeliveryLog {
         delivery: &Delivery,
         attempt: &Attempt,
     ) -> Result<(), StoreError> {
-        if attempt.number == 1 && self.put_with_first_attempt(delivery, attempt).await? {
-            return Ok(());
+        // Count it in the integration's hourly health counter alongside (best
+        // effort: health figures never hold a delivery back).
+        let count = super::stats::count_attempt(
+            &self.client,
+            &self.table,
+            delivery,
+            attempt,
+            attempt.started_at + self.retention,
+        );
+        let log = async {
+            if attempt.number == 1 && self.put_with_first_attempt(delivery, attempt).await? {
+                return Ok(());
+            }
+            // The attempt first, then the state that counts it: a reader between
+            // the two writes sees the earlier state, with the new attempt left
+            // out (`attempts_shown_with`), never a state without its attempt.
+            // An attempt that finishes after a later one (a message consumed
+            // twice) is logged, but leaves the delivery's newer state alone.
+            self.put_attempt(delivery, attempt).await?;
+            self.update_delivery_if(delivery, Guard::NotBeyond(delivery.attempts))
+                .await?;
+            Ok(())
+        };
+        let (logged, counted) = futures::join!(log, count);
+        if let Err(e) = counted {
+            tracing::warn!(delivery_id = %delivery.id, error = %e, "attempt not counted in the health counters");
         }
-        // The attempt first, then the state that counts it: a reader between
-        // the two writes sees the earlier state, with the new attempt left
-        // out (`attempts_shown_with`), never a state without its attempt.
-        // An attempt that finishes after a later one (a message consumed
-        // twice) is logged, but leaves the delivery's newer state alone.
-        self.put_attempt(delivery, attempt).await?;
-        self.update_delivery_if(delivery, Guard::NotBeyond(delivery.attempts))
-            .await?;
-        Ok(())
+        logged
     }
 
     async fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {

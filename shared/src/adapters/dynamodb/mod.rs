@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use crate::ports::StoreError;
 
+pub mod chats;
 pub mod deliveries;
 pub mod events;
 pub mod integrations;
@@ -18,6 +19,7 @@ pub mod portal;
 pub mod stats;
 pub mod tenants;
 
+pub use chats::DynamoDbChatDeliveries;
 pub use deliveries::DynamoDbDeliveryLog;
 pub use events::DynamoDbEventStore;
 pub use integrations::DynamoDbIntegrationStore;
