@@ -383,7 +383,9 @@ def test_retry_and_recover_from_the_page_reach_the_receiver(tenant, new_page, re
     delivery_status(tenant, first, "failed")
     receiver.default = 200
     page = new_page()
-    open_portal(page, tenant, f"#/d/{first}")
+    open_portal(page, tenant)
+    expect(page.locator("article.integration .reason")).to_contain_text("Failing since")
+    goto(page, f"#/d/{first}")
     expect(page.locator("article.attempt")).to_have_count(1)
     page.get_by_role("button", name="Retry now").click()
     receiver.wait(2)

@@ -2,7 +2,7 @@
 // create / edit form.
 import { api, enc, eventTypes, qs } from "./api.js";
 import {
-  h, replace, field, group, setFieldError, when, duration, redactUrl, badge, prettyBody, copyButton, externalLink, relative,
+  h, replace, field, group, setFieldError, when, duration, redactUrl, badge, prettyBody, copyButton, externalLink, relative, formatDate,
 } from "./dom.js";
 import { loading, empty, failure, inlineError, setFlash, takeFlash } from "./states.js";
 import { deliveriesPanel, conversationSearch } from "./deliveries.js";
@@ -52,6 +52,9 @@ export function statusBadge(i) {
 }
 
 function disabledReason(i) {
+  if (i.enabled && i.failing_since) {
+    return h("p", { class: "reason" }, "Failing since ", h("time", { datetime: i.failing_since }, formatDate(i.failing_since)), ": no delivery has succeeded since. After days without a success it is disabled.");
+  }
   if (i.enabled || !i.disabled_reason) return null;
   return h("p", { class: "reason" }, `Disabled: ${i.disabled_reason}`);
 }
