@@ -9,11 +9,11 @@ use super::outbound::prepare;
 use crate::domain::ValidationError;
 use crate::domain::catalogue::EventType;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, link_from_response};
-use crate::domain::event::Event;
 use crate::domain::ids::{DeliveryId, IntegrationId, TenantId};
 use crate::domain::integration::*;
 use crate::domain::message::DeliveryJob;
 use crate::domain::retry::RetryPolicy;
+use crate::domain::samples::sample_event;
 use crate::domain::secret::WebhookSecret;
 use crate::domain::target_url::UrlPolicy;
 use crate::ports::{Clock, DeliveryLog, IntegrationStore, Page, WebhookSender};
@@ -219,22 +219,7 @@ pub async fn test_send(
     log: &dyn DeliveryLog,
     now: DateTime<Utc>,
 ) -> Result<TestResult, AppError> {
-    let event = Event {
-        id: crate::domain::ids::EventId::generate(),
-        kind: EventType::WebhookTest,
-        occurred_at: now,
-        chat: None,
-        visitor: None,
-        agent: None,
-        message: None,
-        pre_chat_survey: Vec::new(),
-        offline_message: None,
-        lead: None,
-        ticket: None,
-        canned_response: None,
-        forward: None,
-        tags_change: None,
-    };
+    let event = sample_event(EventType::WebhookTest, now);
     let job = DeliveryJob::first(
         &integration.tenant_id,
         &event.id,
