@@ -304,6 +304,33 @@ async fn a_portal_session_is_scoped_expires_and_is_revoked_at_once() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn revoking_all_sessions_reaches_past_one_transaction() {
+    // GIVEN more sessions than one revocation transaction holds (50)
+    let (_stack, admin) = serving(options(&[])).await;
+    let (tenant, _) = tenant_with_id(&admin).await;
+    let mut tokens = Vec::new();
+    for _ in 0..51 {
+        tokens.push(session(&tenant, json!({"read_only": true})).await.0);
+    }
+    assert_eq!(
+        tenant
+            .with_key(&tokens[50])
+            .get("/v1/portal/session")
+            .await
+            .status,
+        200
+    );
+    // WHEN all are revoked THEN none works any more
+    assert_eq!(tenant.delete("/v1/portal/sessions").await.status, 204);
+    for token in [&tokens[0], &tokens[49], &tokens[50]] {
+        let answer = tenant.with_key(token).get("/v1/portal/session").await;
+        assert_error(&answer, 401, "unauthorized", None);
+    }
+    // AND revoking none is fine
+    assert_eq!(tenant.delete("/v1/portal/sessions").await.status, 204);
+}
+
 /// The request a receiver would get, from a preview's answer.
 fn as_received(preview: &Value) -> Received {
     Received {
