@@ -8,6 +8,13 @@
 //! | event       | `E#{tenant}#{event id}`  | `EVENT`         |          |                       |
 //! | delivery    | `D#{id}`                 | `DELIVERY`      | `I#{int}`| `{created, ms, Z}#{id}`|
 //! | attempt     | `D#{id}`                 | `A#{number:05}#{started_at}` |          |                       |
+//! | portal session | `P#{token sha256 hex}` | `PORTAL`       |          |                       |
+//! | its tenant's index | `T#{tenant}`         | `PS#{session id}` |       |                       |
+//! | hourly attempt counter | `S#{tenant}#{int}` | `H#{hour}`   |          |                       |
+//!
+//! A delivery whose event has a chat is also in `gsi2`: `gsi2pk` =
+//! `C#{tenant}#{chat id}`, `gsi2sk` = its `gsi1sk` (`chats.rs`). Portal
+//! sessions are in `portal.rs`, the counters in `stats.rs`.
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, Utc};
