@@ -374,6 +374,7 @@ def test_a_delivery_that_failed_then_succeeded_shows_both_attempts(tenant, new_p
     expect(page.get_by_role("heading", name="Conversation chat-77")).to_be_visible()
     expect(rows).to_have_count(1)
     expect(rows.first.get_by_role("link", name="CRM")).to_have_attribute("href", f"#/i/{created['id']}")
+    shot(page, "conversation")
 
 
 def test_retry_and_recover_from_the_page_reach_the_receiver(tenant, new_page, receiver):
@@ -505,35 +506,45 @@ def test_every_view_at_both_widths_without_console_errors(tenant, new_page, rece
 
 
 def test_first_paint_and_asset_bytes(tenant, new_page, receiver):
+    """First contentful paint of a fresh portal link, three loads in fresh
+    browser contexts (the median must be within 1 s), and the assets' bytes."""
     integration(tenant, receiver.url, name="Timed")
-    page = new_page()
-    s = portal_session(tenant)
-    page.goto(s["url"])
-    expect(page.get_by_role("link", name="Timed")).to_be_visible()
-    timing = page.evaluate(
-        """() => {
-          const fcp = performance.getEntriesByName('first-contentful-paint')[0];
-          const nav = performance.getEntriesByType('navigation')[0];
-          const assets = performance.getEntriesByType('resource').filter(r => new URL(r.name).pathname.startsWith('/portal/'));
-          return {
-            first_contentful_paint_ms: fcp ? fcp.startTime : null,
-            dom_content_loaded_ms: nav.domContentLoadedEventEnd,
-            list_rendered_ms: performance.now(),
-            transferred_bytes: nav.encodedBodySize + assets.reduce((n, r) => n + r.encodedBodySize, 0),
-            requests: 1 + assets.length,
-          };
-        }"""
-    )
+    runs = []
+    for _ in range(3):
+        page = new_page()
+        page.goto(portal_session(tenant)["url"])
+        expect(page.get_by_role("link", name="Timed")).to_be_visible()
+        runs.append(
+            page.evaluate(
+                """() => {
+                  const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+                  const nav = performance.getEntriesByType('navigation')[0];
+                  const assets = performance.getEntriesByType('resource').filter(r => new URL(r.name).pathname.startsWith('/portal/'));
+                  return {
+                    first_contentful_paint_ms: fcp ? fcp.startTime : null,
+                    dom_content_loaded_ms: nav.domContentLoadedEventEnd,
+                    transferred_bytes: nav.encodedBodySize + assets.reduce((n, r) => n + r.encodedBodySize, 0),
+                    requests: 1 + assets.length,
+                  };
+                }"""
+            )
+        )
+    assert all(r["first_contentful_paint_ms"] is not None for r in runs), runs
+    paints = sorted(r["first_contentful_paint_ms"] for r in runs)
     portal = ROOT / "functions" / "config-api" / "portal"
     files = {p.name: p.stat().st_size for p in sorted(portal.iterdir()) if p.is_file()}
-    timing["asset_bytes"] = sum(files.values())
-    timing["assets"] = files
+    metrics = {
+        "first_contentful_paint_ms": {"median": paints[1], "runs": paints},
+        "transferred_bytes": runs[0]["transferred_bytes"],
+        "requests": runs[0]["requests"],
+        "asset_bytes": sum(files.values()),
+        "assets": files,
+    }
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    (SCREENSHOTS / "metrics.json").write_text(json.dumps(timing, indent=2))
-    print(json.dumps(timing, indent=2))
-    assert timing["first_contentful_paint_ms"] is not None
-    assert timing["first_contentful_paint_ms"] <= 1000, timing
-    assert timing["asset_bytes"] <= 300 * 1024, timing
+    (SCREENSHOTS / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    print(json.dumps(metrics, indent=2))
+    assert paints[1] <= 1000, metrics
+    assert metrics["asset_bytes"] <= 300 * 1024, metrics
 
 
 def test_format_options_through_the_form(tenant, new_page, receiver):
