@@ -667,7 +667,27 @@ async fn the_portal_page_is_served_with_strict_headers_and_links_use_the_public_
         assert_eq!(h("x-content-type-options"), "nosniff");
         assert_eq!(h("referrer-policy"), "no-referrer");
     }
-    assert_eq!(page.headers.get("cache-control").unwrap(), "no-cache");
+    // every file is revalidated: unchanged, it is a 304
+    for answer in [&page, &script] {
+        assert_eq!(answer.headers.get("cache-control").unwrap(), "no-cache");
+    }
+    let tag = script.headers.get("etag").unwrap().to_str().unwrap();
+    let again = reqwest::Client::new()
+        .get(format!("{}/portal/app.js", admin.base))
+        .header("if-none-match", tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers().get("etag").unwrap(), tag);
+    assert!(again.bytes().await.unwrap().is_empty());
+    let other = reqwest::Client::new()
+        .get(format!("{}/portal/app.js", admin.base))
+        .header("if-none-match", "\"stale\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
     assert_eq!(
         anonymous.get("/portal/").await.status,
         200,

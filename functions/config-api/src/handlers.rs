@@ -43,8 +43,8 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
     use RouteId::*;
     match route.id {
         OpenApi => Ok(json_response(StatusCode::OK, &crate::openapi::document())),
-        PortalPage => Ok(crate::portal::serve(api, "index.html")),
-        PortalAsset => Ok(crate::portal::serve(api, id)),
+        PortalPage => Ok(crate::portal::serve(api, req, "index.html")),
+        PortalAsset => Ok(crate::portal::serve(api, req, id)),
         CreatePortalSession => {
             let base = crate::portal::public_base(api.public_url.as_deref(), req);
             let created = api.portal.create(t()?, json_body(req)?, &base).await?;

@@ -1,6 +1,7 @@
 //! The portal page: its embedded files served under strict headers, and the
 //! public base URL its links start with.
 use chathooks::api::header;
+use chathooks::config::sha256_hex;
 use http::{HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -17,28 +18,40 @@ pub fn content_security_policy(frame_ancestors: &str) -> String {
     )
 }
 
-/// Answer one portal file (`index.html` for `/portal`), or 404.
-pub fn serve(api: &ConfigApi, path: &str) -> Response<Body> {
+/// A file's entity tag: the start of its SHA-256.
+pub fn etag(body: &[u8]) -> String {
+    format!("\"{}\"", &sha256_hex(body)[..20])
+}
+
+/// Answer one portal file (`index.html` for `/portal`), or 404. Every file
+/// is revalidated on each use (`no-cache` with an ETag, 304 when unchanged),
+/// so the page and its modules never come from two deployments.
+pub fn serve(api: &ConfigApi, req: &Request, path: &str) -> Response<Body> {
     let Some(asset) = portal_assets::find(path) else {
         return chathooks::api::ApiError::not_found("portal file").into_response();
     };
-    let mut response = Response::new(Body::Binary(asset.body.to_vec()));
-    *response.status_mut() = StatusCode::OK;
-    let csp = content_security_policy(&api.portal_frame_ancestors);
-    let cache = if asset.path == "index.html" {
-        "no-cache"
+    let tag = etag(asset.body);
+    let unchanged = header(req, "if-none-match")
+        .is_some_and(|have| have.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    let mut response = if unchanged {
+        let mut r = Response::new(Body::Empty);
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
     } else {
-        // Assets change with each deployment; revalidate after five minutes.
-        "public, max-age=300"
+        Response::new(Body::Binary(asset.body.to_vec()))
     };
+    let csp = content_security_policy(&api.portal_frame_ancestors);
     let headers = response.headers_mut();
     for (name, value) in [
         ("content-type", asset.content_type),
         ("x-content-type-options", "nosniff"),
         ("referrer-policy", "no-referrer"),
-        ("cache-control", cache),
+        ("cache-control", "no-cache"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
+    }
+    if let Ok(value) = HeaderValue::from_str(&tag) {
+        headers.insert("etag", value);
     }
     // The configured sources are checked at start-up (printable, no `;`).
     if let Ok(value) = HeaderValue::from_str(&csp) {
