@@ -283,6 +283,10 @@ SAMPLES = {
         extra_headers={"x-auth-token": API_KEY, "x-user-id": "rbAXPnMktTFbNpwtJ"},
     ),
     "config-api-openapi": http_event(15, "GET", "/openapi.json", "GET /openapi.json", auth=None),
+    "config-api-create-portal-session": config_api(
+        18, "POST", "/v1/portal/sessions", {"read_only": True, "expires_in_seconds": 3600}
+    ),
+    "config-api-integration-stats": config_api(19, "GET", f"{I}/stats"),
     "event-intake-chat-closed": http_event(16, "POST", "/v1/events", "POST /v1/events", CHAT_CLOSED),
     "event-intake-batch": http_event(17, "POST", "/v1/events", "POST /v1/events", BATCH),
     "dispatcher-delivery": sqs_event("DeliveryQueue", [job("delivery.v1", 1, CHAT_CLOSED)]),

@@ -127,6 +127,8 @@ async fn every_sample_event_runs_through_its_handler() {
         ("config-api-recover.json", 202),
         ("config-api-rocketchat-settings.json", 200),
         ("config-api-openapi.json", 200),
+        ("config-api-create-portal-session.json", 201),
+        ("config-api-integration-stats.json", 200),
         ("config-api-delete-integration.json", 204),
     ];
     for (name, want) in expected {
