@@ -49,7 +49,7 @@ impl From<&Integration> for IntegrationView {
     fn from(i: &Integration) -> Self {
         let mut format_options = i.format_options.clone();
         if format_options.token.is_some() {
-            format_options.token = Some("***".into());
+            format_options.token = Some(REDACTED.into());
         }
         Self {
             id: i.id.clone(),
@@ -463,6 +463,28 @@ pub(crate) mod tests {
             secret_grace: chrono::Duration::hours(24),
         };
         (service, i)
+    }
+
+    #[test]
+    fn format_options_sent_back_as_read_keep_the_token() {
+        let mut inp = input(&["chat.closed"], Format::Rocketchat);
+        inp.format_options = Some(FormatOptions {
+            token: Some("s3cret".into()),
+            ..FormatOptions::default()
+        });
+        let (i, _) = Integration::create(&TenantId::generate(), inp, OPEN, Utc::now()).unwrap();
+        // WHEN the options are read (token redacted) and sent back with a change
+        let mut read = IntegrationView::from(&i).format_options;
+        assert_eq!(read.token.as_deref(), Some(REDACTED));
+        read.license_id = Some("42".into());
+        let patch = IntegrationPatch {
+            format_options: Some(read),
+            ..Default::default()
+        };
+        let changed = i.apply(patch, OPEN, Utc::now()).unwrap();
+        // THEN the stored token is kept and the change applied
+        assert_eq!(changed.format_options.token.as_deref(), Some("s3cret"));
+        assert_eq!(changed.format_options.license_id.as_deref(), Some("42"));
     }
 
     #[tokio::test]

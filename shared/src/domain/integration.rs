@@ -16,6 +16,8 @@ pub const MAX_TIMEOUT_MS: u32 = 30_000;
 pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
 pub const MAX_NAME_LEN: usize = 200;
 pub const MAX_CUSTOM_HEADERS: usize = 20;
+/// How a read shows the Rocket.Chat token of `format_options`.
+pub const REDACTED: &str = "***";
 /// Old secrets kept during grace periods (Svix keeps up to 10).
 pub const MAX_RETIRED_SECRETS: usize = 10;
 
@@ -508,7 +510,12 @@ impl Integration {
             validate_headers(&h)?;
             i.headers = h;
         }
-        if let Some(o) = patch.format_options {
+        if let Some(mut o) = patch.format_options {
+            // The token as every read shows it (`***`) keeps the stored one,
+            // so settings read, edited and sent back do not clobber it.
+            if o.token.as_deref() == Some(REDACTED) {
+                o.token = i.format_options.token.clone();
+            }
             validate_format_options(&o)?;
             i.format_options = o;
         }
