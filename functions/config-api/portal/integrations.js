@@ -867,13 +867,12 @@ function integrationForm(ctx, types, existing) {
       const hiddenToken = (existing.format_options || {}).token === "***";
       const withoutToken = (opts) => norm(Object.fromEntries(Object.entries(opts || {}).filter(([k]) => k !== "token")));
       const keepsToken = hiddenToken && !body.format_options.token && body.format === existing.format;
-      if (keepsToken) {
-        // The stored token is never shown; changing the other options replaces them all.
-        if (!same(withoutToken(body.format_options), withoutToken(existing.format_options))) {
-          showError("format_options.token", "The token is stored hidden: enter it again to change these options.");
-          return;
-        }
-      } else if (!same(norm(body.format_options), norm(existing.format_options))) send.format_options = body.format_options;
+      // The API keeps the stored token when it is sent back as "***".
+      const options = keepsToken ? { ...body.format_options, token: "***" } : body.format_options;
+      const changed = keepsToken
+        ? !same(withoutToken(body.format_options), withoutToken(existing.format_options))
+        : !same(norm(body.format_options), norm(existing.format_options));
+      if (changed) send.format_options = options;
       if (body.enabled !== existing.enabled) send.enabled = body.enabled;
       if (Object.keys(send).length === 0) {
         replace(formError, h("p", { class: "notice notice-ok", role: "status" }, "No changes to save."));
