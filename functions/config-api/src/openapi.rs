@@ -6,7 +6,7 @@ use schemars::SchemaGenerator;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use crate::routes::{Auth, ROUTES};
+use crate::routes::{Auth, ROUTES, ServedBy};
 use chathooks::app::caller::Access;
 
 const COMPONENTS: &str = "#/components/schemas/";
@@ -147,7 +147,8 @@ pub fn document() -> Value {
             );
         }
         match route.auth {
-            Auth::Tenant(Access::ApiKeyOnly) => {
+            // The intake knows no portal token: it answers 401 to one.
+            Auth::Tenant(Access::ApiKeyOnly) if route.served_by == ServedBy::ConfigApi => {
                 answers.insert(
                     "403".into(),
                     error_response("`forbidden`: a portal token cannot do this"),
