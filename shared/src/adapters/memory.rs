@@ -565,3 +565,59 @@ impl ChatDeliveries for MemoryDeliveryLog {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::catalogue::EventType;
+    use crate::domain::message::DeliveryJob;
+
+    fn delivery(tenant: &TenantId, integration: &IntegrationId, chat: Option<&str>) -> Delivery {
+        let job = DeliveryJob::first(
+            tenant,
+            &EventId::generate(),
+            EventType::ChatClosed,
+            integration,
+            Utc::now(),
+        );
+        Delivery {
+            chat_id: chat.map(str::to_string),
+            ..Delivery::pending(&job, Utc::now())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_conversation_lists_across_integrations_for_its_tenant_only() {
+        let log = MemoryDeliveryLog::default();
+        let (tenant, other) = (TenantId::generate(), TenantId::generate());
+        let (a, b) = (IntegrationId::generate(), IntegrationId::generate());
+        for d in [
+            delivery(&tenant, &a, Some("c-1")),
+            delivery(&tenant, &b, Some("c-1")),
+            delivery(&tenant, &a, Some("c-2")),
+            delivery(&tenant, &a, None),
+            delivery(&other, &a, Some("c-1")),
+        ] {
+            log.put_delivery(&d).await.unwrap();
+        }
+        let q = DeliveryQuery {
+            limit: 10,
+            ..Default::default()
+        };
+        let all = log.list_for_chat(&tenant, "c-1", None, &q).await.unwrap();
+        assert_eq!(all.items.len(), 2);
+        assert!(all.items.iter().all(|d| d.tenant_id == tenant));
+        let one = log
+            .list_for_chat(&tenant, "c-1", Some(&b), &q)
+            .await
+            .unwrap();
+        assert_eq!(one.items.len(), 1);
+        assert_eq!(one.items[0].integration_id, b);
+        let paged = DeliveryQuery { limit: 1, ..q };
+        let first = log
+            .list_for_chat(&tenant, "c-1", None, &paged)
+            .await
+            .unwrap();
+        assert!(first.next_cursor.is_some());
+    }
+}
