@@ -29,7 +29,7 @@ async fn failing_k_times_then_succeeding_is_one_success_and_k_plus_one_attempts(
     let delivery = post_event(&tenant, "evt-k-fails").await;
 
     // THEN the delivery succeeds after K+1 attempts, the failed ones logged with their status
-    let d = wait_settled(&tenant, &delivery, Duration::from_secs(30)).await;
+    let d = wait_settled(&tenant, &delivery, WAIT).await;
     assert_eq!(d["status"], "succeeded", "{d}");
     let log = attempts(&d);
     assert_eq!(log.len(), K + 1, "{d}");
@@ -67,7 +67,7 @@ async fn a_hanging_receiver_times_out_at_the_integration_timeout() {
     let delivery = post_event(&tenant, "evt-hang").await;
 
     // THEN the only attempt is a timeout of about one second and the delivery failed
-    let d = wait_settled(&tenant, &delivery, Duration::from_secs(20)).await;
+    let d = wait_settled(&tenant, &delivery, WAIT).await;
     assert_eq!(d["status"], "failed", "{d}");
     let log = attempts(&d);
     assert_eq!(log.len(), 1, "{d}");
@@ -103,7 +103,7 @@ async fn retry_after_on_429_postpones_the_next_attempt_beyond_the_policy_delay()
     let delivery = post_event(&tenant, "evt-429").await;
 
     // THEN the second request comes no earlier than 3 s after the first
-    let got = receiver.wait_for(2, Duration::from_secs(20)).await;
+    let got = receiver.wait_for(2, WAIT).await;
     assert_eq!(got.len(), 2);
     let gap = got[1].at - got[0].at;
     assert!(
@@ -111,7 +111,7 @@ async fn retry_after_on_429_postpones_the_next_attempt_beyond_the_policy_delay()
         "second attempt after {gap:?}"
     );
     // AND the log shows the postponed schedule and the success
-    let d = wait_settled(&tenant, &delivery, Duration::from_secs(10)).await;
+    let d = wait_settled(&tenant, &delivery, WAIT).await;
     assert_eq!(d["status"], "succeeded", "{d}");
     let first = &attempts(&d)[0];
     assert_eq!(first["status_code"], 429);
@@ -138,7 +138,7 @@ async fn gone_disables_the_integration_at_once_with_the_reason() {
     let delivery = post_event(&tenant, "evt-410").await;
 
     // THEN the delivery fails at once, naming the reason
-    let d = wait_settled(&tenant, &delivery, Duration::from_secs(20)).await;
+    let d = wait_settled(&tenant, &delivery, WAIT).await;
     assert_eq!(d["status"], "failed", "{d}");
     assert_eq!(attempts(&d).len(), 1);
     assert!(d["last_error"].as_str().unwrap().contains("410"), "{d}");
@@ -161,20 +161,21 @@ async fn gone_disables_the_integration_at_once_with_the_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_delay_longer_than_the_hop_size_completes_through_hops() {
     logs::capture();
-    // GIVEN a hop size of 1 s and a policy waiting 3 s before the retry
+    // GIVEN a hop size of 1 s and a policy waiting 5 s before the retry (only a
+    // scheduler taking the retry up 4 s after it became visible would see no hop)
     let (_stack, _admin, tenant) = stack_with(&[("CHATHOOKS_MAX_QUEUE_DELAY_SECONDS", "1")]).await;
     let receiver = Receiver::scripted(|n, _| Reply::status(if n == 0 { 502 } else { 200 })).await;
-    integration(&tenant, &receiver.url("/hop"), json!({"retry_policy": [3]})).await;
+    integration(&tenant, &receiver.url("/hop"), json!({"retry_policy": [5]})).await;
 
     // WHEN the first attempt fails
     let delivery = post_event(&tenant, "evt-hop").await;
 
-    // THEN the retry arrives no earlier than 3 s later and succeeds
-    let got = receiver.wait_for(2, Duration::from_secs(30)).await;
+    // THEN the retry arrives no earlier than 5 s later and succeeds
+    let got = receiver.wait_for(2, WAIT).await;
     assert_eq!(got.len(), 2);
     let gap = got[1].at - got[0].at;
-    assert!(gap >= Duration::from_secs(3), "retry after {gap:?}");
-    let d = wait_settled(&tenant, &delivery, Duration::from_secs(10)).await;
+    assert!(gap >= Duration::from_secs(5), "retry after {gap:?}");
+    let d = wait_settled(&tenant, &delivery, WAIT).await;
     assert_eq!(d["status"], "succeeded", "{d}");
     // AND it got there by hopping: the scheduler sent it back at least once before releasing it
     let hops = logs::lines_with(&[&delivery, "hopped"]);
@@ -198,7 +199,7 @@ async fn an_exhausted_delivery_is_failed_with_its_last_error() {
     let delivery = post_event(&tenant, "evt-exhaust").await;
 
     // THEN after three attempts the delivery is failed with the last error
-    let d = wait_settled(&tenant, &delivery, Duration::from_secs(30)).await;
+    let d = wait_settled(&tenant, &delivery, WAIT).await;
     assert_eq!(d["status"], "failed", "{d}");
     assert_eq!(attempts(&d).len(), 3);
     let last = d["last_error"].as_str().unwrap();
@@ -218,20 +219,18 @@ async fn an_exhausted_delivery_is_failed_with_its_last_error() {
 
 /// A pending retry stops when its integration is disabled (`delete`: false) or deleted.
 async fn pending_retry_stops(delete: bool) {
-    // GIVEN a failing receiver and a retry due in 3 s
+    // GIVEN a failing receiver and a retry due in 5 s (time enough for the
+    // change below on a loaded machine)
     let (stack, _admin, tenant) = stack_with(&[]).await;
     let receiver = Receiver::scripted(|_, _| Reply::status(500)).await;
     let (id, _) = integration(
         &tenant,
         &receiver.url("/x"),
-        json!({"retry_policy": [3, 3]}),
+        json!({"retry_policy": [5, 5]}),
     )
     .await;
     let delivery = post_event(&tenant, if delete { "evt-del" } else { "evt-off" }).await;
-    let d = wait_delivery(&tenant, &delivery, Duration::from_secs(20), |d| {
-        !attempts(d).is_empty()
-    })
-    .await;
+    let d = wait_delivery(&tenant, &delivery, WAIT, |d| !attempts(d).is_empty()).await;
     assert_eq!(d["status"], "pending", "{d}");
 
     // WHEN the integration is disabled or deleted before the retry is due
@@ -244,10 +243,7 @@ async fn pending_retry_stops(delete: bool) {
     assert!((200..300).contains(&status), "{status}");
 
     // THEN the retry is dropped: the delivery is failed with the reason, the receiver sees no more
-    let d = wait_delivery(&tenant, &delivery, Duration::from_secs(20), |d| {
-        d["status"] == "failed"
-    })
-    .await;
+    let d = wait_delivery(&tenant, &delivery, WAIT, |d| d["status"] == "failed").await;
     assert_eq!(d["status"], "failed", "{d}");
     let why = d["last_error"].as_str().unwrap();
     assert!(
@@ -284,7 +280,7 @@ async fn failing_past_the_window_disables_the_integration() {
 
     // WHEN the first attempt fails (the run starts) and the retry fails too
     let delivery = post_event(&tenant, "evt-window").await;
-    let d = wait_settled(&tenant, &delivery, Duration::from_secs(30)).await;
+    let d = wait_settled(&tenant, &delivery, WAIT).await;
 
     // THEN the second failure disables the integration, naming when the run began
     assert_eq!(d["status"], "failed", "{d}");

@@ -19,6 +19,7 @@ use chathooks::domain::target_url::{TargetUrl, UrlPolicy};
 use chathooks_tests::fixtures::*;
 use chathooks_tests::local::LocalStack;
 use chathooks_tests::receiver::{Receiver, Reply};
+use futures::StreamExt;
 use serde_json::json;
 
 const GUARDED: &[(&str, &str)] = &[
@@ -196,58 +197,71 @@ async fn every_spelling_of_a_private_address_is_refused_by_the_api_and_the_dispa
         .unwrap()
         .unwrap();
 
-    let mut failures = Vec::new();
-    for (n, (case, template)) in LITERALS.iter().enumerate() {
-        let url = fill(template, port);
-        // the row really is a literal address (else it belongs with the names)
-        let parsed = TargetUrl::parse(&url, PERMISSIVE).unwrap();
-        assert!(
-            parsed.literal_ip().is_some(),
-            "{case}: {url} is not literal"
-        );
+    // (the rows are independent: checked a few at a time, each naming itself)
+    let check = |n: usize, case: &'static str, template: &'static str| {
+        let (stack, tenant, base, base_id) = (&stack, &tenant, &base, &base_id);
+        async move {
+            let mut failures = Vec::new();
+            let url = fill(template, port);
+            // the row really is a literal address (else it belongs with the names)
+            let parsed = TargetUrl::parse(&url, PERMISSIVE).unwrap();
+            assert!(
+                parsed.literal_ip().is_some(),
+                "{case}: {url} is not literal"
+            );
 
-        // THEN the API refuses it on create, naming `url`
-        let created = tenant
-            .post(
-                "/v1/integrations",
-                &json!({"name": case, "url": url, "events": ["chat.closed"]}),
-            )
-            .await;
-        if created.status != 400 || created.body["error"]["field"] != "url" {
-            failures.push(format!(
-                "{case} ({url}): create answered {} {}",
-                created.status, created.body
-            ));
-        }
-        // AND on PATCH of an existing integration
-        let patched = tenant
-            .patch(&format!("/v1/integrations/{base_id}"), &json!({"url": url}))
-            .await;
-        if patched.status != 400 || patched.body["error"]["field"] != "url" {
-            failures.push(format!(
-                "{case} ({url}): PATCH answered {} {}",
-                patched.status, patched.body
-            ));
-        }
+            // THEN the API refuses it on create, naming `url`
+            let created = tenant
+                .post(
+                    "/v1/integrations",
+                    &json!({"name": case, "url": url, "events": ["chat.closed"]}),
+                )
+                .await;
+            if created.status != 400 || created.body["error"]["field"] != "url" {
+                failures.push(format!(
+                    "{case} ({url}): create answered {} {}",
+                    created.status, created.body
+                ));
+            }
+            // AND on PATCH of an existing integration
+            let patched = tenant
+                .patch(&format!("/v1/integrations/{base_id}"), &json!({"url": url}))
+                .await;
+            if patched.status != 400 || patched.body["error"]["field"] != "url" {
+                failures.push(format!(
+                    "{case} ({url}): PATCH answered {} {}",
+                    patched.status, patched.body
+                ));
+            }
 
-        // AND the dispatcher refuses it at send time, quickly, without connecting
-        let (outcome, attempt) =
-            deliver_to(&stack, &tenant, &base, &url, &format!("evt-lit-{n}")).await;
-        if !matches!(outcome, Outcome::Failed { .. })
-            || attempt["error_kind"] != "refused-target"
-            || attempt["duration_ms"].as_u64().unwrap_or(u64::MAX) >= 1000
-        {
-            failures.push(format!("{case} ({url}): dispatch {outcome:?} {attempt}"));
+            // AND the dispatcher refuses it at send time, quickly, without connecting
+            let (outcome, attempt) =
+                deliver_to(&stack, &tenant, &base, &url, &format!("evt-lit-{n}")).await;
+            if !matches!(outcome, Outcome::Failed { .. })
+                || attempt["error_kind"] != "refused-target"
+                || attempt["duration_ms"].as_u64().unwrap_or(u64::MAX) >= 1000
+            {
+                failures.push(format!("{case} ({url}): dispatch {outcome:?} {attempt}"));
+            }
+            // AND the error names the address without the URL's password
+            if attempt["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("pw@")
+            {
+                failures.push(format!("{case}: password in {attempt}"));
+            }
+            failures
         }
-        // AND the error names the address without the URL's password
-        if attempt["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("pw@")
-        {
-            failures.push(format!("{case}: password in {attempt}"));
-        }
-    }
+    };
+    let failures: Vec<String> = futures::stream::iter(LITERALS.iter().enumerate())
+        .map(|(n, (case, template))| check(n, case, template))
+        .buffer_unordered(4)
+        .collect::<Vec<Vec<String>>>()
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
 
     // AND the base integration still points where it did
     let base_now = tenant.get(&format!("/v1/integrations/{base_id}")).await;
