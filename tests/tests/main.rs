@@ -1,6 +1,7 @@
 //! The integration tests, one binary: every module runs against real moto
-//! servers (started per test or shared through `chathooks_tests::fixtures`)
-//! and real HTTP receivers on 127.0.0.1. Run one area with a filter, e.g.
+//! servers, one pair shared by the whole binary (each test provisions its own
+//! uniquely named tables and queues: `chathooks_tests::fixtures`), and real
+//! HTTP receivers on 127.0.0.1. Run one area with a filter, e.g.
 //! `cargo test -p chathooks-tests --test integration engine_intake::`.
 //! `security_secrets.rs` is a binary of its own: it captures every log line
 //! of its process, which must be its run alone.
