@@ -47,7 +47,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The local stack's benchmarks; each run appends its figures to the
 /// results file (`target/bench-results.jsonl`, see `scripts/bench-table.py`).
 #[derive(Debug, Parser)]
-#[command(name = "chathooks-bench", about)]
+#[command(
+    name = "chathooks-bench",
+    about = "Benchmarks of the local stack; each run appends its figures to target/bench-results.jsonl"
+)]
 struct Cli {
     #[command(subcommand)]
     scenario: Scenario,
