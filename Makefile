@@ -9,7 +9,7 @@ ifdef CI
 export CARGO_INCREMENTAL := 0
 endif
 
-.PHONY: venv dev test fmt-check clippy unit integration sam-validate sam-build bench soak clean api-fuzz fuzz browser-test
+.PHONY: venv dev test fmt-check clippy unit integration sam-validate sam-build bench soak clean api-fuzz fuzz browser-test sam-local sam-invoke sam-test
 
 # The project-local virtualenv: moto server (the AWS emulator), the SAM CLI,
 # cargo-lambda with zig, and the receivers' standardwebhooks verifier.
@@ -46,7 +46,7 @@ integration: venv
 # integration tests.
 test: venv fmt-check clippy sam-validate
 	cargo test --workspace -- --test-threads=$(TEST_THREADS)
-	$(MAKE) --no-print-directory browser-test api-fuzz fuzz
+	$(MAKE) --no-print-directory browser-test api-fuzz fuzz sam-test
 
 # The portal in a real headless Chromium (Debian's package; installed here when
 # missing and we are root, as in CI) driven by Playwright from the venv, against
@@ -86,6 +86,22 @@ sam-build: | $(SAM_DEPS)
 	rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_ENV) $(VENV)/bin/sam build --template template.yaml
 	@ls -l .aws-sam/build/*/bootstrap
+
+# The functions' own bootstraps in the SAM CLI's containers, against moto
+# (README "Run it with the SAM CLI"). Each starts dockerd when no container
+# engine answers (and stops it after), builds SAM's base image once when it
+# cannot be pulled, and `sam build`s the four functions for this machine.
+# sam-local: the whole system (start-api on 127.0.0.1:$${PORT:-3000}, the queues'
+# consumers through start-lambda); Ctrl-C stops it all.
+# sam-invoke: one sample, e.g. make sam-invoke EVENT=events/dispatcher-delivery.json.
+# sam-test: every sample in events/ through sam local invoke, checked.
+sam-local: venv
+	scripts/sam-local/run.sh local
+sam-invoke: venv
+	@test -n "$(EVENT)" || { echo "usage: make sam-invoke EVENT=events/<file>.json" >&2; exit 1; }
+	scripts/sam-local/run.sh invoke $(EVENT)
+sam-test: venv
+	scripts/sam-local/run.sh samples
 
 # Benchmarks, never part of `make test` (figures and commands: BENCHMARKS.md):
 # criterion hot paths, moto's SQS alone and each moto call of the delivery
