@@ -236,7 +236,7 @@ async fn every_spelling_of_a_private_address_is_refused_by_the_api_and_the_dispa
 
             // AND the dispatcher refuses it at send time, quickly, without connecting
             let (outcome, attempt) =
-                deliver_to(&stack, &tenant, &base, &url, &format!("evt-lit-{n}")).await;
+                deliver_to(stack, tenant, base, &url, &format!("evt-lit-{n}")).await;
             if !matches!(outcome, Outcome::Failed { .. })
                 || attempt["error_kind"] != "refused-target"
                 || attempt["duration_ms"].as_u64().unwrap_or(u64::MAX) >= 1000
