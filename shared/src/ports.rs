@@ -183,6 +183,11 @@ pub trait DeliveryLog: Send + Sync {
         delivery: &Delivery,
         attempt: &Attempt,
     ) -> Result<(), StoreError>;
+    /// Write the attempts recorded since the last call into the hourly
+    /// health counters (`AttemptStats`): a consumer calls it once per batch,
+    /// so counting costs one write per integration and hour, not per attempt.
+    /// Best effort: what cannot be written is dropped with a warning.
+    async fn flush_counts(&self) {}
     /// Write the delivery's state as is (fixtures and tools; the engine's
     /// writes go through `record_attempt` and `update_unless_moved`).
     async fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError>;
@@ -296,7 +301,8 @@ pub struct HourlyAttempts {
 }
 
 /// The per-integration hourly attempt counters the delivery log keeps as it
-/// records attempts, so health is read without scanning the log.
+/// records attempts (`DeliveryLog::flush_counts`), so health is read
+/// without scanning the log.
 #[async_trait]
 pub trait AttemptStats: Send + Sync {
     /// The integration's newest `hours` hourly counters that exist, newest

@@ -9,7 +9,7 @@ pub async fn handle(dispatcher: &Dispatcher, event: SqsEvent) -> SqsBatchRespons
     let max_receives = dispatcher.settings.max_receive_count;
     let records = parse_batch(event, max_receives);
     let reads = &dispatcher.read_ahead(&delivery_jobs(&records)).await;
-    process_records(records, |message, receive| async move {
+    let response = process_records(records, |message, receive| async move {
         match message {
             QueueMessage::DeliveryV1(job) => {
                 let delivered = dispatcher.deliver_with(&job, reads, receive).await;
@@ -27,7 +27,10 @@ pub async fn handle(dispatcher: &Dispatcher, event: SqsEvent) -> SqsBatchRespons
             other => Err(format!("unexpected message on the delivery queue: {}", kind(&other))),
         }
     })
-    .await
+    .await;
+    // The batch's attempts into the health counters, in one write per integration.
+    dispatcher.log.flush_counts().await;
+    response
 }
 
 /// The batch's delivery jobs, for reading their events and integrations

@@ -251,6 +251,7 @@ pub async fn test_send(
     delivery.link = link.clone();
     let attempt = Attempt::from_outcome(1, now, &outcome);
     log.record_attempt(&delivery, &attempt).await?;
+    log.flush_counts().await;
     Ok(TestResult {
         ok,
         delivery_id: job.delivery_id,

@@ -58,6 +58,8 @@ pub struct DynamoDbDeliveryLog {
     table: String,
     /// How long deliveries and attempts are kept after the delivery was created.
     retention: Duration,
+    /// Attempts logged since the last `flush_counts`.
+    tally: super::stats::Tally,
 }
 
 impl DynamoDbDeliveryLog {
@@ -66,6 +68,7 @@ impl DynamoDbDeliveryLog {
             client,
             table: table.into(),
             retention,
+            tally: super::stats::Tally::default(),
         }
     }
 
@@ -297,19 +300,7 @@ impl DeliveryLog for DynamoDbDeliveryLog {
         delivery: &Delivery,
         attempt: &Attempt,
     ) -> Result<(), StoreError> {
-        // Count it in the integration's hourly health counter alongside (best
-        // effort: health figures never hold a delivery back).
-        let count = super::stats::count_attempt(
-            &self.client,
-            &self.table,
-            delivery,
-            attempt,
-            attempt.started_at + self.retention,
-        );
-        let log = async {
-            if attempt.number == 1 && self.put_with_first_attempt(delivery, attempt).await? {
-                return Ok(());
-            }
+        if !(attempt.number == 1 && self.put_with_first_attempt(delivery, attempt).await?) {
             // The attempt first, then the state that counts it: a reader between
             // the two writes sees the earlier state, with the new attempt left
             // out (`attempts_shown_with`), never a state without its attempt.
@@ -318,13 +309,15 @@ impl DeliveryLog for DynamoDbDeliveryLog {
             self.put_attempt(delivery, attempt).await?;
             self.update_delivery_if(delivery, Guard::NotBeyond(delivery.attempts))
                 .await?;
-            Ok(())
-        };
-        let (logged, counted) = futures::join!(log, count);
-        if let Err(e) = counted {
-            tracing::warn!(delivery_id = %delivery.id, error = %e, "attempt not counted in the health counters");
         }
-        logged
+        self.tally.add(delivery, attempt);
+        Ok(())
+    }
+
+    async fn flush_counts(&self) {
+        self.tally
+            .flush(&self.client, &self.table, self.retention)
+            .await;
     }
 
     async fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
