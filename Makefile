@@ -132,7 +132,7 @@ bench: venv
 # soak crawls as its queues deepen); every delivery must succeed and the log
 # reconcile with what the receivers saw (tests/tests/soak.rs; `make test` runs
 # it with 100 events, unpaced). Appends its figures to target/bench-results.jsonl.
-SOAK_EVENTS ?= 3000
+SOAK_EVENTS ?= 1500
 SOAK_RATE ?= 4
 SOAK_BATCH ?= 10
 SOAK_DEADLINE_SECS ?= 3600
