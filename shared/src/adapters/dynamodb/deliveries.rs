@@ -19,19 +19,15 @@ use chrono::Duration;
 use std::collections::HashMap;
 
 use super::keys::{
-    ATTEMPT_SK_PREFIX, DELIVERY_SK, DeliveryCursor, EXPIRES_AT, GSI1, GSI1PK, GSI1SK, PK, SK,
-    attempt_sk, decode_delivery_cursor, delivery_gsi1sk, delivery_pk, encode_delivery_cursor,
-    integration_gsi1pk, sort_timestamp,
+    ATTEMPT_SK_PREFIX, DELIVERY_SK, EXPIRES_AT, GSI1, GSI1PK, GSI1SK, PK, SK, attempt_sk,
+    delivery_gsi1sk, delivery_pk, integration_gsi1pk,
 };
+use super::listing::{DeliveryIndex, Scope, list_deliveries};
 use super::{Item, epoch, from_item, is_condition_failure, s, string_attr, to_item, unavailable};
 use crate::domain::delivery::{Attempt, Delivery, attempts_shown_with};
 use crate::domain::ids::{DeliveryId, IntegrationId, TenantId};
 use crate::ports::{DeliveryLog, DeliveryQuery, Page, StoreError};
 
-/// The most deliveries one page returns.
-const MAX_PAGE: usize = 1000;
-/// The most index pages one listing reads while filters leave it short.
-const MAX_QUERY_PAGES: usize = 5;
 /// The most reads of one delivery's items (a delivery has a few dozen attempts at most).
 const MAX_GET_PAGES: usize = 10;
 /// The delivery item's attribute holding its first attempt.
@@ -207,90 +203,6 @@ impl DynamoDbDeliveryLog {
             Err(err) => Err(unavailable(err)),
         }
     }
-
-    /// The tenant's deliveries of one integration, newest first, starting after `start`.
-    async fn query_page(
-        &self,
-        tenant: &TenantId,
-        integration: &IntegrationId,
-        query: &DeliveryQuery,
-        start: Option<Item>,
-        limit: usize,
-    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
-        let mut key_condition = "#gpk = :gpk".to_string();
-        let mut request = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(start)
-            .expression_attribute_names("#gpk", GSI1PK)
-            .expression_attribute_values(":gpk", s(integration_gsi1pk(integration)));
-        match (query.since, query.until) {
-            (Some(since), Some(until)) => {
-                key_condition.push_str(" AND #gsk BETWEEN :since AND :until");
-                request = request
-                    .expression_attribute_values(":since", s(sort_timestamp(since)))
-                    .expression_attribute_values(":until", s(sort_timestamp(until)));
-            }
-            (Some(since), None) => {
-                key_condition.push_str(" AND #gsk >= :since");
-                request = request.expression_attribute_values(":since", s(sort_timestamp(since)));
-            }
-            (None, Some(until)) => {
-                key_condition.push_str(" AND #gsk < :until");
-                request = request.expression_attribute_values(":until", s(sort_timestamp(until)));
-            }
-            (None, None) => {}
-        }
-        if query.since.is_some() || query.until.is_some() {
-            request = request.expression_attribute_names("#gsk", GSI1SK);
-        }
-        // Always scoped to the caller's tenant, whatever integration id it names.
-        let mut filter = "#tenant = :tenant".to_string();
-        request = request
-            .expression_attribute_names("#tenant", "tenant_id")
-            .expression_attribute_values(":tenant", s(tenant.as_str()));
-        if let Some(status) = query.status {
-            filter.push_str(" AND #status = :status");
-            request = request
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":status", s(status.as_str()));
-        }
-        if let Some(kind) = query.event_type {
-            filter.push_str(" AND #type = :type");
-            request = request
-                .expression_attribute_names("#type", "event_type")
-                .expression_attribute_values(":type", s(kind.as_str()));
-        }
-        let out = request
-            .key_condition_expression(key_condition)
-            .filter_expression(filter)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
-    }
-}
-
-/// The cursor continuing after `item` (a delivery item or an index key).
-fn cursor_after(item: &Item) -> Result<String, StoreError> {
-    Ok(encode_delivery_cursor(&DeliveryCursor {
-        gsi1sk: string_attr(item, GSI1SK, "delivery")?.to_string(),
-        pk: string_attr(item, PK, "delivery")?.to_string(),
-    }))
-}
-
-/// How many items to read for `remaining` wanted: one more than that detects
-/// a next page; filters that drop items call for more.
-fn read_size(query: &DeliveryQuery, remaining: usize) -> usize {
-    if query.status.is_some() || query.event_type.is_some() {
-        (remaining * 4).clamp(50, MAX_PAGE)
-    } else {
-        remaining + 1
-    }
 }
 
 #[async_trait]
@@ -382,76 +294,17 @@ impl DeliveryLog for DynamoDbDeliveryLog {
         integration: &IntegrationId,
         query: &DeliveryQuery,
     ) -> Result<Page<Delivery>, StoreError> {
-        let limit = query.limit.clamp(1, MAX_PAGE);
-        let mut start = match &query.cursor {
-            Some(c) => {
-                let cursor = decode_delivery_cursor(c).map_err(|_| StoreError::BadCursor)?;
-                Some(Item::from([
-                    (GSI1PK.into(), s(integration_gsi1pk(integration))),
-                    (GSI1SK.into(), s(cursor.gsi1sk)),
-                    (PK.into(), s(cursor.pk)),
-                    (SK.into(), s(DELIVERY_SK)),
-                ]))
-            }
-            None => None,
+        let index = DeliveryIndex {
+            name: GSI1,
+            pk_attribute: GSI1PK,
+            sk_attribute: GSI1SK,
+            pk: integration_gsi1pk(integration),
         };
-        if let (Some(since), Some(until)) = (query.since, query.until)
-            && since >= until
-        {
-            return Ok(Page {
-                items: Vec::new(),
-                next_cursor: None,
-            });
-        }
-        let mut kept: Vec<Item> = Vec::new();
-        let mut next_cursor = None;
-        for page in 0..MAX_QUERY_PAGES {
-            let remaining = limit - kept.len();
-            let (mut rows, last_key) = self
-                .query_page(
-                    tenant,
-                    integration,
-                    query,
-                    start.take(),
-                    read_size(query, remaining),
-                )
-                .await?;
-            if rows.len() > remaining {
-                rows.truncate(remaining);
-                kept.extend(rows);
-                next_cursor = kept.last().map(cursor_after).transpose()?;
-                break;
-            }
-            kept.extend(rows);
-            let Some(last_key) = last_key else { break };
-            if kept.len() == limit || page + 1 == MAX_QUERY_PAGES {
-                next_cursor = Some(cursor_after(&last_key)?);
-                break;
-            }
-            start = Some(last_key);
-        }
-        let items = kept
-            .into_iter()
-            .map(|item| from_item(item, "delivery"))
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::delivery::DeliveryStatus;
-
-    #[test]
-    fn filtered_listings_read_ahead_and_plain_ones_read_one_extra() {
-        let plain = DeliveryQuery::default();
-        assert_eq!(read_size(&plain, 10), 11);
-        let filtered = DeliveryQuery {
-            status: Some(DeliveryStatus::Failed),
-            ..DeliveryQuery::default()
+        // Always scoped to the caller's tenant, whatever integration id it names.
+        let scope = Scope {
+            tenant: Some(tenant),
+            integration: None,
         };
-        assert_eq!(read_size(&filtered, 10), 50);
-        assert_eq!(read_size(&filtered, 1000), MAX_PAGE);
+        list_deliveries(&self.client, &self.table, &index, &scope, query).await
     }
 }

@@ -15,6 +15,7 @@ pub mod deliveries;
 pub mod events;
 pub mod integrations;
 pub mod keys;
+pub mod listing;
 pub mod portal;
 pub mod stats;
 pub mod tenants;
