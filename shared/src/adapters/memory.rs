@@ -260,6 +260,39 @@ pub struct MemoryDeliveryLog {
 }
 
 impl MemoryDeliveryLog {
+    /// The deliveries `keep` selects that match `q`, newest first, one page
+    /// (the cursor is an offset).
+    fn page_of(
+        &self,
+        q: &DeliveryQuery,
+        keep: impl Fn(&Delivery) -> bool,
+    ) -> Result<Page<Delivery>, StoreError> {
+        let mut items: Vec<Delivery> = lock(&self.deliveries)
+            .values()
+            .map(|(d, _)| d)
+            .filter(|d| keep(d))
+            .filter(|d| q.status.is_none_or(|s| d.status == s))
+            .filter(|d| q.event_type.is_none_or(|t| d.event_type == t))
+            .filter(|d| q.since.is_none_or(|s| d.created_at >= s))
+            .filter(|d| q.until.is_none_or(|u| d.created_at < u))
+            .cloned()
+            .collect();
+        items.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        let skip: usize = q
+            .cursor
+            .as_deref()
+            .map(|c| c.parse().map_err(|_| StoreError::BadCursor))
+            .transpose()?
+            .unwrap_or(0);
+        let limit = q.limit.max(1);
+        let page: Vec<Delivery> = items.iter().skip(skip).take(limit).cloned().collect();
+        let next_cursor = (skip + limit < items.len()).then(|| (skip + limit).to_string());
+        Ok(Page {
+            items: page,
+            next_cursor,
+        })
+    }
+
     /// The hourly counter of the attempt's integration and hour, as the DynamoDB log keeps it.
     fn count_attempt(&self, d: &Delivery, a: &Attempt) {
         let hour = hour_of(a.started_at);
@@ -348,29 +381,8 @@ impl DeliveryLog for MemoryDeliveryLog {
         integration: &IntegrationId,
         q: &DeliveryQuery,
     ) -> Result<Page<Delivery>, StoreError> {
-        let mut items: Vec<Delivery> = lock(&self.deliveries)
-            .values()
-            .map(|(d, _)| d)
-            .filter(|d| &d.tenant_id == tenant && &d.integration_id == integration)
-            .filter(|d| q.status.is_none_or(|s| d.status == s))
-            .filter(|d| q.event_type.is_none_or(|t| d.event_type == t))
-            .filter(|d| q.since.is_none_or(|s| d.created_at >= s))
-            .filter(|d| q.until.is_none_or(|u| d.created_at < u))
-            .cloned()
-            .collect();
-        items.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-        let skip: usize = q
-            .cursor
-            .as_deref()
-            .map(|c| c.parse().map_err(|_| StoreError::BadCursor))
-            .transpose()?
-            .unwrap_or(0);
-        let limit = q.limit.max(1);
-        let page: Vec<Delivery> = items.iter().skip(skip).take(limit).cloned().collect();
-        let next_cursor = (skip + limit < items.len()).then(|| (skip + limit).to_string());
-        Ok(Page {
-            items: page,
-            next_cursor,
+        self.page_of(q, |d| {
+            &d.tenant_id == tenant && &d.integration_id == integration
         })
     }
 }
@@ -538,30 +550,10 @@ impl ChatDeliveries for MemoryDeliveryLog {
         integration: Option<&IntegrationId>,
         q: &DeliveryQuery,
     ) -> Result<Page<Delivery>, StoreError> {
-        let mut items: Vec<Delivery> = lock(&self.deliveries)
-            .values()
-            .map(|(d, _)| d)
-            .filter(|d| &d.tenant_id == tenant && d.chat_id.as_deref() == Some(chat_id))
-            .filter(|d| integration.is_none_or(|i| &d.integration_id == i))
-            .filter(|d| q.status.is_none_or(|s| d.status == s))
-            .filter(|d| q.event_type.is_none_or(|t| d.event_type == t))
-            .filter(|d| q.since.is_none_or(|s| d.created_at >= s))
-            .filter(|d| q.until.is_none_or(|u| d.created_at < u))
-            .cloned()
-            .collect();
-        items.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-        let skip: usize = q
-            .cursor
-            .as_deref()
-            .map(|c| c.parse().map_err(|_| StoreError::BadCursor))
-            .transpose()?
-            .unwrap_or(0);
-        let limit = q.limit.max(1);
-        let page: Vec<Delivery> = items.iter().skip(skip).take(limit).cloned().collect();
-        let next_cursor = (skip + limit < items.len()).then(|| (skip + limit).to_string());
-        Ok(Page {
-            items: page,
-            next_cursor,
+        self.page_of(q, |d| {
+            &d.tenant_id == tenant
+                && d.chat_id.as_deref() == Some(chat_id)
+                && integration.is_none_or(|i| &d.integration_id == i)
         })
     }
 }
