@@ -114,3 +114,42 @@ impl ConditionFailure for aws_sdk_dynamodb::operation::delete_item::DeleteItemEr
         self.is_conditional_check_failed_exception()
     }
 }
+
+/// Create every item, all or none, each only where its key is free:
+/// `AlreadyExists` when one is taken (a tenant and its key hash, a portal
+/// session and its index entry).
+pub(crate) async fn create_all(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<Item>,
+) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+    let mut request = client.transact_write_items();
+    for item in items {
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_error)?;
+        request = request.transact_items(TransactWriteItem::builder().put(put).build());
+    }
+    match request.send().await {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            let taken = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+                    .cancellation_reasons()
+                    .iter()
+                    .any(|r| r.code() == Some("ConditionalCheckFailed")),
+                _ => false,
+            };
+            Err(if taken {
+                StoreError::AlreadyExists
+            } else {
+                unavailable(err)
+            })
+        }
+    }
+}

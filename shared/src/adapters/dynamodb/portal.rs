@@ -9,13 +9,11 @@
 //! revoking deletes both items in one transaction, so the next check misses.
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
 use super::keys::{EXPIRES_AT, PK, SK, tenant_pk};
-use super::{Item, build_error, epoch, s, string_attr, to_attribute, unavailable};
+use super::{Item, build_error, create_all, epoch, s, string_attr, to_attribute, unavailable};
 use crate::domain::ids::{PortalSessionId, TenantId};
 use crate::ports::{PortalSession, PortalSessionStore, StoreError};
 
@@ -35,16 +33,6 @@ pub fn index_sk(id: &PortalSessionId) -> String {
 pub struct DynamoDbPortalSessionStore {
     client: Client,
     table: String,
-}
-
-fn condition_failed(err: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>) -> bool {
-    match err.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
-            .cancellation_reasons()
-            .iter()
-            .any(|r| r.code() == Some("ConditionalCheckFailed")),
-        _ => false,
-    }
 }
 
 fn session_from_item(item: &Item) -> Result<PortalSession, StoreError> {
@@ -84,16 +72,6 @@ impl DynamoDbPortalSessionStore {
             client,
             table: table.into(),
         }
-    }
-
-    fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(build_error)?;
-        Ok(TransactWriteItem::builder().put(put).build())
     }
 
     fn delete(&self, pk: String, sk: String) -> Result<TransactWriteItem, StoreError> {
@@ -153,18 +131,7 @@ impl PortalSessionStore for DynamoDbPortalSessionStore {
             (EXPIRES_AT.to_string(), expires),
         ]
         .into();
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(self.put_new(session_item)?)
-            .transact_items(self.put_new(index_item)?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if condition_failed(&err) => Err(StoreError::AlreadyExists),
-            Err(err) => Err(unavailable(err)),
-        }
+        create_all(&self.client, &self.table, vec![session_item, index_item]).await
     }
 
     async fn by_token_hash(&self, token_hash: &str) -> Result<Option<PortalSession>, StoreError> {

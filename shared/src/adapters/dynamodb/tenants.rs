@@ -1,12 +1,9 @@
 //! Tenants and the hashes of their API keys.
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
 use super::keys::{KEY_SK, PK, SK, TENANT_SK, key_pk, tenant_pk};
-use super::{Item, build_error, s, string_attr, to_attribute, unavailable};
+use super::{Item, create_all, s, string_attr, to_attribute, unavailable};
 use crate::domain::ids::TenantId;
 use crate::ports::{StoreError, Tenant, TenantStore};
 
@@ -21,27 +18,6 @@ impl DynamoDbTenantStore {
             client,
             table: table.into(),
         }
-    }
-
-    fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(build_error)?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-}
-
-/// Whether a transaction was cancelled because one of its conditions failed.
-fn condition_failed(err: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>) -> bool {
-    match err.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
-            .cancellation_reasons()
-            .iter()
-            .any(|r| r.code() == Some("ConditionalCheckFailed")),
-        _ => false,
     }
 }
 
@@ -62,18 +38,7 @@ impl TenantStore for DynamoDbTenantStore {
             ("tenant_id".to_string(), s(tenant.id.as_str())),
         ]
         .into();
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(self.put_new(tenant_item)?)
-            .transact_items(self.put_new(key_item)?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if condition_failed(&err) => Err(StoreError::AlreadyExists),
-            Err(err) => Err(unavailable(err)),
-        }
+        create_all(&self.client, &self.table, vec![tenant_item, key_item]).await
     }
 
     async fn tenant_by_key_hash(&self, key_hash: &str) -> Result<Option<TenantId>, StoreError> {
