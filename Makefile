@@ -94,14 +94,15 @@ sam-build: | $(SAM_DEPS)
 # sam-local: the whole system (start-api on 127.0.0.1:$${PORT:-3000}, the queues'
 # consumers through start-lambda); Ctrl-C stops it all.
 # sam-invoke: one sample, e.g. make sam-invoke EVENT=events/dispatcher-delivery.json.
-# sam-test: every sample in events/ through sam local invoke, checked.
+# sam-test: every sample in events/ through sam local invoke, checked, then
+# the walkthrough sam-local prints, run as printed (signed, failed once, retried).
 sam-local: venv
 	scripts/sam-local/run.sh local
 sam-invoke: venv
 	@test -n "$(EVENT)" || { echo "usage: make sam-invoke EVENT=events/<file>.json" >&2; exit 1; }
 	scripts/sam-local/run.sh invoke $(EVENT)
 sam-test: venv
-	scripts/sam-local/run.sh samples
+	scripts/sam-local/run.sh test
 
 # Benchmarks, never part of `make test` (figures and commands: BENCHMARKS.md):
 # criterion hot paths, moto's SQS alone and each moto call of the delivery

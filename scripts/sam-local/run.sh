@@ -3,7 +3,8 @@
 # started when none does), SAM's base image (the stand-in built when it cannot
 # be pulled), `sam build` for this machine, then `chathooks-sam <command>`:
 #   run.sh invoke events/<file>   one sample through `sam local invoke`
-#   run.sh samples                every sample, checked (make sam-test)
+#   run.sh samples                every sample, checked
+#   run.sh test                   samples, then the walkthrough on `local` (make sam-test)
 #   run.sh local                  start-api + start-lambda on moto (make sam-local)
 # A dockerd it started is stopped when it ends (Ctrl-C included).
 set -euo pipefail
@@ -24,7 +25,12 @@ set +e
 # In the foreground: Ctrl-C reaches the runner, which stops the SAM CLI
 # (SIGTERM: its containers go too) and moto before this script stops dockerd.
 trap ':' INT
-"${CARGO_TARGET_DIR:-$ROOT/target}/debug/chathooks-sam" "$@"
+bin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/chathooks-sam"
+if [ "${1:-}" = test ]; then
+  "$bin" samples && "$ROOT/scripts/sam-local/walkthrough-test.sh" "$bin"
+else
+  "$bin" "$@"
+fi
 status=$?
 trap - INT
 exit $status

@@ -74,6 +74,11 @@ struct Sam {
 
 impl Sam {
     async fn start(admin_key: String) -> Result<Self, BoxError> {
+        Self::start_with(admin_key, &[]).await
+    }
+
+    /// With `config_api` settings for the config API over the template's.
+    async fn start_with(admin_key: String, config_api: &[(&str, &str)]) -> Result<Self, BoxError> {
         let root = workspace_root();
         let dir = root.join("target/sam-local");
         let template = dir.join("build/template.yaml");
@@ -102,6 +107,7 @@ impl Sam {
             let mut overrides = local.to_vec();
             if function == "ConfigApiFunction" {
                 overrides.push(("CHATHOOKS_ADMIN_KEY", admin_key.as_str()));
+                overrides.extend_from_slice(config_api);
             }
             let mut env: Map<String, Value> = stack
                 .stack
@@ -433,19 +439,50 @@ fn spawn(mut command: Command, log: &Path) -> Result<Child, BoxError> {
         .spawn()?)
 }
 
+/// Stop a SAM CLI command: SIGINT, on which it removes its containers (on
+/// SIGTERM it exits leaving them running), then SIGTERM, then SIGKILL.
 fn terminate(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
+    for (signal, wait) in [("-INT", 30), ("-TERM", 5)] {
+        let _ = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(wait);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
-        std::thread::sleep(Duration::from_millis(100));
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Remove the containers a SAM CLI command started: it leaves its warm
+/// containers running when it stops. Each is named in its log.
+fn remove_containers(logs: &[&Path]) {
+    let ids: Vec<String> = logs
+        .iter()
+        .filter_map(|log| std::fs::read_to_string(log).ok())
+        .flat_map(|text| {
+            text.lines()
+                .filter_map(|l| l.trim().strip_prefix("SAM_CONTAINER_ID: "))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if ids.is_empty() {
+        return;
+    }
+    let removed = Command::new("docker")
+        .args(["rm", "--force"])
+        .args(&ids)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !matches!(removed, Ok(s) if s.success()) {
+        eprintln!("could not remove every SAM container: {}", ids.join(" "));
+    }
 }
 
 async fn wait_for_port(port: u16, child: &mut Child, what: &str) -> Result<(), BoxError> {
@@ -596,10 +633,20 @@ async fn local() -> Result<(), BoxError> {
     eprintln!(
         "starting moto (SQS and DynamoDB) and provisioning template.yaml's tables and queues..."
     );
-    let sam = Sam::start(admin_key.clone()).await?;
+    // Handlers first: the SAM CLI children then start with SIGINT at its
+    // default even when this runner was started with it ignored (in the
+    // background), so SIGINT can stop them and their containers.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let api = format!("http://127.0.0.1:{port}");
+    // start-api tells the function its domain is "localhost" over https:
+    // portal links name the local API instead, as CHATHOOKS_PUBLIC_URL is for.
+    let sam = Sam::start_with(admin_key.clone(), &[("CHATHOOKS_PUBLIC_URL", api.as_str())]).await?;
     let lambda_port = free_port();
-    let mut api = sam.sam("start-api");
-    api.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+    let mut start_api = sam.sam("start-api");
+    start_api
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--warm-containers", "EAGER"]);
     let mut lambda = sam.sam("start-lambda");
     lambda
@@ -613,7 +660,7 @@ async fn local() -> Result<(), BoxError> {
         lambda_log.display()
     );
     let started = Instant::now();
-    let mut children = vec![spawn(api, &api_log)?, spawn(lambda, &lambda_log)?];
+    let mut children = vec![spawn(start_api, &api_log)?, spawn(lambda, &lambda_log)?];
     let ready = async {
         wait_for_port(port, &mut children[0], "sam local start-api").await?;
         wait_for_port(lambda_port, &mut children[1], "sam local start-lambda").await
@@ -646,7 +693,6 @@ async fn local() -> Result<(), BoxError> {
             "RetrySchedulerFunction",
         )),
     ];
-    let api = format!("http://127.0.0.1:{port}");
     println!(
         "\nchathooks is running locally through the SAM CLI\n\
          \n  API             {api}  (sam local start-api, the functions in containers)\
@@ -667,26 +713,23 @@ async fn local() -> Result<(), BoxError> {
         sam.stack.emulator.dynamodb.endpoint,
     );
     println!("{}", walkthrough(&api, &admin_key));
-    let stopped = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
-        }
-    };
-    stopped.await?;
+    tokio::select! {
+        _ = interrupt.recv() => {},
+        _ = term.recv() => {},
+    }
     eprintln!("stopping the SAM CLI (its containers too) and moto...");
     for poller in pollers {
         poller.abort();
     }
     for child in &mut children {
         let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args(["-INT", &child.id().to_string()])
             .status();
     }
     for child in &mut children {
         terminate(child);
     }
+    remove_containers(&[&api_log, &lambda_log]);
     drop(sam);
     Ok(())
 }
