@@ -33,10 +33,14 @@ sed -n '/^  export API=/,$p' "$dir/local.out" | sed 's/^  //; s/127\.0\.0\.1:400
 grep -q "$receiver_port" "$dir/walkthrough.sh" || { log "the walkthrough no longer names port 4000"; exit 1; }
 walk_started=$(date +%s)
 # Its own session, so the receiver it leaves in the background is stopped with it.
-(cd "$ROOT" && setsid bash -e "$dir/walkthrough.sh" >"$dir/walkthrough.out" 2>&1) &
+stop_walk() { [ -s "$dir/walk.sid" ] && kill -TERM -- "-$(cat "$dir/walk.sid")" 2>/dev/null || true; }
+trap 'stop_walk; stop_runner' EXIT
+# shellcheck disable=SC2016
+setsid bash -c 'echo $$ > "$1/walk.sid"; cd "$2" && exec bash -e "$1/walkthrough.sh"' _ "$dir" "$ROOT" \
+  >"$dir/walkthrough.out" 2>&1 &
 walker=$!
 wait "$walker" || { cat "$dir/walkthrough.out" >&2; log "the walkthrough failed"; exit 1; }
-kill -TERM -- "-$walker" 2>/dev/null || true
+stop_walk
 cat "$dir/walkthrough.out"
 first=$(grep -n 'signature OK -> 500' "$dir/walkthrough.out" | head -1 | cut -d: -f1)
 second=$(grep -n 'signature OK -> 200' "$dir/walkthrough.out" | head -1 | cut -d: -f1)
