@@ -10,6 +10,7 @@ pub mod moto;
 pub mod provision;
 pub mod proxy;
 pub mod receiver;
+pub mod samples;
 pub mod verify;
 
 /// A random key-like string (`prefix_` + 32 hex characters).

@@ -7,6 +7,7 @@ use chathooks_tests::fixtures::{LocalOptions, WAIT, start};
 use chathooks_tests::local::LocalStack;
 use chathooks_tests::moto::workspace_root;
 use chathooks_tests::receiver::Receiver;
+use chathooks_tests::samples::{CONFIG_API_SAMPLES, uncovered};
 use serde_json::Value;
 
 const SAMPLE_ADMIN_KEY: &str = "example-admin-key-0123456789abcdef0123456789abcdef";
@@ -114,43 +115,15 @@ async fn every_sample_event_runs_through_its_handler() {
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
 
     // Every config-api sample, the deletion last.
-    let expected = [
-        ("config-api-list-integrations.json", 200),
-        ("config-api-get-integration.json", 200),
-        ("config-api-update-integration.json", 200),
-        ("config-api-get-secret.json", 200),
-        ("config-api-rotate-secret.json", 200),
-        ("config-api-test-integration.json", 200),
-        ("config-api-list-deliveries.json", 200),
-        ("config-api-get-delivery.json", 200),
-        ("config-api-retry-delivery.json", 202),
-        ("config-api-recover.json", 202),
-        ("config-api-rocketchat-settings.json", 200),
-        ("config-api-openapi.json", 200),
-        ("config-api-create-portal-session.json", 201),
-        ("config-api-integration-stats.json", 200),
-        ("config-api-delete-integration.json", 204),
-    ];
-    for (name, want) in expected {
+    for (name, want) in CONFIG_API_SAMPLES {
         let (status, body) = invoke_http(&stack, name, &real).await;
         assert_eq!(status, want, "{name}: {body}");
     }
 
     // No sample is left out of this test.
-    let mut covered: Vec<&str> = expected.iter().map(|(n, _)| *n).collect();
-    covered.extend([
-        "config-api-create-tenant.json",
-        "config-api-create-integration.json",
-        "event-intake-chat-closed.json",
-        "event-intake-batch.json",
-        "dispatcher-delivery.json",
-        "retry-scheduler-retry.json",
-    ]);
-    for entry in std::fs::read_dir(workspace_root().join("events")).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().to_string();
-        assert!(
-            covered.contains(&name.as_str()),
-            "events/{name} is not run by this test"
-        );
-    }
+    let left = uncovered(&workspace_root().join("events")).unwrap();
+    assert!(
+        left.is_empty(),
+        "events/ samples not run by this test: {left:?}"
+    );
 }

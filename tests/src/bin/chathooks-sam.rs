@@ -15,6 +15,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chathooks_tests::local::{LocalOptions, LocalStack};
 use chathooks_tests::moto::{free_port, workspace_root};
 use chathooks_tests::receiver::Receiver;
+use chathooks_tests::samples::{CONFIG_API_SAMPLES, SETUP_SAMPLES, uncovered};
 use clap::{Parser, Subcommand};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -300,26 +301,6 @@ fn text(body: &Value, pointer: &str) -> Result<String, BoxError> {
         .ok_or_else(|| format!("no {pointer} in {body}").into())
 }
 
-/// The config-api samples after the ones that make the tenant, the
-/// integration and the deliveries, with their statuses; the deletion last.
-const CONFIG_API_SAMPLES: [(&str, u16); 15] = [
-    ("config-api-list-integrations.json", 200),
-    ("config-api-get-integration.json", 200),
-    ("config-api-update-integration.json", 200),
-    ("config-api-get-secret.json", 200),
-    ("config-api-rotate-secret.json", 200),
-    ("config-api-test-integration.json", 200),
-    ("config-api-list-deliveries.json", 200),
-    ("config-api-get-delivery.json", 200),
-    ("config-api-retry-delivery.json", 202),
-    ("config-api-recover.json", 202),
-    ("config-api-rocketchat-settings.json", 200),
-    ("config-api-openapi.json", 200),
-    ("config-api-create-portal-session.json", 201),
-    ("config-api-integration-stats.json", 200),
-    ("config-api-delete-integration.json", 204),
-];
-
 /// What a sample refers to, made through the functions in SAM's containers:
 /// the tenant, the integration (its target the local receiver) and, for
 /// samples naming a delivery, an accepted event.
@@ -376,23 +357,11 @@ async fn samples() -> Result<(), BoxError> {
     }
 
     // No sample is left out.
-    let mut covered: Vec<&str> = CONFIG_API_SAMPLES.iter().map(|(n, _)| *n).collect();
-    covered.extend([
-        "config-api-create-tenant.json",
-        "config-api-create-integration.json",
-        "event-intake-chat-closed.json",
-        "event-intake-batch.json",
-        "dispatcher-delivery.json",
-        "retry-scheduler-retry.json",
-    ]);
-    let mut count = 0;
-    for entry in std::fs::read_dir(workspace_root().join("events"))? {
-        let name = entry?.file_name().to_string_lossy().to_string();
-        if !covered.contains(&name.as_str()) {
-            return Err(format!("events/{name} is not run by `chathooks-sam samples`").into());
-        }
-        count += 1;
+    let left = uncovered(&workspace_root().join("events"))?;
+    if !left.is_empty() {
+        return Err(format!("events/ samples not run by `chathooks-sam samples`: {left:?}").into());
     }
+    let count = SETUP_SAMPLES.len() + CONFIG_API_SAMPLES.len();
     eprintln!(
         "every sample ({count}) passed through sam local invoke in {:.0} s",
         started.elapsed().as_secs_f64()
