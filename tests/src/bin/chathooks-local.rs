@@ -2,7 +2,7 @@
 //! the tables and queues of template.yaml, the HTTP API on 127.0.0.1:$PORT
 //! (default 3000) served by the config-api and event-intake handlers, and the
 //! dispatcher and retry scheduler consuming their queues. Ctrl-C stops it all.
-use chathooks_tests::local::{LocalOptions, LocalStack};
+use chathooks_tests::local::{LocalOptions, LocalStack, walkthrough};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -51,38 +51,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     eprintln!("stopping...");
     stack.stop().await;
     Ok(())
-}
-
-fn walkthrough(api: &str, admin: &str) -> String {
-    format!(
-        r#"Walkthrough (copy-paste into another terminal, from the repository root):
-
-  export API={api} ADMIN={admin}
-  json() {{ python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }}
-
-  # 1. a tenant and its API key (shown once)
-  KEY=$(curl -s -X POST $API/v1/tenants -H "authorization: Bearer $ADMIN" \
-        -H 'content-type: application/json' -d '{{"name":"acme"}}' | json '["api_key"]')
-
-  # 2. an integration: standard format, retries after 2 s and 5 s
-  curl -s -X POST $API/v1/integrations -H "authorization: Bearer $KEY" -H 'content-type: application/json' \
-       -d '{{"name":"demo","url":"http://127.0.0.1:4000/hook","events":["chat.closed"],"retry_policy":[2,5]}}' > /tmp/integration.json
-  SECRET=$(json '["secret"]' < /tmp/integration.json)
-
-  # 3. a receiver verifying signatures with the standardwebhooks library; it fails its first request
-  .venv/bin/python scripts/receiver.py --port 4000 --secret "$SECRET" --fail-first 1 &
-  sleep 1
-
-  # 4. a chat.closed event: 202 once queued
-  curl -s -X POST $API/v1/events -H "authorization: Bearer $KEY" -H 'content-type: application/json' \
-       -d '{{"id":"chat-42-closed","type":"chat.closed","chat":{{"id":"chat-42","messages":[{{"author_type":"visitor","author_name":"Mary","text":"Hello","sent_at":"2026-11-21T10:00:00Z"}}]}}}}' > /tmp/accepted.json
-  DELIVERY=$(json '["deliveries"][0]["id"]' < /tmp/accepted.json)
-
-  # 5. after a few seconds: the failed first attempt, then the retry that succeeded
-  sleep 8; curl -s $API/v1/deliveries/$DELIVERY -H "authorization: Bearer $KEY" | python3 -m json.tool
-
-  # 6. the portal for this tenant: open the printed link in a browser (valid for an hour)
-  curl -s -X POST $API/v1/portal/sessions -H "authorization: Bearer $KEY" | json '["url"]'
-"#
-    )
 }
