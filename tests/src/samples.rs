@@ -47,3 +47,45 @@ pub fn uncovered(events_dir: &Path) -> std::io::Result<Vec<String>> {
     }
     Ok(left)
 }
+
+// The placeholder keys and ids the samples carry (scripts/gen-events.py).
+pub const SAMPLE_ADMIN_KEY: &str = "example-admin-key-0123456789abcdef0123456789abcdef";
+pub const SAMPLE_API_KEY: &str = "chk_example_3f9c2a71d04b4e8fa6b51c0d9e7f2a38";
+pub const SAMPLE_TENANT: &str = "ten_0193c5e1a7b07000a1b2c3d4e5f60718";
+pub const SAMPLE_ROCKETCHAT_USER: &str = "rbAXPnMktTFbNpwtJ";
+pub const SAMPLE_INTEGRATION: &str = "int_0193c5e1a7b07c3e8f2d4a6b9c1e3f50";
+pub const SAMPLE_DELIVERY: &str = "msg_5f1c9a0e7b3d2a4c6e8f0a1b2c3d4e5f";
+pub const SAMPLE_TARGET: &str = "https://crm.example.com/hooks/chat";
+/// What `Real::apply` leaves where the sample's admin key was, for the
+/// stack's own admin key.
+pub const ADMIN_PLACEHOLDER: &str = "ADMIN_KEY_PLACEHOLDER";
+
+/// The real ids a sample's placeholders stand for, once made.
+#[derive(Default)]
+pub struct Real {
+    pub tenant: String,
+    pub key: String,
+    pub integration: String,
+    pub delivery: String,
+    pub target: String,
+}
+
+impl Real {
+    /// The sample with every placeholder known so far replaced.
+    pub fn apply(&self, raw: &str) -> String {
+        let mut s = raw.replace(SAMPLE_ADMIN_KEY, ADMIN_PLACEHOLDER);
+        for (from, to) in [
+            (SAMPLE_API_KEY, &self.key),
+            (SAMPLE_TENANT, &self.tenant),
+            (SAMPLE_ROCKETCHAT_USER, &self.tenant),
+            (SAMPLE_INTEGRATION, &self.integration),
+            (SAMPLE_DELIVERY, &self.delivery),
+            (SAMPLE_TARGET, &self.target),
+        ] {
+            if !to.is_empty() {
+                s = s.replace(from, to);
+            }
+        }
+        s
+    }
+}

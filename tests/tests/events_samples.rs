@@ -7,55 +7,18 @@ use chathooks_tests::fixtures::{LocalOptions, WAIT, start};
 use chathooks_tests::local::LocalStack;
 use chathooks_tests::moto::workspace_root;
 use chathooks_tests::receiver::Receiver;
-use chathooks_tests::samples::{CONFIG_API_SAMPLES, uncovered};
+use chathooks_tests::samples::{ADMIN_PLACEHOLDER, CONFIG_API_SAMPLES, Real, uncovered};
 use serde_json::Value;
-
-const SAMPLE_ADMIN_KEY: &str = "example-admin-key-0123456789abcdef0123456789abcdef";
-const SAMPLE_API_KEY: &str = "chk_example_3f9c2a71d04b4e8fa6b51c0d9e7f2a38";
-const SAMPLE_TENANT: &str = "ten_0193c5e1a7b07000a1b2c3d4e5f60718";
-const SAMPLE_ROCKETCHAT_USER: &str = "rbAXPnMktTFbNpwtJ";
-const SAMPLE_INTEGRATION: &str = "int_0193c5e1a7b07c3e8f2d4a6b9c1e3f50";
-const SAMPLE_DELIVERY: &str = "msg_5f1c9a0e7b3d2a4c6e8f0a1b2c3d4e5f";
-const SAMPLE_TARGET: &str = "https://crm.example.com/hooks/chat";
 
 fn read(name: &str) -> String {
     std::fs::read_to_string(workspace_root().join("events").join(name))
         .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-/// The ids a sample's placeholders stand for.
-#[derive(Default)]
-struct Real {
-    tenant: String,
-    key: String,
-    integration: String,
-    delivery: String,
-    target: String,
-}
-
-impl Real {
-    fn apply(&self, raw: &str) -> String {
-        let mut s = raw.replace(SAMPLE_ADMIN_KEY, "ADMIN_KEY_PLACEHOLDER");
-        for (from, to) in [
-            (SAMPLE_API_KEY, &self.key),
-            (SAMPLE_TENANT, &self.tenant),
-            (SAMPLE_ROCKETCHAT_USER, &self.tenant),
-            (SAMPLE_INTEGRATION, &self.integration),
-            (SAMPLE_DELIVERY, &self.delivery),
-            (SAMPLE_TARGET, &self.target),
-        ] {
-            if !to.is_empty() {
-                s = s.replace(from, to);
-            }
-        }
-        s
-    }
-}
-
 async fn invoke_http(stack: &LocalStack, name: &str, real: &Real) -> (u16, Value) {
     let raw = real
         .apply(&read(name))
-        .replace("ADMIN_KEY_PLACEHOLDER", &stack.options.admin_key);
+        .replace(ADMIN_PLACEHOLDER, &stack.options.admin_key);
     let request = lambda_http::request::from_str(&raw)
         .unwrap_or_else(|e| panic!("{name} is not an API Gateway event: {e}"));
     let response = stack.call(request).await;

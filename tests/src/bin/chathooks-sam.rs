@@ -15,7 +15,9 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chathooks_tests::local::{LocalOptions, LocalStack, walkthrough};
 use chathooks_tests::moto::{free_port, workspace_root};
 use chathooks_tests::receiver::Receiver;
-use chathooks_tests::samples::{CONFIG_API_SAMPLES, SETUP_SAMPLES, uncovered};
+use chathooks_tests::samples::{
+    ADMIN_PLACEHOLDER, CONFIG_API_SAMPLES, Real, SETUP_SAMPLES, uncovered,
+};
 use clap::{Parser, Subcommand};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -242,48 +244,9 @@ impl Drop for Sam {
     }
 }
 
-// The samples' placeholder keys and ids (as in tests/tests/events_samples.rs).
-const SAMPLE_ADMIN_KEY: &str = "example-admin-key-0123456789abcdef0123456789abcdef";
-const SAMPLE_API_KEY: &str = "chk_example_3f9c2a71d04b4e8fa6b51c0d9e7f2a38";
-const SAMPLE_TENANT: &str = "ten_0193c5e1a7b07000a1b2c3d4e5f60718";
-const SAMPLE_ROCKETCHAT_USER: &str = "rbAXPnMktTFbNpwtJ";
-const SAMPLE_INTEGRATION: &str = "int_0193c5e1a7b07c3e8f2d4a6b9c1e3f50";
-const SAMPLE_DELIVERY: &str = "msg_5f1c9a0e7b3d2a4c6e8f0a1b2c3d4e5f";
-const SAMPLE_TARGET: &str = "https://crm.example.com/hooks/chat";
-const ADMIN_PLACEHOLDER: &str = "ADMIN_KEY_PLACEHOLDER";
-
 fn read(name: &str) -> Result<String, BoxError> {
     std::fs::read_to_string(workspace_root().join("events").join(name))
         .map_err(|e| format!("events/{name}: {e}").into())
-}
-
-/// The real ids a sample's placeholders stand for, once made.
-#[derive(Default)]
-struct Real {
-    tenant: String,
-    key: String,
-    integration: String,
-    delivery: String,
-    target: String,
-}
-
-impl Real {
-    fn apply(&self, raw: &str) -> String {
-        let mut s = raw.replace(SAMPLE_ADMIN_KEY, ADMIN_PLACEHOLDER);
-        for (from, to) in [
-            (SAMPLE_API_KEY, &self.key),
-            (SAMPLE_TENANT, &self.tenant),
-            (SAMPLE_ROCKETCHAT_USER, &self.tenant),
-            (SAMPLE_INTEGRATION, &self.integration),
-            (SAMPLE_DELIVERY, &self.delivery),
-            (SAMPLE_TARGET, &self.target),
-        ] {
-            if !to.is_empty() {
-                s = s.replace(from, to);
-            }
-        }
-        s
-    }
 }
 
 fn expect(name: &str, (status, body): (u16, Value), want: u16) -> Result<Value, BoxError> {
