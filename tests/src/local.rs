@@ -609,6 +609,22 @@ pub fn walkthrough(api: &str, admin: &str) -> String {
     )
 }
 
+/// What `make dev` and `make sam-local` read from the environment: the
+/// port (`PORT`, default 3000) and the admin key (`CHATHOOKS_ADMIN_KEY`, or
+/// a random one: then `true`).
+pub fn run_settings() -> Result<(u16, String, bool), String> {
+    let port = match std::env::var("PORT") {
+        Ok(p) => p
+            .parse()
+            .map_err(|_| format!("PORT must be a port number, got `{p}`"))?,
+        Err(_) => 3000,
+    };
+    Ok(match std::env::var("CHATHOOKS_ADMIN_KEY") {
+        Ok(k) if !k.is_empty() => (port, k, false),
+        _ => (port, crate::random_key("adm"), true),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

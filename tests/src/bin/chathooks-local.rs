@@ -7,16 +7,7 @@ use chathooks_tests::local::{LocalOptions, LocalStack, walkthrough};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     chathooks::telemetry::init();
-    let port: u16 = match std::env::var("PORT") {
-        Ok(p) => p
-            .parse()
-            .map_err(|_| format!("PORT must be a port number, got `{p}`"))?,
-        Err(_) => 3000,
-    };
-    let (admin_key, generated) = match std::env::var("CHATHOOKS_ADMIN_KEY") {
-        Ok(k) if !k.is_empty() => (k, false),
-        _ => (chathooks_tests::random_key("adm"), true),
-    };
+    let (port, admin_key, generated) = chathooks_tests::local::run_settings()?;
     eprintln!(
         "starting moto (SQS and DynamoDB) and provisioning template.yaml's tables and queues..."
     );

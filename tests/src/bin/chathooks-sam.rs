@@ -552,16 +552,7 @@ fn queue_arn(url: &str) -> String {
 }
 
 async fn local() -> Result<(), BoxError> {
-    let port: u16 = match std::env::var("PORT") {
-        Ok(p) => p
-            .parse()
-            .map_err(|_| format!("PORT must be a port number, got `{p}`"))?,
-        Err(_) => 3000,
-    };
-    let (admin_key, generated) = match std::env::var("CHATHOOKS_ADMIN_KEY") {
-        Ok(k) if !k.is_empty() => (k, false),
-        _ => (chathooks_tests::random_key("adm"), true),
-    };
+    let (port, admin_key, generated) = chathooks_tests::local::run_settings()?;
     eprintln!(
         "starting moto (SQS and DynamoDB) and provisioning template.yaml's tables and queues..."
     );
