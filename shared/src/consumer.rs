@@ -74,7 +74,16 @@ where
     E: std::fmt::Display,
 {
     let results = join_all(records.into_iter().map(|record| {
-        let span = tracing::info_span!("sqs_message", message_id = %record.message_id);
+        let delivery_id = match &record.message {
+            Ok(QueueMessage::DeliveryV1(job)) => Some(job.delivery_id.as_str()),
+            Ok(QueueMessage::RetryV1(retry)) => Some(retry.job.delivery_id.as_str()),
+            Err(_) => None,
+        };
+        let span = tracing::info_span!(
+            "sqs_message",
+            message_id = %record.message_id,
+            delivery_id = delivery_id.unwrap_or_default()
+        );
         let message_id = record.message_id.clone();
         let handled = process_one(record, &handle);
         async move { (message_id, handled.await) }.instrument(span)
@@ -128,7 +137,7 @@ pub async fn or_dead_letter<T>(
             if receive.is_last() {
                 record_dead_letter(log, job, &e, clock.now()).await;
             }
-            Err(e.to_string())
+            Err(crate::telemetry::chain(&e).to_string())
         }
     }
 }

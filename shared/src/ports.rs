@@ -27,6 +27,10 @@ pub enum StoreError {
     BadCursor,
     #[error("the item already exists")]
     AlreadyExists,
+    /// A request of ours the store's client refused to build or a value
+    /// that does not map to an item: a bug, not an outage.
+    #[error("the store request could not be made")]
+    Internal(#[source] BoxError),
 }
 
 #[derive(Debug, thiserror::Error)]

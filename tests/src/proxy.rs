@@ -2,7 +2,10 @@
 //! without stopping it (moto keeps its state in memory: killing it would
 //! lose the queues and tables). Down: the listening socket is closed, so new
 //! connections are refused, and every connection in flight is closed. Up: it
-//! listens again on the same port and forwards to the upstream.
+//! listens again on the same port and forwards to the upstream. Armed with
+//! `cut_on(pattern)`, it goes down by itself on the first request whose
+//! bytes contain the pattern, before forwarding it: an outage at one exact
+//! request (e.g. the read of one item), with no race against the test.
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,8 +18,9 @@ pub struct TcpProxy {
     /// Where clients connect (fixed for the proxy's life).
     pub addr: SocketAddr,
     pub upstream: SocketAddr,
-    switch: watch::Sender<bool>,
+    switch: Arc<watch::Sender<bool>>,
     accepted: Arc<AtomicUsize>,
+    trigger: Trigger,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -26,13 +30,26 @@ impl TcpProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (switch, state) = watch::channel(true);
+        let switch = Arc::new(switch);
         let accepted = Arc::new(AtomicUsize::new(0));
-        let task = tokio::spawn(run(listener, addr, upstream, state, accepted.clone()));
+        let trigger = Trigger {
+            pattern: Arc::new(Mutex::new(None)),
+            switch: switch.clone(),
+        };
+        let task = tokio::spawn(run(
+            listener,
+            addr,
+            upstream,
+            state,
+            accepted.clone(),
+            trigger.clone(),
+        ));
         Ok(Self {
             addr,
             upstream,
             switch,
             accepted,
+            trigger,
             task: Mutex::new(Some(task)),
         })
     }
@@ -47,9 +64,18 @@ impl TcpProxy {
         self.switch.send_replace(false);
     }
 
-    /// Forward again (the dependency is back).
+    /// Forward again (the dependency is back); disarms `cut_on`.
     pub fn restore(&self) {
+        self.trigger.disarm();
         self.switch.send_replace(true);
+    }
+
+    /// Go down on the first request whose bytes contain `pattern` (that
+    /// request is not forwarded), and stay down until `restore`.
+    pub fn cut_on(&self, pattern: &[u8]) {
+        if let Ok(mut p) = self.trigger.pattern.lock() {
+            *p = Some(pattern.to_vec());
+        }
     }
 
     pub fn is_up(&self) -> bool {
@@ -71,12 +97,44 @@ impl Drop for TcpProxy {
     }
 }
 
+/// The armed pattern of `cut_on`, and the switch it turns off.
+#[derive(Clone)]
+struct Trigger {
+    pattern: Arc<Mutex<Option<Vec<u8>>>>,
+    switch: Arc<watch::Sender<bool>>,
+}
+
+impl Trigger {
+    fn disarm(&self) {
+        if let Ok(mut p) = self.pattern.lock() {
+            *p = None;
+        }
+    }
+
+    /// Whether `bytes` (what the client sent so far on this connection, its
+    /// tail) trips the trigger: then the proxy is down.
+    fn trips(&self, bytes: &[u8]) -> bool {
+        let Ok(mut armed) = self.pattern.lock() else {
+            return false;
+        };
+        let hit = armed
+            .as_deref()
+            .is_some_and(|p| !p.is_empty() && bytes.windows(p.len()).any(|w| w == p));
+        if hit {
+            *armed = None;
+            self.switch.send_replace(false);
+        }
+        hit
+    }
+}
+
 async fn run(
     first: TcpListener,
     addr: SocketAddr,
     upstream: SocketAddr,
     mut state: watch::Receiver<bool>,
     accepted: Arc<AtomicUsize>,
+    trigger: Trigger,
 ) {
     let mut listener = Some(first);
     loop {
@@ -104,7 +162,7 @@ async fn run(
                 a = current.accept() => {
                     let Ok((client, _)) = a else { continue };
                     accepted.fetch_add(1, Ordering::SeqCst);
-                    tokio::spawn(forward(client, upstream, state.clone()));
+                    tokio::spawn(forward(client, upstream, state.clone(), trigger.clone()));
                 }
                 changed = state.changed() => {
                     if changed.is_err() {
@@ -120,15 +178,47 @@ async fn run(
     }
 }
 
-/// Copy both ways until either side closes or the switch goes down.
-async fn forward(mut client: TcpStream, upstream: SocketAddr, mut state: watch::Receiver<bool>) {
-    let Ok(mut server) = TcpStream::connect(upstream).await else {
+/// Copy both ways until either side closes or the switch goes down (the
+/// client's bytes are checked against the trigger before they are sent on).
+async fn forward(
+    client: TcpStream,
+    upstream: SocketAddr,
+    mut state: watch::Receiver<bool>,
+    trigger: Trigger,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let upstream_bound = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        // The last bytes of the previous read, so a pattern split across two
+        // reads still trips the trigger.
+        let mut tail: Vec<u8> = Vec::new();
+        loop {
+            let n = match client_read.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            tail.extend_from_slice(&buf[..n]);
+            if trigger.trips(&tail) {
+                return;
+            }
+            if server_write.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+            let keep = tail.len().min(256);
+            tail.drain(..tail.len() - keep);
+        }
+    };
+    let client_bound = tokio::io::copy(&mut server_read, &mut client_write);
     tokio::select! {
-        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+        _ = upstream_bound => {}
+        _ = client_bound => {}
         // Both sockets are closed when dropped: the peer sees the outage at once.
         _ = state.wait_for(|up| !*up) => {}
     }

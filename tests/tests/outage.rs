@@ -296,3 +296,59 @@ async fn a_message_whose_delete_was_lost_comes_back_and_is_not_sent_twice() {
         "{d}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_manual_retry_with_the_store_unreachable_answers_503_not_409() {
+    // GIVEN a failed delivery (no retries) on a stack reaching moto through proxies
+    let (stack, _admin, tenant) = stack_opts(outage_options()).await;
+    let proxies = stack.proxies.as_ref().unwrap();
+    let receiver = Receiver::scripted(|_, _| Reply::status(500)).await;
+    let (integration_id, _) = integration(
+        &tenant,
+        &receiver.url("/hook"),
+        json!({"retry_policy": "none"}),
+    )
+    .await;
+    let delivery = post_event(&tenant, "evt-retry-outage").await;
+    let failed = wait_settled(&tenant, &delivery, WAIT).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    wait_idle(&stack).await;
+
+    // WHEN DynamoDB goes down exactly at the retry's read of the integration
+    // (the delivery itself was read: the store answered a moment before)
+    proxies.dynamodb.cut_on(integration_id.as_bytes());
+    let started = Instant::now();
+    let answer = tenant
+        .post(&format!("/v1/deliveries/{delivery}/retry"), &json!({}))
+        .await;
+    // THEN 503 "try again", quickly: an outage, not a conflict
+    assert!(!proxies.dynamodb.is_up(), "the integration was never read");
+    assert_eq!(answer.status, 503, "{:?}", answer.body);
+    assert_eq!(
+        answer.body["error"]["code"], "unavailable",
+        "{:?}",
+        answer.body
+    );
+    assert!(started.elapsed() < FAST, "503 took {:?}", started.elapsed());
+
+    // WHEN the store is back, the same retry is accepted
+    proxies.dynamodb.restore();
+    let answer = tenant
+        .post(&format!("/v1/deliveries/{delivery}/retry"), &json!({}))
+        .await;
+    assert_eq!(answer.status, 202, "{:?}", answer.body);
+    // AND with the integration deleted, a retry is a conflict (409)
+    let deleted = tenant
+        .delete(&format!("/v1/integrations/{integration_id}"))
+        .await;
+    assert!(
+        deleted.status == 204 || deleted.status == 200,
+        "{:?}",
+        deleted.body
+    );
+    wait_idle(&stack).await;
+    let answer = tenant
+        .post(&format!("/v1/deliveries/{delivery}/retry"), &json!({}))
+        .await;
+    assert_eq!(answer.status, 409, "{:?}", answer.body);
+}

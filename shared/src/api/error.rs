@@ -104,7 +104,7 @@ impl From<AppError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "conflict", "it already exists")
             }
             AppError::Store(StoreError::Unavailable(source)) => {
-                tracing::error!(error = %source, "store unavailable");
+                tracing::error!(error = %crate::telemetry::chain(&*source), "store unavailable");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
@@ -112,11 +112,19 @@ impl From<AppError> for ApiError {
                 )
             }
             AppError::Queue(err) => {
-                tracing::error!(error = %err, source = ?std::error::Error::source(&err).map(|s| s.to_string()), "queue unavailable");
+                tracing::error!(error = %crate::telemetry::chain(&err), "queue unavailable");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
                     "the queue is unavailable, nothing was accepted; try again shortly",
+                )
+            }
+            AppError::Store(err @ StoreError::Internal(_)) => {
+                tracing::error!(error = %crate::telemetry::chain(&err), "store request failed");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
                 )
             }
             AppError::Store(err @ StoreError::Corrupt(_)) => {

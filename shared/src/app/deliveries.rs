@@ -77,10 +77,15 @@ impl Deliveries {
             .get(tenant, &delivery_id(id)?)
             .await?
             .ok_or(AppError::NotFound("delivery"))?;
+        // Only a missing integration is a conflict: a store error is an
+        // outage (503) or a bug (500), as everywhere else.
         self.own_integration(tenant, delivery.integration_id.as_str())
             .await
-            .map_err(|_| {
-                AppError::Conflict("the delivery's integration no longer exists".into())
+            .map_err(|e| match e {
+                AppError::NotFound(_) => {
+                    AppError::Conflict("the delivery's integration no longer exists".into())
+                }
+                other => other,
             })?;
         let seen = delivery.attempts;
         let (delivery, message) = self.requeue(delivery).await?;

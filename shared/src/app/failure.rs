@@ -46,10 +46,10 @@ pub async fn record_dead_letter(
     let reason = format!("could not be processed, moved to the dead-letter queue: {error}");
     match fail_without_attempt(log, job, &reason, now).await {
         Ok(()) => {
-            tracing::error!(delivery_id = %job.delivery_id, error = %error, "delivery dead-lettered")
+            tracing::error!(delivery_id = %job.delivery_id, error = %crate::telemetry::chain(error), "delivery dead-lettered")
         }
         Err(e) => {
-            tracing::error!(delivery_id = %job.delivery_id, error = %error, log_error = %e, "delivery dead-lettered and could not be marked failed")
+            tracing::error!(delivery_id = %job.delivery_id, error = %crate::telemetry::chain(error), log_error = %crate::telemetry::chain(&e), "delivery dead-lettered and could not be marked failed")
         }
     }
 }

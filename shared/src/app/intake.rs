@@ -176,7 +176,7 @@ impl Intake {
             .filter(|(_, o)| **o == InsertOutcome::New)
             .map(|(e, _)| self.events.remove(tenant, &e.id, token));
         if let Err(err) = try_join_all(undo).await {
-            tracing::warn!(error = %err, "could not undo the inserts of a refused intake");
+            tracing::warn!(error = %crate::telemetry::chain(&err), "could not undo the inserts of a refused intake");
         }
     }
 }

@@ -1,8 +1,10 @@
 //! The stores on one DynamoDB table (single-table design, see [`keys`]).
 //!
 //! Each store owns a client (built once per cold start) and the table name.
-//! SDK errors become [`StoreError::Unavailable`] with the SDK error as source;
-//! items that do not map back to the domain become [`StoreError::Corrupt`].
+//! SDK errors become [`StoreError::Unavailable`] with the SDK error as source
+//! (an outage: 503); a request the SDK refuses to build or a value that does
+//! not serialize becomes [`StoreError::Internal`] (a bug: 500); items that
+//! do not map back to the domain become [`StoreError::Corrupt`].
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -44,7 +46,7 @@ where
 pub(crate) struct Unstorable(#[source] serde_dynamo::Error);
 
 pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
-    serde_dynamo::to_item(value).map_err(|e| unavailable(Unstorable(e)))
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Internal(Box::new(Unstorable(e))))
 }
 
 pub(crate) fn from_item<T: DeserializeOwned>(item: Item, what: &str) -> Result<T, StoreError> {
@@ -52,7 +54,8 @@ pub(crate) fn from_item<T: DeserializeOwned>(item: Item, what: &str) -> Result<T
 }
 
 pub(crate) fn to_attribute<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
-    serde_dynamo::to_attribute_value(value).map_err(|e| unavailable(Unstorable(e)))
+    serde_dynamo::to_attribute_value(value)
+        .map_err(|e| StoreError::Internal(Box::new(Unstorable(e))))
 }
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
@@ -80,7 +83,7 @@ pub(crate) fn string_attr<'a>(
 
 /// A request the SDK builders refused (a required field left out: a bug).
 pub(crate) fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    unavailable(err)
+    StoreError::Internal(Box::new(err))
 }
 
 /// Whether a request failed only because its condition expression did not hold.
@@ -151,5 +154,36 @@ pub(crate) async fn create_all(
                 unavailable(err)
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_that_do_not_serialize_and_refused_builders_are_bugs_not_outages() {
+        // A number is not an item: serde_dynamo refuses it.
+        let err = to_item(&42u32).unwrap_err();
+        assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+        // A Put without its table name: the builder refuses it.
+        let err = aws_sdk_dynamodb::types::Put::builder()
+            .build()
+            .map_err(build_error)
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+        assert!(
+            crate::telemetry::chain(&err)
+                .to_string()
+                .contains("table_name"),
+            "{}",
+            crate::telemetry::chain(&err)
+        );
+        // AND the API answers a bug with 500, an outage with 503
+        let api = crate::api::error::ApiError::from(crate::app::AppError::from(err));
+        assert_eq!(api.status, http::StatusCode::INTERNAL_SERVER_ERROR);
+        let outage = unavailable(std::io::Error::other("connection refused"));
+        let api = crate::api::error::ApiError::from(crate::app::AppError::from(outage));
+        assert_eq!(api.status, http::StatusCode::SERVICE_UNAVAILABLE);
     }
 }
