@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok((events, batch)) = event_intake::parse_events(data) else {
+    let Ok((events, batch)) = chathooks::domain::intake_body::parse_events(data) else {
         return;
     };
     assert!(!events.is_empty() && (batch || events.len() == 1));
@@ -15,9 +15,9 @@ fuzz_target!(|data: &[u8]| {
         serde_json::to_value(&events[0]).expect("an accepted event serializes")
     };
     let bytes = serde_json::to_vec(&again).expect("serializes");
-    let (reparsed, batch_again) = match event_intake::parse_events(&bytes) {
+    let (reparsed, batch_again) = match chathooks::domain::intake_body::parse_events(&bytes) {
         Ok(parsed) => parsed,
-        Err(e) => panic!("accepted events no longer parse: {}: {again}", e.message),
+        Err(e) => panic!("accepted events no longer parse: {e}: {again}"),
     };
     assert_eq!(batch_again, batch);
     assert_eq!(reparsed, events);

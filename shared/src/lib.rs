@@ -8,13 +8,19 @@
 //! - [`app`]: application services the four Lambda functions call.
 //! - [`api`]: the HTTP error model and request helpers shared by the two HTTP functions.
 //! - [`config`], [`telemetry`]: read once at cold start.
+//!
+//! The `runtime` feature (default) holds everything that needs the AWS SDK,
+//! the Lambda runtime or the HTTP client: the real adapters, the request
+//! helpers of [`api`], [`consumer`], [`wiring`] and the log subscriber.
 pub mod adapters;
 pub mod api;
 pub mod app;
 pub mod config;
+#[cfg(feature = "runtime")]
 pub mod consumer;
 pub mod domain;
 pub mod formats;
 pub mod ports;
 pub mod telemetry;
+#[cfg(feature = "runtime")]
 pub mod wiring;

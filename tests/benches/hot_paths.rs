@@ -82,14 +82,16 @@ fn intake(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("one_event_parse_validate_plan_5_integrations", |b| {
         b.iter(|| {
-            let (events, _) = event_intake::parse_events(black_box(&one)).expect("valid");
+            let (events, _) =
+                chathooks::domain::intake_body::parse_events(black_box(&one)).expect("valid");
             plan(&tenant, &events[0], &integrations, chrono::Utc::now())
         })
     });
     group.throughput(Throughput::Elements(100));
     group.bench_function("batch_100_parse_validate_plan_5_integrations", |b| {
         b.iter(|| {
-            let (events, _) = event_intake::parse_events(black_box(&batch)).expect("valid");
+            let (events, _) =
+                chathooks::domain::intake_body::parse_events(black_box(&batch)).expect("valid");
             events
                 .iter()
                 .map(|e| plan(&tenant, e, &integrations, chrono::Utc::now()).len())
@@ -104,7 +106,8 @@ fn intake(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("one_event_all_cpu_1_integration", |b| {
         b.iter(|| {
-            let (events, _) = event_intake::parse_events(black_box(&one)).expect("valid");
+            let (events, _) =
+                chathooks::domain::intake_body::parse_events(black_box(&one)).expect("valid");
             intake_cpu(&tenant, &events, one_integration)
         })
     });
@@ -116,14 +119,16 @@ fn intake(c: &mut Criterion) {
     .expect("json");
     group.bench_function("one_message_event_all_cpu_1_integration", |b| {
         b.iter(|| {
-            let (events, _) = event_intake::parse_events(black_box(&message)).expect("valid");
+            let (events, _) =
+                chathooks::domain::intake_body::parse_events(black_box(&message)).expect("valid");
             intake_cpu(&tenant, &events, one_integration)
         })
     });
     group.throughput(Throughput::Elements(100));
     group.bench_function("batch_100_all_cpu_1_integration", |b| {
         b.iter(|| {
-            let (events, _) = event_intake::parse_events(black_box(&batch)).expect("valid");
+            let (events, _) =
+                chathooks::domain::intake_body::parse_events(black_box(&batch)).expect("valid");
             intake_cpu(&tenant, &events, one_integration)
         })
     });

@@ -1,12 +1,10 @@
 //! `{"error": {"code", "message", "field"?}}` with a fitting 4xx; a 5xx logs
 //! its detail and answers a generic body.
 use http::StatusCode;
-use lambda_http::{Body, Response};
-
-use super::schema::{ErrorBody, ErrorDetail};
 
 use crate::app::AppError;
 use crate::domain::ValidationError;
+use crate::domain::intake_body::BodyError;
 use crate::ports::StoreError;
 
 #[derive(Debug)]
@@ -55,7 +53,9 @@ impl ApiError {
         )
     }
 
-    pub fn into_response(self) -> Response<Body> {
+    #[cfg(feature = "runtime")]
+    pub fn into_response(self) -> lambda_http::Response<lambda_http::Body> {
+        use super::schema::{ErrorBody, ErrorDetail};
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code.to_string(),
@@ -74,6 +74,23 @@ impl From<ValidationError> for ApiError {
             code: "invalid_request",
             message: e.to_string(),
             field: e.field,
+        }
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::Invalid(v) => v.into(),
+            BodyError::TooLarge { index, .. } => {
+                let mut err = Self::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    e.to_string(),
+                );
+                err.field = index.map(|i| format!("events[{i}]"));
+                err
+            }
         }
     }
 }

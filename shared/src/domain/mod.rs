@@ -3,6 +3,7 @@ pub mod catalogue;
 pub mod delivery;
 pub mod event;
 pub mod ids;
+pub mod intake_body;
 pub mod integration;
 pub mod message;
 pub mod retry;

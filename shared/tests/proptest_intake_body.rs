@@ -1,7 +1,7 @@
 //! Property tests of the intake's body parser (`POST /v1/events`): arbitrary
 //! bytes never panic it; an accepted body's events serialize back into a body
 //! that parses to the same events (one object, or `{"events": [...]}`).
-use event_intake::parse_events;
+use chathooks::domain::intake_body::parse_events;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -78,7 +78,7 @@ proptest! {
         };
         let bytes = serde_json::to_vec(&again).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let (reparsed, batch_again) = parse_events(&bytes)
-            .map_err(|e| TestCaseError::fail(format!("{again} no longer parses: {}", e.message)))?;
+            .map_err(|e| TestCaseError::fail(format!("{again} no longer parses: {e}")))?;
         prop_assert_eq!(batch_again, batch);
         prop_assert_eq!(reparsed, events);
     }
