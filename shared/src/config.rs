@@ -24,6 +24,9 @@ pub struct Config {
     pub retry_queue_url: String,
     /// SHA-256 (hex) of `CHATHOOKS_ADMIN_KEY`; the key itself is not kept.
     pub admin_key_hash: Option<String>,
+    /// The admin key being rotated out, accepted beside the current one
+    /// (`CHATHOOKS_ADMIN_KEY_PREVIOUS`), as a hash.
+    pub previous_admin_key_hash: Option<String>,
     /// `CHATHOOKS_ALLOW_PRIVATE_TARGETS` (default false): switches the SSRF guard off.
     pub allow_private_targets: bool,
     /// `CHATHOOKS_ALLOW_HTTP` (default false): plain-http target URLs.
@@ -175,6 +178,8 @@ impl Config {
             delivery_queue_url: required(env, "CHATHOOKS_DELIVERY_QUEUE_URL")?,
             retry_queue_url: required(env, "CHATHOOKS_RETRY_QUEUE_URL")?,
             admin_key_hash: var(env, "CHATHOOKS_ADMIN_KEY").map(|k| sha256_hex(k.as_bytes())),
+            previous_admin_key_hash: var(env, "CHATHOOKS_ADMIN_KEY_PREVIOUS")
+                .map(|k| sha256_hex(k.as_bytes())),
             allow_private_targets: flag(env, "CHATHOOKS_ALLOW_PRIVATE_TARGETS")?,
             allow_http: flag(env, "CHATHOOKS_ALLOW_HTTP")?,
             retention: chrono::Duration::days(number(env, "CHATHOOKS_RETENTION_DAYS", 30)? as i64),

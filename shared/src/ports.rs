@@ -6,14 +6,16 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::domain::api_key::ApiKey;
 use crate::domain::catalogue::EventType;
 pub use crate::domain::delivery::SendOutcome;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, ErrorKind};
 use crate::domain::event::Event;
-use crate::domain::ids::{DeliveryId, EventId, IntegrationId, PortalSessionId, TenantId};
+use crate::domain::ids::{ApiKeyId, DeliveryId, EventId, IntegrationId, PortalSessionId, TenantId};
 use crate::domain::integration::Integration;
 use crate::domain::message::QueueMessage;
 use crate::domain::target_url::TargetUrl;
+use crate::domain::tenant::TenantStatus;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -44,18 +46,105 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tenant {
     pub id: TenantId,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    pub status: TenantStatus,
+}
+
+/// An API key item as the lookup by hash finds it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredKey {
+    /// A key with its id, name and dates.
+    Named(ApiKey),
+    /// A key stored before keys had names: only its tenant is known; the
+    /// first request with it adopts it as a named key (`adopt_key`).
+    Unnamed(TenantId),
+}
+
+impl StoredKey {
+    pub fn tenant(&self) -> &TenantId {
+        match self {
+            Self::Named(key) => &key.tenant_id,
+            Self::Unnamed(tenant) => tenant,
+        }
+    }
+}
+
+/// What revoking a key did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    Revoked,
+    /// The tenant has no such key.
+    NotFound,
+    /// It is the tenant's last key: kept.
+    LastKey,
+}
+
+/// What adding a key did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    Added,
+    /// The tenant already holds `MAX_KEYS_PER_TENANT` keys.
+    TooMany,
+    /// The tenant is not active (suspended, being deleted or gone).
+    TenantNotActive,
+}
+
+/// How far one purge step got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeProgress {
+    /// Items deleted by this step.
+    pub deleted: usize,
+    /// Nothing of the tenant remains, the tenant item included.
+    pub done: bool,
 }
 
 #[async_trait]
 pub trait TenantStore: Send + Sync {
-    /// Store a tenant and the hash of its first API key.
-    async fn create(&self, tenant: &Tenant, key_hash: &str) -> Result<(), StoreError>;
-    async fn tenant_by_key_hash(&self, key_hash: &str) -> Result<Option<TenantId>, StoreError>;
+    /// Store a tenant and its first API key (under the key's SHA-256 hex).
+    async fn create(
+        &self,
+        tenant: &Tenant,
+        first_key: &ApiKey,
+        key_hash: &str,
+    ) -> Result<(), StoreError>;
+    /// The key a hash names, read strongly so a revocation counts at once;
+    /// expired keys are returned (the caller checks).
+    async fn key_by_hash(&self, key_hash: &str) -> Result<Option<StoredKey>, StoreError>;
+    /// Give an unnamed key (`StoredKey::Unnamed`) its id, name and dates and
+    /// list it with the tenant's keys; nothing when it already has them.
+    async fn adopt_key(&self, key: &ApiKey, key_hash: &str) -> Result<(), StoreError>;
+    /// Record a use of the key at `at`, unless one was recorded less than a
+    /// minute before (a conditional write: concurrent requests write once).
+    async fn touch_key(&self, key_hash: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The tenant, read strongly.
+    async fn get(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
+    /// Every tenant, oldest first.
+    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page<Tenant>, StoreError>;
+    /// Suspend or reactivate; `None` when there is no such tenant. A tenant
+    /// being deleted stays so (its status is answered unchanged).
+    async fn set_suspended(
+        &self,
+        id: &TenantId,
+        suspended: bool,
+    ) -> Result<Option<TenantStatus>, StoreError>;
+    /// Add a key to an active tenant holding fewer than `max` keys.
+    async fn add_key(&self, key: &ApiKey, key_hash: &str, max: usize) -> Result<Added, StoreError>;
+    /// The tenant's named keys, oldest first.
+    async fn list_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError>;
+    /// Revoke one of the tenant's keys, unless it is its last.
+    async fn revoke_key(&self, tenant: &TenantId, id: &ApiKeyId) -> Result<Revoked, StoreError>;
+    /// Mark the tenant as being deleted (its keys stop at once); `false`
+    /// when there is no such tenant.
+    async fn mark_deleting(&self, id: &TenantId) -> Result<bool, StoreError>;
+    /// One bounded step of purging a tenant marked as being deleted: it
+    /// continues where the last step stopped (kept in the store, so a step
+    /// cut short by a timeout loses nothing) and removes the tenant item
+    /// itself once nothing else of it remains.
+    async fn purge_step(&self, id: &TenantId) -> Result<PurgeProgress, StoreError>;
 }
 
 #[async_trait]

@@ -102,6 +102,7 @@ impl Wiring {
             retry_queue: self.retry_queue.clone(),
             sender,
             clock: Arc::new(SystemClock),
+            tenants: self.stores.tenants.clone(),
             settings: DispatchSettings {
                 disable_after: self.config.disable_after,
                 retry_after_cap: self.config.retry_after_cap,

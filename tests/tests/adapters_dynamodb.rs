@@ -87,41 +87,56 @@ fn pick(deliveries: &[Delivery], positions: &[usize]) -> Vec<DeliveryId> {
         .collect()
 }
 
+/// A tenant named `name` and its first key record.
+fn tenant_and_key(name: &str) -> (Tenant, chathooks::domain::api_key::ApiKey) {
+    let tenant = Tenant {
+        id: TenantId::generate(),
+        name: name.into(),
+        created_at: t0(),
+        status: chathooks::domain::tenant::TenantStatus::Active,
+    };
+    let key = chathooks::domain::api_key::ApiKey {
+        id: chathooks::domain::ids::ApiKeyId::generate(),
+        tenant_id: tenant.id.clone(),
+        name: "default".into(),
+        prefix: "chk_12345678".into(),
+        created_at: t0(),
+        expires_at: None,
+        last_used_at: None,
+    };
+    (tenant, key)
+}
+
 #[tokio::test]
 async fn tenants_are_found_by_key_hash_and_a_reused_key_is_rejected() {
     let (client, table) = fresh_table().await.unwrap();
     let store = DynamoDbTenantStore::new(client, table);
-    let tenant = Tenant {
-        id: TenantId::generate(),
-        name: "Acme".into(),
-        created_at: t0(),
-    };
+    let (tenant, key) = tenant_and_key("Acme");
+    let owner = |k: Option<chathooks::ports::StoredKey>| k.map(|k| k.tenant().clone());
 
     // GIVEN a tenant created with a key hash
-    store.create(&tenant, "aa11").await.unwrap();
+    store.create(&tenant, &key, "aa11").await.unwrap();
 
     // THEN the hash finds it and an unknown hash finds nothing
     assert_eq!(
-        store.tenant_by_key_hash("aa11").await.unwrap(),
+        owner(store.key_by_hash("aa11").await.unwrap()),
         Some(tenant.id.clone())
     );
-    assert_eq!(store.tenant_by_key_hash("bb22").await.unwrap(), None);
+    assert_eq!(store.key_by_hash("bb22").await.unwrap(), None);
+    assert_eq!(store.get(&tenant.id).await.unwrap(), Some(tenant.clone()));
 
     // AND a second tenant with the same key hash is refused, and writes nothing
-    let other = Tenant {
-        id: TenantId::generate(),
-        name: "Other".into(),
-        created_at: t0(),
-    };
-    let err = store.create(&other, "aa11").await.unwrap_err();
+    let (other, other_key) = tenant_and_key("Other");
+    let err = store.create(&other, &other_key, "aa11").await.unwrap_err();
     assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
+    assert_eq!(store.get(&other.id).await.unwrap(), None);
     assert_eq!(
-        store.tenant_by_key_hash("aa11").await.unwrap(),
+        owner(store.key_by_hash("aa11").await.unwrap()),
         Some(tenant.id)
     );
-    store.create(&other, "cc33").await.unwrap();
+    store.create(&other, &other_key, "cc33").await.unwrap();
     assert_eq!(
-        store.tenant_by_key_hash("cc33").await.unwrap(),
+        owner(store.key_by_hash("cc33").await.unwrap()),
         Some(other.id)
     );
 }

@@ -3,7 +3,7 @@ use chathooks::api::*;
 use chathooks::app::auth::{is_admin, tenant_for_key};
 use chathooks::app::caller::{Caller, identify};
 use chathooks::app::integrations::{IntegrationView, test_send};
-use chathooks::app::{AppError, catalogue, preview, rocketchat_settings, stats, tenants};
+use chathooks::app::{AppError, api_keys, catalogue, preview, rocketchat_settings, stats, tenants};
 use chathooks::domain::ValidationError;
 use chathooks::domain::delivery::DeliveryStatus;
 use chathooks::domain::ids::TenantId;
@@ -20,12 +20,20 @@ use chathooks::app::preview::PreviewRequest;
 
 type Answer = Result<Response<Body>, ApiError>;
 
+/// How long one `DELETE /v1/tenants/{id}` purges before answering 202 (the
+/// function's timeout is 30 s, API Gateway's 29 s).
+const TENANT_DELETE_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
 pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &Request) -> Answer {
     // The caller, resolved once; the route's rule decides what it may do.
     let caller = match route.auth {
         Auth::None => None,
         Auth::Admin => {
-            if !is_admin(api.admin_key_hash.as_deref(), authorization(req)) {
+            let accepted: Vec<&str> = [&api.admin_key_hash, &api.previous_admin_key_hash]
+                .into_iter()
+                .filter_map(|h| h.as_deref())
+                .collect();
+            if !is_admin(&accepted, authorization(req)) {
                 return Err(ApiError::unauthorized());
             }
             None
@@ -95,6 +103,50 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
         CreateTenant => {
             let created = tenants::create(&*api.stores.tenants, json_body(req)?).await?;
             Ok(json_response(StatusCode::CREATED, &created))
+        }
+        ListTenants => {
+            let q = query(req);
+            let page = tenants::list(
+                &*api.stores.tenants,
+                q.get("cursor").map(String::as_str),
+                limit(&q)?.unwrap_or(50),
+            )
+            .await?;
+            Ok(json_response(StatusCode::OK, &page))
+        }
+        GetTenant => {
+            let view = tenants::get(&*api.stores.tenants, id).await?;
+            Ok(json_response(StatusCode::OK, &view))
+        }
+        UpdateTenant => {
+            let view = tenants::patch(&*api.stores.tenants, id, json_body(req)?).await?;
+            Ok(json_response(StatusCode::OK, &view))
+        }
+        DeleteTenant => {
+            match tenants::delete(&*api.stores.tenants, id, TENANT_DELETE_BUDGET).await? {
+                tenants::Deletion::Done => Ok(no_content()),
+                tenants::Deletion::InProgress(progress) => {
+                    Ok(json_response(StatusCode::ACCEPTED, &progress))
+                }
+            }
+        }
+        CreateApiKey => {
+            let created = api_keys::create(
+                &*api.stores.tenants,
+                t()?,
+                json_body(req)?,
+                chrono::Utc::now(),
+            )
+            .await?;
+            Ok(json_response(StatusCode::CREATED, &created))
+        }
+        ListApiKeys => {
+            let keys = api_keys::list(&*api.stores.tenants, t()?).await?;
+            Ok(json_response(StatusCode::OK, &keys))
+        }
+        RevokeApiKey => {
+            api_keys::revoke(&*api.stores.tenants, t()?, id).await?;
+            Ok(no_content())
         }
         CreateIntegration => {
             let created = api.integrations.create(t()?, json_body(req)?).await?;

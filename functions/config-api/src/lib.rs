@@ -27,6 +27,8 @@ pub struct ConfigApi {
     pub sender: Arc<dyn WebhookSender>,
     /// SHA-256 of the admin key; `None` disables tenant creation.
     pub admin_key_hash: Option<String>,
+    /// SHA-256 of the admin key being rotated out, accepted beside it.
+    pub previous_admin_key_hash: Option<String>,
     pub portal: Portal,
     /// The API's public base URL, when configured (else derived per request).
     pub public_url: Option<String>,
@@ -57,6 +59,7 @@ pub fn init_with(w: &chathooks::wiring::Wiring) -> ConfigApi {
         integrations: w.integrations(),
         deliveries: w.deliveries(),
         admin_key_hash: w.config.admin_key_hash.clone(),
+        previous_admin_key_hash: w.config.previous_admin_key_hash.clone(),
         portal: w.portal(),
         public_url: w.config.public_url.clone(),
         portal_frame_ancestors: w.config.portal_frame_ancestors.clone(),

@@ -146,21 +146,35 @@ pub fn document() -> Value {
                 error_response("missing or invalid key, or an expired or revoked portal token"),
             );
         }
+        const SUSPENDED: &str = "`tenant_suspended`: the tenant is suspended";
         match route.auth {
             // The intake knows no portal token: it answers 401 to one.
             Auth::Tenant(Access::ApiKeyOnly) if route.served_by == ServedBy::ConfigApi => {
                 answers.insert(
                     "403".into(),
-                    error_response("`forbidden`: a portal token cannot do this"),
+                    error_response(&format!(
+                        "`forbidden`: a portal token cannot do this; {SUSPENDED}"
+                    )),
                 );
             }
             Auth::Tenant(Access::Write) => {
                 answers.insert(
                     "403".into(),
-                    error_response("`read_only`: the portal token is read-only"),
+                    error_response(&format!(
+                        "`read_only`: the portal token is read-only; {SUSPENDED}"
+                    )),
                 );
             }
+            Auth::Tenant(_) | Auth::RocketChat => {
+                answers.insert("403".into(), error_response(SUSPENDED));
+            }
             _ => {}
+        }
+        if route.id == crate::routes::RouteId::DeleteTenant {
+            answers.insert(
+                "204".into(),
+                json!({"description": "deleted: nothing of the tenant remains"}),
+            );
         }
         if route.pattern.contains('{') {
             answers.insert(

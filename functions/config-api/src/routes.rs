@@ -1,5 +1,6 @@
 //! The config API's routes: one table drives both request routing and the
 //! OpenAPI document, so a route cannot exist without being described.
+use chathooks::app::api_keys::{ApiKeyList, CreatedApiKey, NewApiKey};
 use chathooks::app::caller::Access;
 use chathooks::app::catalogue::{EventTypeList, EventTypeSamples};
 use chathooks::app::deliveries::DeliveryDetail;
@@ -10,7 +11,9 @@ use chathooks::app::portal::{CreatedPortalSession, NewPortalSession, SessionView
 use chathooks::app::preview::{Preview, PreviewRequest};
 use chathooks::app::rocketchat_settings::LivechatWebhookSettings;
 use chathooks::app::stats::IntegrationStats;
-use chathooks::app::tenants::{CreatedTenant, NewTenant};
+use chathooks::app::tenants::{
+    CreatedTenant, DeletionInProgress, NewTenant, TenantPage, TenantPatch, TenantView,
+};
 use chathooks::domain::catalogue::EventType;
 use chathooks::domain::delivery::{Delivery, DeliveryStatus};
 use http::Method;
@@ -25,6 +28,13 @@ use crate::bodies::{
 pub enum RouteId {
     OpenApi,
     CreateTenant,
+    ListTenants,
+    GetTenant,
+    UpdateTenant,
+    DeleteTenant,
+    CreateApiKey,
+    ListApiKeys,
+    RevokeApiKey,
     CreateIntegration,
     ListIntegrations,
     GetIntegration,
@@ -211,6 +221,13 @@ macro_rules! route {
 pub const ROUTES: &[Route] = &[
     route!(GET "/openapi.json" => OpenApi, PUBLIC, "This OpenAPI description", NONE, 200 NONE, &[]),
     route!(POST "/v1/tenants" => CreateTenant, ADMIN, "Create a tenant and its API key (shown once)", body::<NewTenant>(), 201 body::<CreatedTenant>(), &[]),
+    route!(GET "/v1/tenants" => ListTenants, ADMIN, "List the tenants, oldest first", NONE, 200 body::<TenantPage>(), LIST_QUERY),
+    route!(GET "/v1/tenants/{id}" => GetTenant, ADMIN, "Read a tenant and its status", NONE, 200 body::<TenantView>(), &[]),
+    route!(PATCH "/v1/tenants/{id}" => UpdateTenant, ADMIN, "Suspend a tenant ({\"suspended\": true}: its keys answer 403, its events are refused, its pending deliveries stop) or lift the suspension", body::<TenantPatch>(), 200 body::<TenantView>(), &[]),
+    route!(DELETE "/v1/tenants/{id}" => DeleteTenant, ADMIN, "Delete a tenant and purge everything it owns: 204 once done; 202 when the purge continues on the next call (call again)", NONE, 202 body::<DeletionInProgress>(), &[]),
+    route!(POST "/v1/api-keys" => CreateApiKey, API_KEY, "Create an API key (shown once) with a name and an optional expiry", body::<NewApiKey>(), 201 body::<CreatedApiKey>(), &[]),
+    route!(GET "/v1/api-keys" => ListApiKeys, API_KEY, "The tenant's API keys: name, prefix, dates, last use (never the keys)", NONE, 200 body::<ApiKeyList>(), &[]),
+    route!(DELETE "/v1/api-keys/{id}" => RevokeApiKey, API_KEY, "Revoke an API key: refused from the next request on (the tenant's last key cannot be: 409)", NONE, 204 NONE, &[]),
     route!(POST "/v1/integrations" => CreateIntegration, WRITE, "Create an integration; its secret is shown once", body::<NewIntegration>(), 201 body::<CreatedIntegration>(), &[]),
     route!(GET "/v1/integrations" => ListIntegrations, READ, "List the tenant's integrations", NONE, 200 body::<IntegrationPage>(), LIST_QUERY),
     route!(GET "/v1/integrations/{id}" => GetIntegration, READ, "Read an integration", NONE, 200 body::<IntegrationView>(), &[]),
@@ -322,7 +339,9 @@ mod tests {
             if route.method != Method::GET {
                 assert_ne!(access, Access::Read, "{what} changes something");
             }
-            if route.pattern.starts_with("/v1/portal/sessions") || route.id == RouteId::IngestEvents
+            if route.pattern.starts_with("/v1/portal/sessions")
+                || route.pattern.starts_with("/v1/api-keys")
+                || route.id == RouteId::IngestEvents
             {
                 assert_eq!(access, Access::ApiKeyOnly, "{what}");
             }
@@ -334,6 +353,14 @@ mod tests {
         assert_eq!(access(RouteId::GetPortalSession), READ);
         assert_eq!(access(RouteId::IntegrationStats), READ);
         assert_eq!(access(RouteId::CreateTenant), ADMIN);
+        for admin in [
+            RouteId::ListTenants,
+            RouteId::GetTenant,
+            RouteId::UpdateTenant,
+            RouteId::DeleteTenant,
+        ] {
+            assert_eq!(access(admin), ADMIN);
+        }
         assert_eq!(access(RouteId::SetRocketchatSettings), ROCKETCHAT);
         assert_eq!(access(RouteId::PortalPage), PUBLIC);
     }

@@ -18,22 +18,195 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[derive(Default)]
 pub struct MemoryTenantStore {
-    keys: Mutex<HashMap<String, TenantId>>,
+    tenants: Mutex<BTreeMap<TenantId, Tenant>>,
+    /// Keys by hash.
+    keys: Mutex<HashMap<String, StoredKey>>,
+    /// Conditional writes of `last_used_at` made (`touch_key`).
+    pub touches: AtomicUsize,
+}
+
+impl MemoryTenantStore {
+    /// Store a key the way keys were stored before they had names.
+    pub fn insert_unnamed_key(&self, tenant: &TenantId, key_hash: &str) {
+        lock(&self.keys).insert(key_hash.into(), StoredKey::Unnamed(tenant.clone()));
+    }
+
+    fn count_named(&self, tenant: &TenantId) -> usize {
+        lock(&self.keys)
+            .values()
+            .filter(|k| matches!(k, StoredKey::Named(key) if &key.tenant_id == tenant))
+            .count()
+    }
 }
 
 #[async_trait]
 impl TenantStore for MemoryTenantStore {
-    async fn create(&self, tenant: &Tenant, key_hash: &str) -> Result<(), StoreError> {
+    async fn create(
+        &self,
+        tenant: &Tenant,
+        first_key: &crate::domain::api_key::ApiKey,
+        key_hash: &str,
+    ) -> Result<(), StoreError> {
+        let mut keys = lock(&self.keys);
+        let mut tenants = lock(&self.tenants);
+        if keys.contains_key(key_hash) || tenants.contains_key(&tenant.id) {
+            return Err(StoreError::AlreadyExists);
+        }
+        keys.insert(key_hash.to_string(), StoredKey::Named(first_key.clone()));
+        tenants.insert(tenant.id.clone(), tenant.clone());
+        Ok(())
+    }
+
+    async fn key_by_hash(&self, key_hash: &str) -> Result<Option<StoredKey>, StoreError> {
+        Ok(lock(&self.keys).get(key_hash).cloned())
+    }
+
+    async fn adopt_key(
+        &self,
+        key: &crate::domain::api_key::ApiKey,
+        key_hash: &str,
+    ) -> Result<(), StoreError> {
+        let mut keys = lock(&self.keys);
+        if let Some(stored @ StoredKey::Unnamed(_)) = keys.get_mut(key_hash) {
+            *stored = StoredKey::Named(key.clone());
+        }
+        Ok(())
+    }
+
+    async fn touch_key(&self, key_hash: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut keys = lock(&self.keys);
+        if let Some(StoredKey::Named(key)) = keys.get_mut(key_hash)
+            && key.needs_touch(at)
+        {
+            key.last_used_at = Some(at);
+            self.touches.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    async fn get(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        Ok(lock(&self.tenants).get(id).cloned())
+    }
+
+    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page<Tenant>, StoreError> {
+        let after = cursor
+            .map(|c| TenantId::parse(c).map_err(|_| StoreError::BadCursor))
+            .transpose()?;
+        let tenants = lock(&self.tenants);
+        let mut items: Vec<Tenant> = tenants
+            .values()
+            .filter(|t| after.as_ref().is_none_or(|a| &t.id > a))
+            .take(limit + 1)
+            .cloned()
+            .collect();
+        let next_cursor = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            items[limit - 1].id.to_string()
+        });
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn set_suspended(
+        &self,
+        id: &TenantId,
+        suspended: bool,
+    ) -> Result<Option<crate::domain::tenant::TenantStatus>, StoreError> {
+        use crate::domain::tenant::TenantStatus;
+        let mut tenants = lock(&self.tenants);
+        let Some(tenant) = tenants.get_mut(id) else {
+            return Ok(None);
+        };
+        if tenant.status != TenantStatus::Deleting {
+            tenant.status = if suspended {
+                TenantStatus::Suspended
+            } else {
+                TenantStatus::Active
+            };
+        }
+        Ok(Some(tenant.status))
+    }
+
+    async fn add_key(
+        &self,
+        key: &crate::domain::api_key::ApiKey,
+        key_hash: &str,
+        max: usize,
+    ) -> Result<Added, StoreError> {
+        let active = lock(&self.tenants)
+            .get(&key.tenant_id)
+            .is_some_and(|t| t.status == crate::domain::tenant::TenantStatus::Active);
+        if !active {
+            return Ok(Added::TenantNotActive);
+        }
+        if self.count_named(&key.tenant_id) >= max {
+            return Ok(Added::TooMany);
+        }
         let mut keys = lock(&self.keys);
         if keys.contains_key(key_hash) {
             return Err(StoreError::AlreadyExists);
         }
-        keys.insert(key_hash.to_string(), tenant.id.clone());
-        Ok(())
+        keys.insert(key_hash.to_string(), StoredKey::Named(key.clone()));
+        Ok(Added::Added)
     }
 
-    async fn tenant_by_key_hash(&self, key_hash: &str) -> Result<Option<TenantId>, StoreError> {
-        Ok(lock(&self.keys).get(key_hash).cloned())
+    async fn list_keys(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<crate::domain::api_key::ApiKey>, StoreError> {
+        let mut keys: Vec<_> = lock(&self.keys)
+            .values()
+            .filter_map(|k| match k {
+                StoredKey::Named(key) if &key.tenant_id == tenant => Some(key.clone()),
+                _ => None,
+            })
+            .collect();
+        keys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(keys)
+    }
+
+    async fn revoke_key(
+        &self,
+        tenant: &TenantId,
+        id: &crate::domain::ids::ApiKeyId,
+    ) -> Result<Revoked, StoreError> {
+        let count = self.count_named(tenant);
+        let mut keys = lock(&self.keys);
+        let Some(hash) = keys.iter().find_map(|(hash, k)| match k {
+            StoredKey::Named(key) if &key.tenant_id == tenant && &key.id == id => {
+                Some(hash.clone())
+            }
+            _ => None,
+        }) else {
+            return Ok(Revoked::NotFound);
+        };
+        if count <= 1 {
+            return Ok(Revoked::LastKey);
+        }
+        keys.remove(&hash);
+        Ok(Revoked::Revoked)
+    }
+
+    async fn mark_deleting(&self, id: &TenantId) -> Result<bool, StoreError> {
+        let mut tenants = lock(&self.tenants);
+        let Some(tenant) = tenants.get_mut(id) else {
+            return Ok(false);
+        };
+        tenant.status = crate::domain::tenant::TenantStatus::Deleting;
+        Ok(true)
+    }
+
+    async fn purge_step(&self, id: &TenantId) -> Result<PurgeProgress, StoreError> {
+        let mut keys = lock(&self.keys);
+        let before = keys.len();
+        keys.retain(|_, k| k.tenant() != id);
+        let mut deleted = before - keys.len();
+        if lock(&self.tenants).remove(id).is_some() {
+            deleted += 1;
+        }
+        Ok(PurgeProgress {
+            deleted,
+            done: true,
+        })
     }
 }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::borrow::Cow;
 
 use crate::domain::catalogue::EventType;
-use crate::domain::ids::{DeliveryId, EventId, IntegrationId, PortalSessionId, TenantId};
+use crate::domain::ids::{ApiKeyId, DeliveryId, EventId, IntegrationId, PortalSessionId, TenantId};
 use crate::domain::secret::WebhookSecret;
 use crate::domain::target_url::{MAX_URL_LEN, TargetUrl};
 
@@ -38,6 +38,10 @@ string_schema!(DeliveryId, "DeliveryId", {
 });
 string_schema!(PortalSessionId, "PortalSessionId", {
     "type": "string", "pattern": "^ps_[A-Za-z0-9_-]{1,64}$", "description": "a portal session id"
+});
+string_schema!(ApiKeyId, "ApiKeyId", {
+    "type": "string", "pattern": "^key_[A-Za-z0-9_-]{1,64}$",
+    "description": "an API key's id (not the key: that is shown only once)"
 });
 string_schema!(EventId, "EventId", {
     "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$",

@@ -3,7 +3,7 @@
 //! token (`chp_`), told apart by prefix. Each route states the [`Access`] it
 //! needs; [`Caller::allows`] is the one rule deciding it.
 use super::AppError;
-use super::auth::{bearer, tenant_for_key};
+use super::auth::{admit, bearer, tenant_for_key};
 use super::portal::{Portal, is_portal_token};
 use crate::domain::ids::TenantId;
 use crate::ports::{PortalSession, TenantStore};
@@ -68,7 +68,13 @@ pub async fn identify(
 ) -> Result<Caller, AppError> {
     match bearer(authorization) {
         Some(token) if is_portal_token(token) => {
-            portal.session_for_token(token).await.map(Caller::Portal)
+            let session = portal.session_for_token(token).await?;
+            // A suspended tenant's links answer 403; a deleted one's have ended.
+            match admit(tenants.get(&session.tenant_id).await?) {
+                Ok(_) => Ok(Caller::Portal(session)),
+                Err(AppError::Unauthorized) => Err(AppError::PortalLinkEnded),
+                Err(e) => Err(e),
+            }
         }
         other => tenant_for_key(tenants, other).await.map(Caller::ApiKey),
     }
@@ -78,9 +84,7 @@ pub async fn identify(
 mod tests {
     use super::*;
     use crate::adapters::memory::{ManualClock, MemoryPortalSessionStore, MemoryTenantStore};
-    use crate::app::auth::{key_hash, new_api_key};
     use crate::app::portal::NewPortalSession;
-    use crate::ports::Tenant;
     use chrono::Utc;
     use std::sync::Arc;
 
@@ -132,19 +136,7 @@ mod tests {
     #[tokio::test]
     async fn the_prefix_decides_how_a_token_is_checked() {
         let tenants = MemoryTenantStore::default();
-        let tenant = TenantId::generate();
-        let key = new_api_key();
-        tenants
-            .create(
-                &Tenant {
-                    id: tenant.clone(),
-                    name: "t".into(),
-                    created_at: Utc::now(),
-                },
-                &key_hash(&key),
-            )
-            .await
-            .unwrap();
+        let (tenant, key) = crate::app::auth::tests::tenant_with_key(&tenants).await;
         let portal = Portal {
             store: Arc::new(MemoryPortalSessionStore::default()),
             clock: Arc::new(ManualClock::at(Utc::now())),
@@ -180,6 +172,21 @@ mod tests {
         assert!(matches!(
             identify(&tenants, &portal, None).await,
             Err(AppError::Unauthorized)
+        ));
+        // a suspended tenant's portal link answers 403, a deleted one's has ended
+        let link = format!("Bearer {}", created.token);
+        tenants.set_suspended(&tenant, true).await.unwrap();
+        assert!(matches!(
+            identify(&tenants, &portal, Some(&link)).await,
+            Err(AppError::Forbidden {
+                code: "tenant_suspended",
+                ..
+            })
+        ));
+        tenants.mark_deleting(&tenant).await.unwrap();
+        assert!(matches!(
+            identify(&tenants, &portal, Some(&link)).await,
+            Err(AppError::PortalLinkEnded)
         ));
     }
 }

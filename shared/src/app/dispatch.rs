@@ -13,7 +13,7 @@ use crate::domain::integration::{Integration, deliverable};
 use crate::domain::message::{DeliveryJob, QueueMessage, ReceiveCount, RetryJob};
 use crate::ports::{
     Clock, DeliveryLog, EventStore, IntegrationStore, JobQueue, OutgoingMessage, SendOutcome,
-    StoredEvent, WebhookSender,
+    StoredEvent, TenantStore, WebhookSender,
 };
 
 #[derive(Debug, Clone)]
@@ -78,6 +78,8 @@ pub struct Dispatcher {
     pub sender: Arc<dyn WebhookSender>,
     pub clock: Arc<dyn Clock>,
     pub settings: DispatchSettings,
+    /// Read per job: a suspended tenant's deliveries stop with the reason.
+    pub tenants: Arc<dyn TenantStore>,
 }
 
 /// Seconds for an SQS delay: rounded up, capped at the hop size.
@@ -121,6 +123,13 @@ impl Dispatcher {
             .await?
         {
             return Ok(Outcome::StoodDown(reason));
+        }
+        if let Some(reason) =
+            super::tenants::delivery_refusal(&*self.tenants, &job.tenant_id).await?
+        {
+            return self
+                .fail_without_attempt(job, reason.to_string(), now)
+                .await;
         }
         let integration = match deliverable(integration) {
             Ok(i) => i,
@@ -362,6 +371,7 @@ mod tests {
             retry_queue: retry.clone(),
             sender: sender.clone(),
             clock: clock.clone(),
+            tenants: Arc::new(crate::adapters::memory::MemoryTenantStore::default()),
             settings: DispatchSettings {
                 disable_after: chrono::Duration::days(5),
                 retry_after_cap: Duration::from_secs(3600),

@@ -9,6 +9,7 @@ use crate::ports::{
     QueueError, StoreError, TenantStore,
 };
 
+pub mod api_keys;
 pub mod auth;
 pub mod batch_reads;
 pub mod cache;

@@ -88,6 +88,12 @@ prefixed_id!(
     "ps_"
 );
 
+prefixed_id!(
+    /// An API key: its public id (the key itself is a secret, kept as a hash).
+    ApiKeyId,
+    "key_"
+);
+
 impl DeliveryId {
     /// The delivery of `event` to `integration` always gets the same id, so an
     /// intake retried after a partial failure fans out the same deliveries

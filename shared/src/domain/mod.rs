@@ -1,4 +1,5 @@
 //! The domain: plain Rust with no AWS crate in it.
+pub mod api_key;
 pub mod catalogue;
 pub mod delivery;
 pub mod event;
@@ -12,6 +13,7 @@ pub mod secret;
 pub mod signing;
 pub mod ssrf;
 pub mod target_url;
+pub mod tenant;
 pub mod validation;
 
 pub use validation::ValidationError;
