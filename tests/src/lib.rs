@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod client;
 pub mod fixtures;
+pub mod iam;
 pub mod local;
 pub mod logs;
 pub mod moto;

@@ -54,6 +54,10 @@ pub struct LocalOptions {
     pub through_proxies: bool,
     /// Benchmark instruments (none by default).
     pub instruments: Instruments,
+    /// Check, when the stack is dropped, every AWS call each function made
+    /// against the IAM statements template.yaml grants it (`crate::iam`);
+    /// on by default: a call a role does not allow fails the test.
+    pub check_iam: bool,
 }
 
 /// Observes one emulated event-source invocation: the queue's logical id,
@@ -88,6 +92,7 @@ impl Default for LocalOptions {
             poll_wait_seconds: 1,
             through_proxies: false,
             instruments: Instruments::default(),
+            check_iam: true,
         }
     }
 }
@@ -118,6 +123,11 @@ pub struct LocalStack {
     pub config: Config,
     /// The proxies in front of moto, when `through_proxies` was set.
     pub proxies: Option<Proxies>,
+    /// Every AWS call of each function (its clients and its event-source
+    /// mapping), for the IAM check.
+    pub iam: crate::iam::IamRecorder,
+    /// The SQS clients of the event-source mappings, as the function's role.
+    esm_sqs: HashMap<String, aws_sdk_sqs::Client>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     /// The emulated event-source mappings' pollers (killable on their own).
@@ -154,15 +164,30 @@ impl LocalStack {
                 emulator.sqs.endpoint.clone(),
             ),
         };
-        let mut dynamodb_conf =
-            aws_sdk_dynamodb::config::Builder::from(&sdk_config(&dynamodb_endpoint).await);
-        let mut sqs_conf = aws_sdk_sqs::config::Builder::from(&sdk_config(&sqs_endpoint).await);
-        if let Some(interceptor) = &options.instruments.interceptor {
-            dynamodb_conf.push_interceptor(interceptor.clone());
-            sqs_conf.push_interceptor(interceptor.clone());
-        }
-        let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb_conf.build());
-        let sqs = aws_sdk_sqs::Client::from_conf(sqs_conf.build());
+        let (dynamodb_sdk, sqs_sdk) = (
+            sdk_config(&dynamodb_endpoint).await,
+            sdk_config(&sqs_endpoint).await,
+        );
+        let iam = crate::iam::IamRecorder::new();
+        // Clients as one function's role: the benchmark's interceptor, and
+        // the IAM recorder when `function` is named.
+        let clients_of = |function: Option<&str>| {
+            let mut dynamodb_conf = aws_sdk_dynamodb::config::Builder::from(&dynamodb_sdk);
+            let mut sqs_conf = aws_sdk_sqs::config::Builder::from(&sqs_sdk);
+            if let Some(interceptor) = &options.instruments.interceptor {
+                dynamodb_conf.push_interceptor(interceptor.clone());
+                sqs_conf.push_interceptor(interceptor.clone());
+            }
+            if let Some(function) = function {
+                dynamodb_conf.push_interceptor(iam.interceptor(function));
+                sqs_conf.push_interceptor(iam.interceptor(function));
+            }
+            (
+                aws_sdk_dynamodb::Client::from_conf(dynamodb_conf.build()),
+                aws_sdk_sqs::Client::from_conf(sqs_conf.build()),
+            )
+        };
+        let (dynamodb, sqs) = clients_of(None);
         let stack = provision(&dynamodb, &sqs, &unique_prefix("chathooks")).await?;
         let mut vars: HashMap<String, String> = stack
             .function_env_for(
@@ -178,13 +203,27 @@ impl LocalStack {
             .collect();
         vars.extend(options.settings.iter().cloned());
         let config = Config::from_lookup(&vars)?;
-        let wiring = Wiring::new(config.clone(), dynamodb.clone(), sqs.clone());
+        use crate::iam::{CONFIG_API, DISPATCHER, EVENT_INTAKE, RETRY_SCHEDULER};
+        // Each function with clients of its own, as each has its own role.
+        let wiring = |function: &str| {
+            let (dynamodb, sqs) = clients_of(Some(function));
+            Wiring::new(config.clone(), dynamodb, sqs)
+        };
         let functions = Arc::new(Functions {
-            config_api: config_api::init_with(&wiring),
-            event_intake: event_intake::init_with(&wiring),
-            dispatcher: dispatcher::init_with(&wiring),
-            retry_scheduler: retry_scheduler::init_with(&wiring),
+            config_api: config_api::init_with(&wiring(CONFIG_API)),
+            event_intake: event_intake::init_with(&wiring(EVENT_INTAKE)),
+            dispatcher: dispatcher::init_with(&wiring(DISPATCHER)),
+            retry_scheduler: retry_scheduler::init_with(&wiring(RETRY_SCHEDULER)),
         });
+        // Lambda's event-source mappings poll and delete with the role of
+        // the function they invoke.
+        let esm_sqs = HashMap::from([
+            ("DeliveryQueue".to_string(), clients_of(Some(DISPATCHER)).1),
+            (
+                "RetryQueue".to_string(),
+                clients_of(Some(RETRY_SCHEDULER)).1,
+            ),
+        ]);
         let (shutdown, _) = watch::channel(false);
         Ok(Self {
             emulator,
@@ -195,6 +234,8 @@ impl LocalStack {
             options,
             config,
             proxies,
+            iam,
+            esm_sqs,
             shutdown,
             tasks: Vec::new(),
             consumers: Vec::new(),
@@ -315,7 +356,14 @@ impl LocalStack {
                 timed
             }
         };
-        let sqs = self.sqs.clone();
+        let sqs = self
+            .stack
+            .queues
+            .iter()
+            .find(|(_, url)| **url == queue_url)
+            .and_then(|(id, _)| self.esm_sqs.get(id))
+            .unwrap_or(&self.sqs)
+            .clone();
         let visibility = self.options.visibility_timeout;
         let wait = self.options.poll_wait_seconds;
         let mut stop = self.shutdown.subscribe();
@@ -350,11 +398,34 @@ impl LocalStack {
     }
 }
 
+impl LocalStack {
+    /// The calls the functions made that the roles template.yaml grants
+    /// them do not allow (`Err`: the policies could not be expanded).
+    pub fn iam_denied(&self) -> Result<Vec<crate::iam::Call>, String> {
+        let policies = crate::iam::Policies::template()?.for_stack(&self.stack)?;
+        Ok(policies.denied(&self.iam.calls()))
+    }
+}
+
 impl Drop for LocalStack {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
         for task in self.tasks.iter().chain(&self.consumers) {
             task.abort();
+        }
+        if self.options.check_iam && !std::thread::panicking() {
+            match self.iam_denied() {
+                Ok(denied) if denied.is_empty() => {}
+                Ok(denied) => panic!(
+                    "calls the functions' IAM roles (template.yaml) do not allow:\n  {}",
+                    denied
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n  ")
+                ),
+                Err(e) => panic!("cannot check the functions' calls against their IAM roles: {e}"),
+            }
         }
     }
 }

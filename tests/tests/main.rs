@@ -22,6 +22,7 @@ mod engine_retries;
 mod events_samples;
 mod events_wellformed;
 mod formats_e2e;
+mod iam;
 mod outage;
 mod portal_api;
 mod provision;
