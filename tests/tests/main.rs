@@ -10,6 +10,7 @@ mod engine_common;
 
 mod adapters_dynamodb;
 mod adapters_sqs;
+mod api_keys;
 mod backbone;
 mod config_api;
 mod config_api_log;
@@ -29,3 +30,4 @@ mod provision;
 mod security_ssrf;
 mod security_tenants;
 mod soak;
+mod tenants_admin;

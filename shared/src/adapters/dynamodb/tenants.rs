@@ -30,6 +30,7 @@ use aws_sdk_dynamodb::types::{
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use std::collections::HashMap;
 
 use super::keys::{
@@ -49,6 +50,10 @@ pub const TENANTS_GSI1PK: &str = "TENANTS";
 pub const KEY_INDEX_PREFIX: &str = "K#";
 /// Items a purge step's Scan reads per page.
 const PURGE_PAGE: i32 = 500;
+/// Delivery partitions a purge step reads at once.
+const PARALLEL_READS: usize = 8;
+/// BatchWriteItem requests a purge step makes at once.
+const PARALLEL_WRITES: usize = 4;
 /// BatchWriteItem takes at most 25 requests.
 const BATCH_WRITE: usize = 25;
 
@@ -225,47 +230,57 @@ impl DynamoDbTenantStore {
         Ok(out.item)
     }
 
-    /// Delete items by table key, 25 per request, asking again for what
-    /// DynamoDB leaves unprocessed.
+    /// Delete items by table key, 25 per request (a few requests at once).
     async fn delete_keys(&self, keys: Vec<Item>) -> Result<usize, StoreError> {
         let count = keys.len();
-        for chunk in keys.chunks(BATCH_WRITE) {
-            let mut requests = chunk
-                .iter()
-                .map(|key| {
-                    DeleteRequest::builder()
-                        .set_key(Some(key.clone()))
-                        .build()
-                        .map(|d| WriteRequest::builder().delete_request(d).build())
-                        .map_err(build_error)
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut rounds = 0;
-            while !requests.is_empty() {
-                rounds += 1;
-                if rounds > 1 {
-                    let wait = 50u64 << rounds.min(6);
-                    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
-                }
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut m| m.remove(&self.table))
-                    .unwrap_or_default();
-                if rounds > 12 && !requests.is_empty() {
-                    return Err(StoreError::Unavailable(
-                        "the table kept leaving deletes unprocessed".into(),
-                    ));
-                }
-            }
-        }
+        let chunks: Vec<Vec<Item>> = keys.chunks(BATCH_WRITE).map(<[Item]>::to_vec).collect();
+        let results: Vec<Result<(), StoreError>> = futures::stream::iter(chunks)
+            .map(|chunk| async move { self.delete_chunk(chunk).await })
+            .buffer_unordered(PARALLEL_WRITES)
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
         Ok(count)
+    }
+
+    /// One BatchWriteItem of at most 25 deletes, asking again (with a
+    /// growing pause) for what DynamoDB leaves unprocessed.
+    async fn delete_chunk(&self, chunk: Vec<Item>) -> Result<(), StoreError> {
+        let mut requests = chunk
+            .into_iter()
+            .map(|key| {
+                DeleteRequest::builder()
+                    .set_key(Some(key))
+                    .build()
+                    .map(|d| WriteRequest::builder().delete_request(d).build())
+                    .map_err(build_error)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut rounds = 0u32;
+        while !requests.is_empty() {
+            rounds += 1;
+            if rounds > 12 {
+                return Err(StoreError::Unavailable(
+                    "the table kept leaving deletes unprocessed".into(),
+                ));
+            }
+            if rounds > 1 {
+                let wait = 50u64 << rounds.min(6);
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            }
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            requests = out
+                .unprocessed_items
+                .and_then(|mut m| m.remove(&self.table))
+                .unwrap_or_default();
+        }
+        Ok(())
     }
 
     /// Every item of one partition (a delivery and its attempts, a tenant's partition).
@@ -333,8 +348,13 @@ impl DynamoDbTenantStore {
             }
         }
         // A delivery's attempts carry no tenant id: they go with it.
-        for pk in deliveries {
-            doomed.extend(self.partition_keys(&pk).await?);
+        let partitions: Vec<Result<Vec<Item>, StoreError>> = futures::stream::iter(deliveries)
+            .map(|pk| async move { self.partition_keys(&pk).await })
+            .buffer_unordered(PARALLEL_READS)
+            .collect()
+            .await;
+        for keys in partitions {
+            doomed.extend(keys?);
         }
         doomed.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
         doomed.dedup();
