@@ -59,7 +59,7 @@ fn render_and_sign(c: &mut Criterion) {
     let mut group = c.benchmark_group("render_and_sign");
     for format in Format::ALL {
         let i = integration(&tenant, format);
-        let delivery = DeliveryId::derive(&tenant, &short.id, &i.id);
+        let delivery = DeliveryId::derive(&tenant, &short.id, i.id());
         let now = chrono::Utc::now();
         group.bench_function(format!("{}/short_{}B", format.as_str(), short_size), |b| {
             b.iter(|| prepare(black_box(&i), black_box(&short), &delivery, now))

@@ -414,3 +414,29 @@ pub async fn fresh_queue() -> Result<(aws_sdk_sqs::Client, String), BoxError> {
     let url = out.queue_url.ok_or("CreateQueue returned no queue URL")?;
     Ok((client, url))
 }
+
+/// A new integration with `base`'s settings pointed at `url`, validated under
+/// `policy`: the SSRF tests store straight into the table the URLs the API
+/// refuses, to check the dispatcher's own guard.
+pub fn retargeted(
+    base: &chathooks::domain::integration::Integration,
+    url: &str,
+    policy: chathooks::domain::target_url::UrlPolicy,
+) -> chathooks::domain::integration::Integration {
+    use chathooks::domain::integration::{Integration, NewIntegration};
+    let input = NewIntegration {
+        name: Some(base.name().to_string()),
+        url: url.to_string(),
+        format: base.format(),
+        events: base.events().iter().map(|e| e.to_string()).collect(),
+        secret: Some(base.secret().expose().to_string()),
+        timeout_ms: Some(base.timeout_ms()),
+        retry_policy: Some(base.retry_policy().clone()),
+        headers: Some(base.headers().clone()),
+        enabled: Some(true),
+        format_options: Some(base.format_options().clone()),
+    };
+    Integration::create(base.tenant_id(), input, policy, chrono::Utc::now())
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
+        .0
+}

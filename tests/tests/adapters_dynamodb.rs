@@ -9,10 +9,11 @@ use chathooks::domain::catalogue::EventType;
 use chathooks::domain::delivery::{Attempt, Delivery, DeliveryStatus, ErrorKind};
 use chathooks::domain::event::Event;
 use chathooks::domain::ids::{DeliveryId, EventId, IntegrationId, TenantId};
-use chathooks::domain::integration::{Format, FormatOptions, Integration};
+use chathooks::domain::integration::{
+    Format, FormatOptions, Integration, IntegrationPatch, NewIntegration,
+};
 use chathooks::domain::retry::RetryPolicy;
-use chathooks::domain::secret::WebhookSecret;
-use chathooks::domain::target_url::{TargetUrl, UrlPolicy};
+use chathooks::domain::target_url::UrlPolicy;
 use chathooks::ports::{
     DeliveryLog, DeliveryQuery, EventStore, InsertOutcome, IntegrationStore, StoreError, Tenant,
     TenantStore,
@@ -24,30 +25,35 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn integration(tenant: &TenantId, name: &str) -> Integration {
-    Integration {
-        id: IntegrationId::generate(),
-        tenant_id: tenant.clone(),
-        name: name.to_string(),
-        url: TargetUrl::parse("https://crm.example.com/hooks", UrlPolicy::STRICT).unwrap(),
+    let input = NewIntegration {
+        name: Some(name.to_string()),
+        url: "https://crm.example.com/hooks".into(),
         format: Format::Livechat,
-        events: [EventType::ChatClosed, EventType::ChatStarted].into(),
-        secret: WebhookSecret::generate(),
-        retired_secrets: Vec::new(),
-        timeout_ms: 5_000,
+        events: vec!["chat.closed".into(), "chat.started".into()],
+        secret: None,
+        timeout_ms: Some(5_000),
         // An untagged list of numbers: the shape most likely to break item mapping.
-        retry_policy: RetryPolicy::Custom(vec![1, 60, 3_600]),
-        headers: [("X-Api-Key".to_string(), "k".to_string())].into(),
-        format_options: FormatOptions {
+        retry_policy: Some(RetryPolicy::Custom(vec![1, 60, 3_600])),
+        headers: Some([("X-Api-Key".to_string(), "k".to_string())].into()),
+        enabled: None,
+        format_options: Some(FormatOptions {
             license_id: Some("123".into()),
             data_types: Some(["chat".to_string()].into()),
             ..FormatOptions::default()
-        },
-        enabled: true,
-        disabled_reason: None,
-        failing_since: None,
-        created_at: t0(),
-        updated_at: t0(),
-    }
+        }),
+    };
+    Integration::create(tenant, input, UrlPolicy::STRICT, t0())
+        .unwrap()
+        .0
+}
+
+/// `i` renamed at `at`.
+fn renamed(i: &Integration, name: &str, at: DateTime<Utc>) -> Integration {
+    let patch = IntegrationPatch {
+        name: Some(name.to_string()),
+        ..IntegrationPatch::default()
+    };
+    i.clone().apply(patch, UrlPolicy::STRICT, at).unwrap()
 }
 
 fn delivery(
@@ -154,14 +160,14 @@ async fn integrations_are_created_read_and_scoped_to_their_tenant() {
 
     // THEN it reads back equal, every field included
     assert_eq!(
-        store.get(&tenant, &created.id).await.unwrap(),
+        store.get(&tenant, created.id()).await.unwrap(),
         Some(created.clone())
     );
     // AND creating it again is refused
     let err = store.create(&created).await.unwrap_err();
     assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
     // AND another tenant neither sees, lists nor deletes it
-    assert_eq!(store.get(&stranger, &created.id).await.unwrap(), None);
+    assert_eq!(store.get(&stranger, created.id()).await.unwrap(), None);
     assert!(
         store
             .list(&stranger, None, 10)
@@ -170,8 +176,8 @@ async fn integrations_are_created_read_and_scoped_to_their_tenant() {
             .items
             .is_empty()
     );
-    assert!(!store.delete(&stranger, &created.id).await.unwrap());
-    assert!(store.get(&tenant, &created.id).await.unwrap().is_some());
+    assert!(!store.delete(&stranger, created.id()).await.unwrap());
+    assert!(store.get(&tenant, created.id()).await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -248,83 +254,82 @@ async fn integrations_are_replaced_updated_disabled_and_deleted() {
     let (client, table) = fresh_table().await.unwrap();
     let store = DynamoDbIntegrationStore::new(client, table);
     let tenant = TenantId::generate();
-    let mut stored = integration(&tenant, "CRM");
-    store.create(&stored).await.unwrap();
+    let read = integration(&tenant, "CRM");
+    store.create(&read).await.unwrap();
 
     // WHEN replaced THEN the new settings are read back
-    let read = stored.clone();
-    stored.name = "Renamed".into();
-    stored.retry_policy = RetryPolicy::STANDARD;
-    stored.updated_at = t0() + Duration::minutes(1);
+    let patch = IntegrationPatch {
+        name: Some("Renamed".into()),
+        retry_policy: Some(RetryPolicy::STANDARD),
+        ..IntegrationPatch::default()
+    };
+    let stored = read
+        .clone()
+        .apply(patch, UrlPolicy::STRICT, t0() + Duration::minutes(1))
+        .unwrap();
     assert!(store.replace(&read, &stored).await.unwrap());
     assert_eq!(
-        store.get(&tenant, &stored.id).await.unwrap(),
+        store.get(&tenant, stored.id()).await.unwrap(),
         Some(stored.clone())
     );
     // AND a replace decided on an older read changes nothing
-    let mut stale = read.clone();
-    stale.name = "Stale".into();
+    let stale = renamed(&read, "Stale", t0() + Duration::minutes(1));
     assert!(!store.replace(&read, &stale).await.unwrap());
     assert_eq!(
-        store.get(&tenant, &stored.id).await.unwrap(),
+        store.get(&tenant, stored.id()).await.unwrap(),
         Some(stored.clone())
     );
     // AND replacing one that does not exist reports false and creates nothing
     let ghost = integration(&tenant, "ghost");
     assert!(!store.replace(&ghost, &ghost).await.unwrap());
-    assert_eq!(store.get(&tenant, &ghost.id).await.unwrap(), None);
+    assert_eq!(store.get(&tenant, ghost.id()).await.unwrap(), None);
 
     // WHEN a failure run starts THEN it is recorded, and a success clears it
     let since = t0() + Duration::minutes(2);
     store
-        .set_failing_since(&tenant, &stored.id, Some(since))
+        .set_failing_since(&tenant, stored.id(), Some(since))
         .await
         .unwrap();
-    let read = store.get(&tenant, &stored.id).await.unwrap().unwrap();
-    assert_eq!(read.failing_since, Some(since));
-    assert_eq!(read.name, "Renamed");
+    let read = store.get(&tenant, stored.id()).await.unwrap().unwrap();
+    assert_eq!(read.failing_since(), Some(since));
+    assert_eq!(read.name(), "Renamed");
     store
-        .set_failing_since(&tenant, &stored.id, None)
+        .set_failing_since(&tenant, stored.id(), None)
         .await
         .unwrap();
-    let read = store.get(&tenant, &stored.id).await.unwrap().unwrap();
+    let read = store.get(&tenant, stored.id()).await.unwrap().unwrap();
     assert_eq!(read, stored);
     // AND updating a vanished one is not an error and does not create it
     store
-        .set_failing_since(&tenant, &ghost.id, Some(since))
+        .set_failing_since(&tenant, ghost.id(), Some(since))
         .await
         .unwrap();
     store
-        .disable(&tenant, &ghost.id, "gone", since)
+        .disable(&tenant, ghost.id(), "gone", since)
         .await
         .unwrap();
-    assert_eq!(store.get(&tenant, &ghost.id).await.unwrap(), None);
+    assert_eq!(store.get(&tenant, ghost.id()).await.unwrap(), None);
 
     // WHEN disabled THEN enabled, reason and updated_at change, nothing else
     let at = t0() + Duration::minutes(3);
     store
-        .disable(&tenant, &stored.id, "failing for 5 days", at)
+        .disable(&tenant, stored.id(), "failing for 5 days", at)
         .await
         .unwrap();
     // AND a change decided before the disable cannot re-enable it
-    let mut renamed = stored.clone();
-    renamed.name = "Renamed again".into();
-    assert!(!store.replace(&stored, &renamed).await.unwrap());
-    let read = store.get(&tenant, &stored.id).await.unwrap().unwrap();
-    assert_eq!(
-        read,
-        Integration {
-            enabled: false,
-            disabled_reason: Some("failing for 5 days".into()),
-            updated_at: at,
-            ..stored.clone()
-        }
-    );
+    let again = renamed(&stored, "Renamed again", at);
+    assert!(!store.replace(&stored, &again).await.unwrap());
+    let read = store.get(&tenant, stored.id()).await.unwrap().unwrap();
+    assert_eq!(read, {
+        let mut disabled = stored.clone();
+        disabled.disable("failing for 5 days", at);
+        disabled
+    });
 
     // WHEN deleted THEN it is gone, and a second delete reports false
-    assert!(store.delete(&tenant, &stored.id).await.unwrap());
-    assert_eq!(store.get(&tenant, &stored.id).await.unwrap(), None);
-    assert!(!store.delete(&tenant, &stored.id).await.unwrap());
+    assert!(store.delete(&tenant, stored.id()).await.unwrap());
+    assert_eq!(store.get(&tenant, stored.id()).await.unwrap(), None);
+    assert!(!store.delete(&tenant, stored.id()).await.unwrap());
 }
 
 #[tokio::test]

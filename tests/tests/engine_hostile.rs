@@ -7,7 +7,7 @@ use chathooks::domain::delivery::RESPONSE_EXCERPT_BYTES;
 use chathooks::domain::event::Event;
 use chathooks::domain::ids::{IntegrationId, TenantId};
 use chathooks::domain::message::DeliveryJob;
-use chathooks::domain::target_url::{TargetUrl, UrlPolicy};
+use chathooks::domain::target_url::UrlPolicy;
 use chathooks_tests::fixtures::*;
 use chathooks_tests::receiver::Receiver;
 use serde_json::json;
@@ -161,9 +161,7 @@ async fn the_guard_refuses_private_targets_at_creation_and_at_send_time() {
         allow_private: true,
     };
     for (n, url) in literals.iter().enumerate() {
-        let mut target = base.clone();
-        target.id = IntegrationId::generate();
-        target.url = TargetUrl::parse(url, permissive).unwrap();
+        let target = retargeted(&base, url, permissive);
         store.create(&target).await.unwrap();
         let event = Event::from_json(closed_chat(&format!("evt-ssrf-{n}"))).unwrap();
         let job: DeliveryJob = stack

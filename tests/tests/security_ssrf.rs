@@ -154,13 +154,11 @@ async fn deliver_to(
     event_id: &str,
 ) -> (Outcome, serde_json::Value) {
     let store = &stack.functions.dispatcher.integrations;
-    let mut target = base.clone();
-    target.id = IntegrationId::generate();
-    target.url = TargetUrl::parse(url, PERMISSIVE).unwrap_or_else(|e| panic!("{url}: {e}"));
+    let target = retargeted(base, url, PERMISSIVE);
     store.create(&target).await.unwrap();
     let event = Event::from_json(closed_chat(event_id)).unwrap();
     let job: DeliveryJob = stack
-        .accepted_jobs(&base.tenant_id, &event, &[target])
+        .accepted_jobs(base.tenant_id(), &event, &[target])
         .await
         .unwrap()
         .pop()

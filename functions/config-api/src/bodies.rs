@@ -44,11 +44,11 @@ impl SecretView {
     /// replaced (retired secrets are kept newest first), while it still signs.
     pub fn of(integration: &Integration, now: DateTime<Utc>) -> Self {
         let previous = integration
-            .retired_secrets
+            .retired_secrets()
             .iter()
             .find(|r| r.expires_at > now);
         Self {
-            secret: integration.secret.expose().to_string(),
+            secret: integration.secret().expose().to_string(),
             previous_secret: previous.map(|r| r.secret.expose().to_string()),
             previous_secret_expires_at: previous.map(|r| r.expires_at),
         }

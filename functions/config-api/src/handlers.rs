@@ -225,7 +225,7 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
                     let i = api.integrations.get(t()?, id).await?;
                     api.stores
                         .chats
-                        .list_for_chat(t()?, &chat, Some(&i.id), &query)
+                        .list_for_chat(t()?, &chat, Some(i.id()), &query)
                         .await
                         .map_err(AppError::from)?
                 }

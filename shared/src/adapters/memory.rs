@@ -226,7 +226,7 @@ impl MemoryIntegrationStore {
 #[async_trait]
 impl IntegrationStore for MemoryIntegrationStore {
     async fn create(&self, i: &Integration) -> Result<(), StoreError> {
-        let key = (i.tenant_id.clone(), i.id.clone());
+        let key = (i.tenant_id().clone(), i.id().clone());
         let mut items = lock(&self.items);
         if items.contains_key(&key) {
             return Err(StoreError::AlreadyExists);
@@ -258,29 +258,29 @@ impl IntegrationStore for MemoryIntegrationStore {
             .map_err(|_| StoreError::BadCursor)?;
         let items: Vec<Integration> = lock(&self.items)
             .values()
-            .filter(|i| &i.tenant_id == tenant)
-            .filter(|i| after.as_ref().is_none_or(|a| &i.id > a))
+            .filter(|i| i.tenant_id() == tenant)
+            .filter(|i| after.as_ref().is_none_or(|a| i.id() > a))
             .take(limit + 1)
             .cloned()
             .collect();
         let more = items.len() > limit;
         let items: Vec<Integration> = items.into_iter().take(limit).collect();
         let next_cursor = more
-            .then(|| items.last().map(|i| i.id.to_string()))
+            .then(|| items.last().map(|i| i.id().to_string()))
             .flatten();
         Ok(Page { items, next_cursor })
     }
 
     async fn replace(&self, previous: &Integration, i: &Integration) -> Result<bool, StoreError> {
-        let key = (i.tenant_id.clone(), i.id.clone());
+        let key = (i.tenant_id().clone(), i.id().clone());
         let mut items = lock(&self.items);
         match items.get_mut(&key) {
             Some(slot)
-                if (slot.updated_at, slot.enabled, slot.failing_since)
+                if (slot.updated_at(), slot.enabled(), slot.failing_since())
                     == (
-                        previous.updated_at,
-                        previous.enabled,
-                        previous.failing_since,
+                        previous.updated_at(),
+                        previous.enabled(),
+                        previous.failing_since(),
                     ) =>
             {
                 *slot = i.clone();
@@ -303,7 +303,7 @@ impl IntegrationStore for MemoryIntegrationStore {
         since: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         if let Some(i) = lock(&self.items).get_mut(&(tenant.clone(), id.clone())) {
-            i.failing_since = since;
+            i.set_failing_since(since);
         }
         Ok(())
     }
@@ -316,9 +316,7 @@ impl IntegrationStore for MemoryIntegrationStore {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         if let Some(i) = lock(&self.items).get_mut(&(tenant.clone(), id.clone())) {
-            i.enabled = false;
-            i.disabled_reason = Some(reason.to_string());
-            i.updated_at = at;
+            i.disable(reason, at);
         }
         Ok(())
     }

@@ -128,7 +128,7 @@ mod tests {
                     .unwrap();
             let expires = Utc::now() + chrono::Duration::days(1);
             events
-                .insert(&integration.tenant_id, &event, "t", expires)
+                .insert(integration.tenant_id(), &event, "t", expires)
                 .await
                 .unwrap();
         }
@@ -142,10 +142,10 @@ mod tests {
     fn job(s: &Stores, event: &str) -> DeliveryJob {
         let (event_id, i) = (EventId::parse(event).unwrap(), &s.integration);
         DeliveryJob::first(
-            &i.tenant_id,
+            i.tenant_id(),
             &event_id,
             EventType::ChatClosed,
-            &i.id,
+            i.id(),
             Utc::now(),
         )
     }
@@ -172,7 +172,7 @@ mod tests {
             let stored = ahead.event(j, &s.events).await.unwrap().unwrap();
             assert_eq!(stored.event.id, j.event_id);
             let found = ahead.integration(j, &s.integrations).await.unwrap();
-            assert_eq!(found.unwrap().id, s.integration.id);
+            assert_eq!(found.unwrap().id(), s.integration.id());
         }
         // AND the event not stored is known absent without another read
         assert!(ahead.event(&jobs[2], &s.events).await.unwrap().is_none());

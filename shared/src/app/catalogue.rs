@@ -3,13 +3,12 @@
 //! rendered by those formats with the dispatcher's own renderers.
 use chrono::Utc;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::AppError;
 use crate::domain::catalogue::{EventGroup, EventType};
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::domain::integration::{Format, FormatOptions, Integration};
-use crate::domain::retry::RetryPolicy;
 use crate::domain::samples::sample_event;
 use crate::domain::secret::WebhookSecret;
 use crate::domain::target_url::{TargetUrl, UrlPolicy};
@@ -80,25 +79,15 @@ pub fn event_types() -> EventTypeList {
 pub fn sample_integration(format: Format) -> Result<Integration, AppError> {
     let now = Utc::now();
     let invalid = |what: &str| AppError::Conflict(format!("the sample {what} does not parse"));
-    Ok(Integration {
-        id: IntegrationId::parse("int_sample").map_err(|_| invalid("id"))?,
-        tenant_id: TenantId::parse("ten_sample").map_err(|_| invalid("tenant"))?,
-        name: "sample".into(),
-        url: TargetUrl::parse(SAMPLE_URL, UrlPolicy::STRICT).map_err(|_| invalid("url"))?,
+    Ok(Integration::sample(
+        IntegrationId::parse("int_sample").map_err(|_| invalid("id"))?,
+        TenantId::parse("ten_sample").map_err(|_| invalid("tenant"))?,
+        TargetUrl::parse(SAMPLE_URL, UrlPolicy::STRICT).map_err(|_| invalid("url"))?,
         format,
-        events: BTreeSet::from(EventType::ALL),
-        secret: WebhookSecret::parse(SAMPLE_SECRET).map_err(|_| invalid("secret"))?,
-        retired_secrets: Vec::new(),
-        timeout_ms: crate::domain::integration::DEFAULT_TIMEOUT_MS,
-        retry_policy: RetryPolicy::STANDARD,
-        headers: BTreeMap::new(),
-        format_options: FormatOptions::default(),
-        enabled: true,
-        disabled_reason: None,
-        failing_since: None,
-        created_at: now,
-        updated_at: now,
-    })
+        WebhookSecret::parse(SAMPLE_SECRET).map_err(|_| invalid("secret"))?,
+        FormatOptions::default(),
+        now,
+    ))
 }
 
 /// A sample event of the type named `raw`, rendered by every format that

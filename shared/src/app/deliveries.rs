@@ -238,7 +238,7 @@ mod tests {
     #[tokio::test]
     async fn a_retry_whose_job_ran_first_keeps_the_jobs_outcome() {
         let hook = integration(Format::Standard, FormatOptions::default());
-        let tenant = hook.tenant_id.clone();
+        let tenant = hook.tenant_id().clone();
         let integrations = Arc::new(MemoryIntegrationStore::default());
         integrations.create(&hook).await.unwrap();
         let events = Arc::new(MemoryEventStore::default());
@@ -250,7 +250,7 @@ mod tests {
         events.insert(&tenant, &event, "t", expires).await.unwrap();
         // GIVEN a delivery that failed its first attempt, in both deliveries
         let log = Arc::new(MemoryDeliveryLog::default());
-        let job = DeliveryJob::first(&tenant, &event.id, event.kind, &hook.id, Utc::now());
+        let job = DeliveryJob::first(&tenant, &event.id, event.kind, hook.id(), Utc::now());
         let mut failed = Delivery::pending(&job, Utc::now());
         failed.attempts = 1;
         failed.status = DeliveryStatus::Failed;

@@ -181,7 +181,7 @@ impl Dispatcher {
                 }
                 if job.repeat
                     && let (Some(i), Some(received)) = (integration, stored.received_at)
-                    && i.created_at > received
+                    && i.created_at() > received
                 {
                     return Ok(Some(StandDown::IntegrationNewerThanEvent));
                 }
@@ -233,9 +233,9 @@ impl Dispatcher {
                 .response_excerpt
                 .as_deref()
                 .and_then(link_from_response);
-            if integration.failing_since.is_some() {
+            if integration.failing_since().is_some() {
                 self.integrations
-                    .set_failing_since(&integration.tenant_id, &integration.id, None)
+                    .set_failing_since(integration.tenant_id(), integration.id(), None)
                     .await?;
             }
             self.log.record_attempt(&delivery, &attempt).await?;
@@ -252,10 +252,10 @@ impl Dispatcher {
                 .give_up(&mut delivery, &attempt, integration, Some(reason), now)
                 .await;
         }
-        let failing_since = integration.failing_since.unwrap_or(now);
-        if integration.failing_since.is_none() {
+        let failing_since = integration.failing_since().unwrap_or(now);
+        if integration.failing_since().is_none() {
             self.integrations
-                .set_failing_since(&integration.tenant_id, &integration.id, Some(now))
+                .set_failing_since(integration.tenant_id(), integration.id(), Some(now))
                 .await?;
         } else if now - failing_since >= self.settings.disable_after {
             let reason = format!(
@@ -268,7 +268,7 @@ impl Dispatcher {
         }
 
         let delay = integration
-            .retry_policy
+            .retry_policy()
             .delay_after(job.attempt, &mut rand::rng());
         let Some(mut delay) = delay else {
             delivery.last_error = Some(format!("gave up after {} attempts: {error}", job.attempt));
@@ -316,9 +316,9 @@ impl Dispatcher {
             delivery.last_error = Some(format!("integration disabled: {reason}"));
         }
         if let Some(reason) = &disable_reason {
-            tracing::warn!(integration_id = %integration.id, reason = %reason, "disabling integration");
+            tracing::warn!(integration_id = %integration.id(), reason = %reason, "disabling integration");
             self.integrations
-                .disable(&integration.tenant_id, &integration.id, reason, now)
+                .disable(integration.tenant_id(), integration.id(), reason, now)
                 .await?;
         }
         self.log.record_attempt(delivery, attempt).await?;
@@ -335,7 +335,9 @@ mod tests {
     use crate::app::integrations::tests::integration_for;
     use crate::domain::catalogue::EventType;
     use crate::domain::ids::TenantId;
+    use crate::domain::integration::IntegrationPatch;
     use crate::domain::retry::RetryPolicy;
+    use crate::domain::target_url::UrlPolicy;
     use serde_json::json;
 
     struct Fixture {
@@ -355,13 +357,21 @@ mod tests {
         let retry = Arc::new(MemoryQueue::default());
         let sender = Arc::new(ScriptedSender::new(script));
         let clock = Arc::new(ManualClock::at(Utc::now()));
-        let mut integration = integration_for(&TenantId::generate(), &[EventType::ChatClosed]);
-        integration.retry_policy = policy;
+        let integration = integration_for(&TenantId::generate(), &[EventType::ChatClosed])
+            .apply(
+                IntegrationPatch {
+                    retry_policy: Some(policy),
+                    ..IntegrationPatch::default()
+                },
+                UrlPolicy::STRICT,
+                Utc::now(),
+            )
+            .unwrap();
         integrations.create(&integration).await.unwrap();
         let events = Arc::new(MemoryEventStore::default());
         let expires = Utc::now() + chrono::Duration::days(1);
         events
-            .insert(&integration.tenant_id, &closed_chat(), "t1", expires)
+            .insert(integration.tenant_id(), &closed_chat(), "t1", expires)
             .await
             .unwrap();
         let d = Dispatcher {
@@ -402,7 +412,7 @@ mod tests {
         let (event, i) = (closed_chat(), &f.integration);
         DeliveryJob {
             attempt,
-            ..DeliveryJob::first(&i.tenant_id, &event.id, event.kind, &i.id, f.clock.now())
+            ..DeliveryJob::first(i.tenant_id(), &event.id, event.kind, i.id(), f.clock.now())
         }
     }
 
@@ -583,7 +593,7 @@ mod tests {
         }
         let (d, _) = f.log.snapshot(&j.delivery_id).unwrap();
         assert_eq!(d.status, DeliveryStatus::Pending);
-        assert!(f.integrations.all()[0].failing_since.is_some());
+        assert!(f.integrations.all()[0].failing_since().is_some());
     }
 
     #[tokio::test]
@@ -620,8 +630,8 @@ mod tests {
         let out = f.d.deliver(&job(&f, 1)).await.unwrap();
         assert!(matches!(out, Outcome::Failed { .. }));
         let i = &f.integrations.all()[0];
-        assert!(!i.enabled);
-        assert!(i.disabled_reason.as_deref().unwrap().contains("410"));
+        assert!(!i.enabled());
+        assert!(i.disabled_reason().unwrap().contains("410"));
         assert!(f.retry.take().is_empty());
     }
 
@@ -632,7 +642,7 @@ mod tests {
         f.clock.advance(chrono::Duration::days(6));
         let out = f.d.deliver(&job(&f, 2)).await.unwrap();
         assert!(matches!(out, Outcome::Failed { .. }));
-        assert!(!f.integrations.all()[0].enabled);
+        assert!(!f.integrations.all()[0].enabled());
         // a pending retry of a disabled integration is dropped without a request
         let before = f.sender.request_count();
         let out = f.d.deliver(&job(&f, 3)).await.unwrap();
@@ -648,9 +658,9 @@ mod tests {
         )
         .await;
         f.d.deliver(&job(&f, 1)).await.unwrap();
-        assert!(f.integrations.all()[0].failing_since.is_some());
+        assert!(f.integrations.all()[0].failing_since().is_some());
         f.d.deliver(&job(&f, 2)).await.unwrap();
-        assert!(f.integrations.all()[0].failing_since.is_none());
+        assert!(f.integrations.all()[0].failing_since().is_none());
     }
 
     fn intake_job(f: &Fixture, token: &str, repeat: bool) -> DeliveryJob {
@@ -665,7 +675,7 @@ mod tests {
     async fn a_job_whose_token_was_superseded_stands_down_unlogged() {
         // GIVEN the event was stored by request t1, then re-posted by t2
         let f = fixture(vec![ScriptedSender::status(200)], RetryPolicy::STANDARD).await;
-        let tenant = f.integration.tenant_id.clone();
+        let tenant = f.integration.tenant_id().clone();
         let id = closed_chat().id;
         assert!(f.events.retoken(&tenant, &id, "t1", "t2").await.unwrap());
         // WHEN t1's job arrives THEN it neither sends nor logs
@@ -687,7 +697,7 @@ mod tests {
         // GIVEN t1's job delivered, then a repeat moved the event to t2
         let script = vec![ScriptedSender::status(200), ScriptedSender::status(200)];
         let f = fixture(script, RetryPolicy::STANDARD).await;
-        let tenant = f.integration.tenant_id.clone();
+        let tenant = f.integration.tenant_id().clone();
         let first = intake_job(&f, "t1", false);
         assert_eq!(f.d.deliver(&first).await.unwrap(), Outcome::Succeeded);
         assert!(
@@ -709,15 +719,17 @@ mod tests {
     #[tokio::test]
     async fn a_repeat_does_not_reach_integrations_created_after_the_event() {
         let f = fixture(vec![ScriptedSender::status(200)], RetryPolicy::STANDARD).await;
-        let mut newer = f.integration.clone();
-        newer.created_at = Utc::now() + chrono::Duration::seconds(5);
+        // The same integration as stored, made after the event was accepted.
+        let mut stored = serde_json::to_value(&f.integration).unwrap();
+        stored["created_at"] = serde_json::json!(Utc::now() + chrono::Duration::seconds(5));
+        let newer: Integration = serde_json::from_value(stored).unwrap();
         assert!(
             f.integrations
                 .replace(&f.integration, &newer)
                 .await
                 .unwrap()
         );
-        let tenant = f.integration.tenant_id.clone();
+        let tenant = f.integration.tenant_id().clone();
         assert!(
             f.events
                 .retoken(&tenant, &closed_chat().id, "t1", "t2")

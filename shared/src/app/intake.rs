@@ -52,7 +52,7 @@ pub fn plan(
     integrations
         .iter()
         .filter(|i| i.wants(event.kind))
-        .map(|i| DeliveryJob::first(tenant, &event.id, event.kind, &i.id, now))
+        .map(|i| DeliveryJob::first(tenant, &event.id, event.kind, i.id(), now))
         .collect()
 }
 
@@ -187,6 +187,8 @@ mod tests {
     use crate::adapters::memory::{MemoryEventStore, MemoryIntegrationStore, MemoryQueue};
     use crate::app::integrations::tests::integration_for;
     use crate::domain::catalogue::EventType;
+    use crate::domain::integration::IntegrationPatch;
+    use crate::domain::target_url::UrlPolicy;
     use serde_json::json;
     use std::sync::atomic::Ordering;
 
@@ -337,8 +339,16 @@ mod tests {
     #[tokio::test]
     async fn disabled_integrations_get_nothing() {
         let f = fixture().await;
-        let mut i = integration_for(&f.tenant, &[EventType::ChatClosed]);
-        i.enabled = false;
+        let i = integration_for(&f.tenant, &[EventType::ChatClosed])
+            .apply(
+                IntegrationPatch {
+                    enabled: Some(false),
+                    ..IntegrationPatch::default()
+                },
+                UrlPolicy::STRICT,
+                Utc::now(),
+            )
+            .unwrap();
         f.integrations.create(&i).await.unwrap();
         let out = f
             .intake

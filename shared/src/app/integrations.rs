@@ -47,25 +47,25 @@ pub struct IntegrationView {
 
 impl From<&Integration> for IntegrationView {
     fn from(i: &Integration) -> Self {
-        let mut format_options = i.format_options.clone();
+        let mut format_options = i.format_options().clone();
         if format_options.token.is_some() {
             format_options.token = Some(REDACTED.into());
         }
         Self {
-            id: i.id.clone(),
-            name: i.name.clone(),
-            url: i.url.redacted(),
-            format: i.format,
-            events: i.events.clone(),
-            timeout_ms: i.timeout_ms,
-            retry_policy: i.retry_policy.clone(),
-            headers: i.headers.clone(),
+            id: i.id().clone(),
+            name: i.name().to_string(),
+            url: i.url().redacted(),
+            format: i.format(),
+            events: i.events().clone(),
+            timeout_ms: i.timeout_ms(),
+            retry_policy: i.retry_policy().clone(),
+            headers: i.headers().clone(),
             format_options,
-            enabled: i.enabled,
-            disabled_reason: i.disabled_reason.clone(),
-            failing_since: i.failing_since,
-            created_at: i.created_at,
-            updated_at: i.updated_at,
+            enabled: i.enabled(),
+            disabled_reason: i.disabled_reason().map(str::to_string),
+            failing_since: i.failing_since(),
+            created_at: i.created_at(),
+            updated_at: i.updated_at(),
         }
     }
 }
@@ -221,10 +221,10 @@ pub async fn test_send(
 ) -> Result<TestResult, AppError> {
     let event = sample_event(EventType::WebhookTest, now);
     let job = DeliveryJob::first(
-        &integration.tenant_id,
+        integration.tenant_id(),
         &event.id,
         event.kind,
-        &integration.id,
+        integration.id(),
         now,
     );
     let request = prepare(integration, &event, &job.delivery_id, now)
@@ -316,9 +316,9 @@ pub(crate) mod tests {
             Utc::now(),
         )
         .unwrap();
-        assert_eq!(i.timeout_ms, 10_000);
-        assert_eq!(i.retry_policy, RetryPolicy::STANDARD);
-        assert!(i.enabled);
+        assert_eq!(i.timeout_ms(), 10_000);
+        assert_eq!(i.retry_policy(), &RetryPolicy::STANDARD);
+        assert!(i.enabled());
         assert!(secret.expose().starts_with("whsec_"));
     }
 
@@ -365,11 +365,8 @@ pub(crate) mod tests {
             ..Default::default()
         };
         let off = i.apply(patch, OPEN, Utc::now()).unwrap();
-        assert!(!off.enabled);
-        assert_eq!(
-            off.disabled_reason.as_deref(),
-            Some("disabled by the tenant")
-        );
+        assert!(!off.enabled());
+        assert_eq!(off.disabled_reason(), Some("disabled by the tenant"));
     }
 
     #[test]
@@ -484,8 +481,8 @@ pub(crate) mod tests {
         };
         let changed = i.apply(patch, OPEN, Utc::now()).unwrap();
         // THEN the stored token is kept and the change applied
-        assert_eq!(changed.format_options.token.as_deref(), Some("s3cret"));
-        assert_eq!(changed.format_options.license_id.as_deref(), Some("42"));
+        assert_eq!(changed.format_options().token.as_deref(), Some("s3cret"));
+        assert_eq!(changed.format_options().license_id.as_deref(), Some("42"));
     }
 
     #[tokio::test]
@@ -498,7 +495,7 @@ pub(crate) mod tests {
         };
         // WHEN the rename is written
         let view = service
-            .update(&i.tenant_id, i.id.as_str(), patch)
+            .update(i.tenant_id(), i.id().as_str(), patch)
             .await
             .unwrap();
         // THEN it is applied to the disabled integration, which stays disabled
@@ -514,12 +511,12 @@ pub(crate) mod tests {
     async fn a_rotation_racing_a_disable_keeps_both() {
         let (service, i) = racing_service();
         let (rotated, secret, _) = service
-            .rotate_secret(&i.tenant_id, i.id.as_str(), None, None)
+            .rotate_secret(i.tenant_id(), i.id().as_str(), None, None)
             .await
             .unwrap();
-        let stored = service.get(&i.tenant_id, i.id.as_str()).await.unwrap();
-        assert_eq!(stored.secret.expose(), secret.expose());
+        let stored = service.get(i.tenant_id(), i.id().as_str()).await.unwrap();
+        assert_eq!(stored.secret().expose(), secret.expose());
         assert_eq!(rotated, stored);
-        assert!(!stored.enabled);
+        assert!(!stored.enabled());
     }
 }

@@ -41,11 +41,11 @@ pub fn prepare(
     headers.extend(rendered.headers);
     headers.extend(
         integration
-            .headers
+            .headers()
             .iter()
             .map(|(k, v)| (k.clone(), v.clone())),
     );
-    if let Some((user, password)) = integration.url.credentials() {
+    if let Some((user, password)) = integration.url().credentials() {
         let pair = format!("{user}:{}", password.unwrap_or_default());
         headers.push((
             "authorization".to_string(),
@@ -53,7 +53,7 @@ pub fn prepare(
         ));
     }
     Ok(OutboundRequest {
-        url: integration.url.clone(),
+        url: integration.url().clone(),
         headers,
         body: rendered.body.into(),
         timeout: integration.timeout(),

@@ -47,21 +47,21 @@ pub fn preview(
     let kind: EventType = event_type
         .parse()
         .map_err(|e: ValidationError| ValidationError::field("event_type", e.message))?;
-    if !integration.format.supports(kind) {
+    if !integration.format().supports(kind) {
         return Err(ValidationError::field(
             "event_type",
             format!(
                 "format `{}` cannot render `{kind}` events",
-                integration.format.as_str()
+                integration.format().as_str()
             ),
         )
         .into());
     }
     let event = sample_event(kind, now);
-    let delivery_id = DeliveryId::derive(&integration.tenant_id, &event.id, &integration.id);
+    let delivery_id = DeliveryId::derive(integration.tenant_id(), &event.id, integration.id());
     let request = prepare(integration, &event, &delivery_id, now)
         .map_err(|e| ValidationError::field("event_type", e.to_string()))?;
-    let from_url = integration.url.credentials().is_some();
+    let from_url = integration.url().credentials().is_some();
     let headers = request
         .headers
         .into_iter()
@@ -76,7 +76,7 @@ pub fn preview(
         .collect();
     Ok(Preview {
         method: "POST".into(),
-        url: integration.url.redacted(),
+        url: integration.url().redacted(),
         headers,
         body: String::from_utf8_lossy(&request.body).into_owned(),
     })
@@ -86,23 +86,25 @@ pub fn preview(
 mod tests {
     use super::*;
     use crate::app::catalogue::sample_integration;
-    use crate::domain::integration::Format;
+    use crate::domain::integration::{Format, IntegrationPatch};
+    use crate::domain::secret::WebhookSecret;
     use crate::domain::signing::verify;
-    use crate::domain::target_url::{TargetUrl, UrlPolicy};
+    use crate::domain::target_url::UrlPolicy;
 
     #[test]
     fn the_preview_is_signed_with_every_valid_secret_over_the_exact_body() {
         // GIVEN a standard integration in a rotation's grace, with a custom header
-        let mut hook = sample_integration(Format::Standard).unwrap();
-        let old = hook.secret.clone();
-        hook.secret = crate::domain::secret::WebhookSecret::generate();
         let now = Utc::now();
-        hook.retired_secrets
-            .push(crate::domain::integration::RetiredSecret {
-                secret: old.clone(),
-                expires_at: now + chrono::Duration::hours(1),
-            });
-        hook.headers.insert("X-Team".into(), "support".into());
+        let headers = IntegrationPatch {
+            headers: Some([("X-Team".to_string(), "support".to_string())].into()),
+            ..IntegrationPatch::default()
+        };
+        let mut hook = sample_integration(Format::Standard)
+            .unwrap()
+            .apply(headers, UrlPolicy::STRICT, now)
+            .unwrap();
+        let old = hook.secret().clone();
+        hook.rotate_secret(WebhookSecret::generate(), chrono::Duration::hours(1), now);
         // WHEN a chat.closed is previewed
         let p = preview(&hook, "chat.closed", now).unwrap();
         // THEN both secrets' signatures verify over the body, and the headers are all there
@@ -110,7 +112,7 @@ mod tests {
         let ts: i64 = p.headers["webhook-timestamp"].parse().unwrap();
         let sig = &p.headers["webhook-signature"];
         assert_eq!(sig.split(' ').count(), 2);
-        assert!(verify(&hook.secret, id, ts, p.body.as_bytes(), sig));
+        assert!(verify(hook.secret(), id, ts, p.body.as_bytes(), sig));
         assert!(verify(&old, id, ts, p.body.as_bytes(), sig));
         assert_eq!(p.headers["content-type"], "application/json");
         assert_eq!(p.headers["X-Team"], "support");
@@ -121,15 +123,18 @@ mod tests {
 
     #[test]
     fn a_type_the_format_cannot_render_names_the_field_and_passwords_stay_hidden() {
-        let mut hook = sample_integration(Format::Amplifyreach).unwrap();
+        let hook = sample_integration(Format::Amplifyreach).unwrap();
         for bad in ["chat.taken", "nope"] {
             match preview(&hook, bad, Utc::now()) {
                 Err(AppError::Invalid(e)) => assert_eq!(e.field.as_deref(), Some("event_type")),
                 other => panic!("{bad}: {other:?}"),
             }
         }
-        hook.url =
-            TargetUrl::parse("https://u:hunter2@crm.example.com/in", UrlPolicy::STRICT).unwrap();
+        let url = IntegrationPatch {
+            url: Some("https://u:hunter2@crm.example.com/in".into()),
+            ..IntegrationPatch::default()
+        };
+        let hook = hook.apply(url, UrlPolicy::STRICT, Utc::now()).unwrap();
         let p = preview(&hook, "lead.captured", Utc::now()).unwrap();
         let all = serde_json::to_string(&p).unwrap();
         assert!(!all.contains("hunter2"));

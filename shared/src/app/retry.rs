@@ -105,8 +105,8 @@ mod tests {
         let job = RetryJob {
             job: DeliveryJob {
                 delivery_id: DeliveryId::parse("msg_x").unwrap(),
-                tenant_id: integration.tenant_id.clone(),
-                integration_id: integration.id.clone(),
+                tenant_id: integration.tenant_id().clone(),
+                integration_id: integration.id().clone(),
                 event_id: EventId::parse("e").unwrap(),
                 event_type: EventType::ChatClosed,
                 attempt: 2,

@@ -75,15 +75,15 @@ impl LivechatWebhookSettings {
     }
 
     fn from_integration(i: &Integration) -> Self {
-        let on = |e: EventType| i.events.contains(&e);
+        let on = |e: EventType| i.events().contains(&e);
         Self {
-            livechat_webhook_url: i.url.redacted(),
-            livechat_secret_token: if i.format_options.token.is_some() {
+            livechat_webhook_url: i.url().redacted(),
+            livechat_secret_token: if i.format_options().token.is_some() {
                 "***".into()
             } else {
                 String::new()
             },
-            livechat_http_timeout: Some(i.timeout_ms),
+            livechat_http_timeout: Some(i.timeout_ms()),
             livechat_webhook_on_start: on(EventType::ChatStarted),
             livechat_webhook_on_close: on(EventType::ChatClosed),
             livechat_webhook_on_chat_taken: on(EventType::ChatTaken),
@@ -109,7 +109,7 @@ async fn find(
         if let Some(i) = page
             .items
             .into_iter()
-            .find(|i| i.format == Format::Rocketchat && i.name == INTEGRATION_NAME)
+            .find(|i| i.format() == Format::Rocketchat && i.name() == INTEGRATION_NAME)
         {
             return Ok(Some(i));
         }
@@ -150,7 +150,7 @@ pub async fn apply(
                 enabled: Some(!events.is_empty()),
                 ..Default::default()
             };
-            integrations.update(tenant, i.id.as_str(), patch).await?;
+            integrations.update(tenant, i.id().as_str(), patch).await?;
         }
         None => {
             let input = NewIntegration {

@@ -149,7 +149,7 @@ mod tests {
         let now = Utc::now();
         for (n, code) in [(1u32, 500u16), (2, 200), (1, 200)] {
             let event = EventId::generate();
-            let job = DeliveryJob::first(&tenant, &event, EventType::ChatClosed, &hook.id, now);
+            let job = DeliveryJob::first(&tenant, &event, EventType::ChatClosed, hook.id(), now);
             let mut d = Delivery::pending(&job, now);
             d.attempts = n;
             let outcome: SendOutcome = crate::adapters::memory::ScriptedSender::status(code);
@@ -157,7 +157,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let s = integration_stats(&integrations, &log, &tenant, hook.id.as_str(), now)
+        let s = integration_stats(&integrations, &log, &tenant, hook.id().as_str(), now)
             .await
             .unwrap();
         assert_eq!(
@@ -171,7 +171,7 @@ mod tests {
         // another tenant asking for it gets 404
         let other = TenantId::generate();
         assert!(matches!(
-            integration_stats(&integrations, &log, &other, hook.id.as_str(), now).await,
+            integration_stats(&integrations, &log, &other, hook.id().as_str(), now).await,
             Err(AppError::NotFound(_))
         ));
     }

@@ -132,33 +132,118 @@ pub struct RetiredSecret {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Built only through [`Integration::create`] and changed only through its
+/// methods, so every integration held has passed validation; the stored form
+/// (serde) is the one way in besides, for what was validated when it was written.
 pub struct Integration {
-    pub id: IntegrationId,
-    pub tenant_id: TenantId,
-    pub name: String,
-    pub url: TargetUrl,
-    pub format: Format,
-    pub events: BTreeSet<EventType>,
-    pub secret: WebhookSecret,
+    id: IntegrationId,
+    tenant_id: TenantId,
+    name: String,
+    url: TargetUrl,
+    format: Format,
+    events: BTreeSet<EventType>,
+    secret: WebhookSecret,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub retired_secrets: Vec<RetiredSecret>,
-    pub timeout_ms: u32,
-    pub retry_policy: RetryPolicy,
+    retired_secrets: Vec<RetiredSecret>,
+    timeout_ms: u32,
+    retry_policy: RetryPolicy,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, String>,
+    headers: BTreeMap<String, String>,
     #[serde(default)]
-    pub format_options: FormatOptions,
-    pub enabled: bool,
+    format_options: FormatOptions,
+    enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled_reason: Option<String>,
+    disabled_reason: Option<String>,
     /// Start of the current run of failures with no success; cleared by a success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failing_since: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    failing_since: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
 impl Integration {
+    pub fn id(&self) -> &IntegrationId {
+        &self.id
+    }
+
+    pub fn tenant_id(&self) -> &TenantId {
+        &self.tenant_id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn url(&self) -> &TargetUrl {
+        &self.url
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    pub fn events(&self) -> &BTreeSet<EventType> {
+        &self.events
+    }
+
+    pub fn secret(&self) -> &WebhookSecret {
+        &self.secret
+    }
+
+    pub fn retired_secrets(&self) -> &[RetiredSecret] {
+        &self.retired_secrets
+    }
+
+    pub fn timeout_ms(&self) -> u32 {
+        self.timeout_ms
+    }
+
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry_policy
+    }
+
+    pub fn headers(&self) -> &BTreeMap<String, String> {
+        &self.headers
+    }
+
+    pub fn format_options(&self) -> &FormatOptions {
+        &self.format_options
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Why deliveries stopped, while disabled.
+    pub fn disabled_reason(&self) -> Option<&str> {
+        self.disabled_reason.as_deref()
+    }
+
+    /// Start of the current run of failures with no success.
+    pub fn failing_since(&self) -> Option<DateTime<Utc>> {
+        self.failing_since
+    }
+
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
+    /// Stop deliveries for `reason` (the dispatcher's auto-disable, a 410 Gone).
+    pub fn disable(&mut self, reason: impl Into<String>, at: DateTime<Utc>) {
+        self.enabled = false;
+        self.disabled_reason = Some(reason.into());
+        self.updated_at = at;
+    }
+
+    /// Record the start of a run of failures (`None`: a success ended it).
+    pub fn set_failing_since(&mut self, since: Option<DateTime<Utc>>) {
+        self.failing_since = since;
+    }
+
     /// Whether an event of this type goes to this integration.
     pub fn wants(&self, kind: EventType) -> bool {
         let olark_extra_off = self.format == Format::Olark
@@ -470,6 +555,42 @@ impl Integration {
             updated_at: now,
         };
         Ok((integration, secret))
+    }
+
+    /// An integration with a fixed identity that renders samples (the API's
+    /// examples, the golden files): every event type the format renders, the
+    /// standard retry policy, no custom headers. Never stored.
+    pub fn sample(
+        id: IntegrationId,
+        tenant_id: TenantId,
+        url: TargetUrl,
+        format: Format,
+        secret: WebhookSecret,
+        format_options: FormatOptions,
+        now: DateTime<Utc>,
+    ) -> Integration {
+        Integration {
+            id,
+            tenant_id,
+            name: "sample".into(),
+            url,
+            format,
+            events: EventType::ALL
+                .into_iter()
+                .filter(|e| format.supports(*e))
+                .collect(),
+            secret,
+            retired_secrets: Vec::new(),
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            retry_policy: RetryPolicy::STANDARD,
+            headers: BTreeMap::new(),
+            format_options,
+            enabled: true,
+            disabled_reason: None,
+            failing_since: None,
+            created_at: now,
+            updated_at: now,
+        }
     }
 
     /// Apply a partial update, re-validating what changed.

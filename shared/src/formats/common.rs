@@ -52,10 +52,10 @@ impl Serialize for UnixFraction {
 /// The token a platform format carries: the configured one, else the secret.
 pub fn token(integration: &Integration) -> &str {
     integration
-        .format_options
+        .format_options()
         .token
         .as_deref()
-        .unwrap_or_else(|| integration.secret.expose())
+        .unwrap_or_else(|| integration.secret().expose())
 }
 
 /// A section the format needs, or `RenderError::Missing` naming it.

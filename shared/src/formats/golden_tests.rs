@@ -11,7 +11,6 @@ use crate::domain::catalogue::EventType;
 use crate::domain::event::Event;
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::domain::integration::{Format, FormatOptions, Integration};
-use crate::domain::retry::RetryPolicy;
 use crate::domain::secret::WebhookSecret;
 use crate::domain::target_url::{TargetUrl, UrlPolicy};
 
@@ -19,25 +18,15 @@ pub const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 
 /// An integration of `format` for tenant `ten_acme` with the fixed test secret.
 pub fn integration(format: Format, format_options: FormatOptions) -> Integration {
-    Integration {
-        id: IntegrationId::parse("int_golden").unwrap(),
-        tenant_id: TenantId::parse("ten_acme").unwrap(),
-        name: "golden".to_string(),
-        url: TargetUrl::parse("https://crm.example.com/hooks/chat", UrlPolicy::STRICT).unwrap(),
+    Integration::sample(
+        IntegrationId::parse("int_golden").unwrap(),
+        TenantId::parse("ten_acme").unwrap(),
+        TargetUrl::parse("https://crm.example.com/hooks/chat", UrlPolicy::STRICT).unwrap(),
         format,
-        events: EventType::ALL.into_iter().collect(),
-        secret: WebhookSecret::parse(SECRET).unwrap(),
-        retired_secrets: Vec::new(),
-        timeout_ms: 10_000,
-        retry_policy: RetryPolicy::STANDARD,
-        headers: BTreeMap::new(),
+        WebhookSecret::parse(SECRET).unwrap(),
         format_options,
-        enabled: true,
-        disabled_reason: None,
-        failing_since: None,
-        created_at: Utc::now(),
-        updated_at: Utc::now(),
-    }
+        Utc::now(),
+    )
 }
 
 #[derive(Deserialize)]

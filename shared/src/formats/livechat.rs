@@ -165,7 +165,7 @@ pub fn render(event: &Event, integration: &Integration) -> Result<Rendered, Rend
         format: "livechat",
         event_type: event.kind.as_str(),
     })?;
-    let chosen = integration.format_options.data_types.as_ref();
+    let chosen = integration.format_options().data_types.as_ref();
     let wants = |data_type: &str| {
         allowed.contains(&data_type) && chosen.is_none_or(|c| c.contains(data_type))
     };
@@ -173,10 +173,10 @@ pub fn render(event: &Event, integration: &Integration) -> Result<Rendered, Rend
         event_type: name,
         token: token(integration),
         license_id: integration
-            .format_options
+            .format_options()
             .license_id
             .as_deref()
-            .unwrap_or_else(|| integration.tenant_id.as_str()),
+            .unwrap_or_else(|| integration.tenant_id().as_str()),
         chat: if wants("chat") {
             Some(chat(event)?)
         } else {

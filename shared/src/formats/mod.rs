@@ -42,7 +42,7 @@ pub const JSON: &str = "application/json";
 
 /// Render `event` for `integration` in the integration's format.
 pub fn render(event: &Event, integration: &Integration) -> Result<Rendered, RenderError> {
-    match integration.format {
+    match integration.format() {
         Format::Standard => standard::render(event),
         Format::Rocketchat => rocketchat::render(event, integration),
         Format::Livechat => livechat::render(event, integration),

@@ -9,8 +9,8 @@ use super::golden_tests::{Golden, cases, integration};
 use crate::app::outbound::prepare;
 use crate::domain::event::Event;
 use crate::domain::ids::DeliveryId;
-use crate::domain::integration::Format;
-use crate::domain::target_url::{TargetUrl, UrlPolicy};
+use crate::domain::integration::{Format, IntegrationPatch};
+use crate::domain::target_url::UrlPolicy;
 
 const TIMESTAMP: i64 = 1_709_629_200;
 /// (format, golden case whose event is rendered, integration URL): the
@@ -63,9 +63,14 @@ fn example(format: Format, case: &str, url: &str) -> String {
         .unwrap();
     let golden: Golden = serde_json::from_str(raw).unwrap();
     let event: Event = serde_json::from_value(golden.event).unwrap();
-    let mut integration = integration(format, golden.format_options);
-    integration.url = TargetUrl::parse(url, UrlPolicy::STRICT).unwrap();
-    let id = DeliveryId::derive(&integration.tenant_id, &event.id, &integration.id);
+    let patch = IntegrationPatch {
+        url: Some(url.to_string()),
+        ..IntegrationPatch::default()
+    };
+    let integration = integration(format, golden.format_options)
+        .apply(patch, UrlPolicy::STRICT, Utc::now())
+        .unwrap();
+    let id = DeliveryId::derive(integration.tenant_id(), &event.id, integration.id());
     let now: DateTime<Utc> = DateTime::from_timestamp(TIMESTAMP, 0).unwrap();
     let request = prepare(&integration, &event, &id, now).unwrap();
     let target = request.url.without_credentials();

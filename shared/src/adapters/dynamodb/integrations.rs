@@ -33,8 +33,8 @@ impl DynamoDbIntegrationStore {
 
     fn item(integration: &Integration) -> Result<Item, StoreError> {
         let mut item = to_item(integration)?;
-        item.insert(PK.into(), s(tenant_pk(&integration.tenant_id)));
-        item.insert(SK.into(), s(integration_sk(&integration.id)));
+        item.insert(PK.into(), s(tenant_pk(integration.tenant_id())));
+        item.insert(SK.into(), s(integration_sk(integration.id())));
         Ok(item)
     }
 
@@ -168,9 +168,9 @@ impl IntegrationStore for DynamoDbIntegrationStore {
             .expression_attribute_names("#updated", "updated_at")
             .expression_attribute_names("#enabled", "enabled")
             .expression_attribute_names("#failing", "failing_since")
-            .expression_attribute_values(":updated", to_attribute(&previous.updated_at)?)
-            .expression_attribute_values(":enabled", AttributeValue::Bool(previous.enabled));
-        match previous.failing_since {
+            .expression_attribute_values(":updated", to_attribute(&previous.updated_at())?)
+            .expression_attribute_values(":enabled", AttributeValue::Bool(previous.enabled()));
+        match previous.failing_since() {
             Some(since) => {
                 condition.push_str(" AND #failing = :failing");
                 request = request.expression_attribute_values(":failing", to_attribute(&since)?);
