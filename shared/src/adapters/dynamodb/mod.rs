@@ -166,7 +166,7 @@ mod tests {
         // A number is not an item: serde_dynamo refuses it.
         let err = to_item(&42u32).unwrap_err();
         assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
-        // A Put without its table name: the builder refuses it.
+        // A Put without its item and table name: the builder refuses it.
         let err = aws_sdk_dynamodb::types::Put::builder()
             .build()
             .map_err(build_error)
@@ -175,7 +175,7 @@ mod tests {
         assert!(
             crate::telemetry::chain(&err)
                 .to_string()
-                .contains("table_name"),
+                .contains("required when building Put"),
             "{}",
             crate::telemetry::chain(&err)
         );
