@@ -8,6 +8,11 @@
 //! Updates carry no item in their bodies: they are recorded by key and sized
 //! afterwards from the stored item (`resolve_updates`), an upper bound since
 //! items only grow.
+//!
+//! A write to an item that carries a global secondary index's partition key
+//! also writes the index's copy of it: both of the table's indexes project
+//! every attribute, so each costs the item's own write units again (counted
+//! under `<operation> (indexes)` in `wru_by_op`).
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
@@ -31,6 +36,8 @@ pub struct Tally {
     pub wru: f64,
     /// DynamoDB read request units.
     pub rru: f64,
+    /// Of `wru`, the writes of the indexes' copies.
+    pub index_wru: f64,
     /// Write request units by operation.
     pub wru_by_op: BTreeMap<String, f64>,
     /// Updates still to size: (table, key JSON) → count, and whether transactional.
@@ -53,18 +60,31 @@ impl Tally {
     }
 
     /// Add the WRU of the recorded updates, given each updated item's size
-    /// in bytes (`size_of(table, key JSON)`; unknown items count 1 KB).
-    pub fn resolve_updates(&mut self, size_of: impl Fn(&str, &str) -> Option<usize>) -> f64 {
-        let mut wru = 0.0;
+    /// in bytes and the number of indexes it is in (`size_of(table, key
+    /// JSON)`; unknown items count 1 KB in no index).
+    pub fn resolve_updates(
+        &mut self,
+        size_of: impl Fn(&str, &str) -> Option<(usize, usize)>,
+    ) -> f64 {
+        let (mut table_wru, mut index_wru) = (0.0, 0.0);
         for ((table, key), (count, transactional)) in &self.updates {
-            let size = size_of(table, key).unwrap_or(1024);
-            let units = write_units(size) * if *transactional { 2.0 } else { 1.0 };
-            wru += units * *count as f64;
+            let (size, indexes) = size_of(table, key).unwrap_or((1024, 0));
+            let units = write_units(size);
+            let factor = if *transactional { 2.0 } else { 1.0 };
+            table_wru += units * factor * *count as f64;
+            index_wru += units * indexes as f64 * *count as f64;
         }
-        self.wru += wru;
-        *self.wru_by_op.entry("UpdateItem".into()).or_default() += wru;
+        self.wru += table_wru + index_wru;
+        self.index_wru += index_wru;
+        *self.wru_by_op.entry("UpdateItem".into()).or_default() += table_wru;
+        if index_wru > 0.0 {
+            *self
+                .wru_by_op
+                .entry("UpdateItem (indexes)".into())
+                .or_default() += index_wru;
+        }
         self.updates.clear();
-        wru
+        table_wru + index_wru
     }
 }
 
@@ -135,11 +155,17 @@ impl Intercept for AwsCounter {
             if service.eq_ignore_ascii_case("sqs") {
                 t.sqs_billed += (body.len() as u64).div_ceil(64 * 1024).max(1);
             } else if service.eq_ignore_ascii_case("dynamodb") {
-                let before = t.wru;
+                let (before, index_before) = (t.wru, t.index_wru);
                 count_writes(&mut t, &operation, &json);
-                let added = t.wru - before;
+                let index_added = t.index_wru - index_before;
+                let added = t.wru - before - index_added;
                 if added > 0.0 {
                     *t.wru_by_op.entry(operation.clone()).or_default() += added;
+                }
+                if index_added > 0.0 {
+                    *t.wru_by_op
+                        .entry(format!("{operation} (indexes)"))
+                        .or_default() += index_added;
                 }
             }
         }
@@ -186,10 +212,39 @@ fn key_string(key: &Value) -> String {
     serde_json::to_string(key).unwrap_or_default()
 }
 
+/// The global secondary indexes' partition keys: an item holding one is in
+/// that index.
+const INDEX_KEYS: [&str; 2] = [
+    chathooks::adapters::dynamodb::keys::GSI1PK,
+    chathooks::adapters::dynamodb::chats::GSI2PK,
+];
+
+/// How many indexes hold a copy of `item` (JSON wire form).
+fn indexes_of(item: &Value) -> usize {
+    INDEX_KEYS.iter().filter(|k| item[**k].is_object()).count()
+}
+
+/// How many indexes hold a copy of an item read through the SDK.
+pub fn sdk_indexes_of(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> usize {
+    INDEX_KEYS.iter().filter(|k| item.contains_key(**k)).count()
+}
+
+/// A put's write units: the table's (`factor` 2 in a transaction), then
+/// one write of the same size per index that holds the item.
+fn count_put(t: &mut Tally, item: &Value, factor: f64) {
+    let units = write_units(item_size(item));
+    t.wru += units * factor;
+    let copies = indexes_of(item) as f64 * units;
+    t.wru += copies;
+    t.index_wru += copies;
+}
+
 fn count_writes(t: &mut Tally, operation: &str, json: &Value) {
     let table = json["TableName"].as_str().unwrap_or_default().to_string();
     match operation {
-        "PutItem" => t.wru += write_units(item_size(&json["Item"])),
+        "PutItem" => count_put(t, &json["Item"], 1.0),
         "DeleteItem" => t.wru += 1.0,
         "UpdateItem" => {
             let e = t
@@ -202,11 +257,11 @@ fn count_writes(t: &mut Tally, operation: &str, json: &Value) {
             if let Some(tables) = json["RequestItems"].as_object() {
                 for requests in tables.values() {
                     for r in requests.as_array().into_iter().flatten() {
-                        t.wru += if r["PutRequest"].is_object() {
-                            write_units(item_size(&r["PutRequest"]["Item"]))
+                        if r["PutRequest"].is_object() {
+                            count_put(t, &r["PutRequest"]["Item"], 1.0);
                         } else {
-                            1.0
-                        };
+                            t.wru += 1.0;
+                        }
                     }
                 }
             }
@@ -214,7 +269,7 @@ fn count_writes(t: &mut Tally, operation: &str, json: &Value) {
         "TransactWriteItems" => {
             for item in json["TransactItems"].as_array().into_iter().flatten() {
                 if item["Put"].is_object() {
-                    t.wru += 2.0 * write_units(item_size(&item["Put"]["Item"]));
+                    count_put(t, &item["Put"]["Item"], 2.0);
                 } else if item["Update"].is_object() {
                     let u = &item["Update"];
                     let e = t
@@ -404,5 +459,30 @@ mod tests {
         let batch = |c: bool| json!({"RequestItems": {"t": {"Keys": [], "ConsistentRead": c}}});
         assert!(consistent_read(&batch(true)));
         assert!(!consistent_read(&batch(false)));
+    }
+
+    #[test]
+    fn a_write_to_an_indexed_item_also_writes_each_index_copy() {
+        let mut t = Tally::default();
+        // A delivery in both indexes: its put costs three times its units.
+        let delivery = json!({"pk": {"S": "D#1"}, "gsi1pk": {"S": "I#1"}, "gsi2pk": {"S": "C#1"}});
+        count_writes(
+            &mut t,
+            "PutItem",
+            &json!({"TableName": "t", "Item": delivery}),
+        );
+        assert_eq!((t.wru, t.index_wru), (3.0, 2.0));
+        // An event in no index: its own units only.
+        let event = json!({"pk": {"S": "E#1"}, "body": {"S": "x".repeat(1500)}});
+        count_writes(&mut t, "PutItem", &json!({"TableName": "t", "Item": event}));
+        assert_eq!((t.wru, t.index_wru), (5.0, 2.0));
+        // An update of an item in one index: its units, then the copy's.
+        count_writes(
+            &mut t,
+            "UpdateItem",
+            &json!({"TableName": "t", "Key": {"pk": {"S": "D#1"}}}),
+        );
+        assert_eq!(t.resolve_updates(|_, _| Some((1500, 1))), 4.0);
+        assert_eq!((t.wru, t.index_wru), (9.0, 4.0));
     }
 }

@@ -27,7 +27,9 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chathooks::domain::event::Event;
 use chathooks::domain::ids::{IntegrationId, TenantId};
 use chathooks::domain::message::QueueMessage;
-use chathooks_tests::bench::aws_count::{AwsCounter, sdk_item_size, sdk_key_string};
+use chathooks_tests::bench::aws_count::{
+    AwsCounter, sdk_indexes_of, sdk_item_size, sdk_key_string,
+};
 use chathooks_tests::bench::cost::{self, Usage};
 use chathooks_tests::bench::fixtures::closed_chat;
 use chathooks_tests::bench::procstat::{cpu_seconds, own_pid, vm_hwm_kib, vm_rss_kib};
@@ -693,7 +695,7 @@ async fn resolve_update_sizes(
             for item in page.items.unwrap_or_default() {
                 sizes.insert(
                     (table.clone(), sdk_key_string(&item, &names)),
-                    sdk_item_size(&item),
+                    (sdk_item_size(&item), sdk_indexes_of(&item)),
                 );
             }
             start = page.last_evaluated_key;
