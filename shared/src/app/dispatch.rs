@@ -124,12 +124,10 @@ impl Dispatcher {
         {
             return Ok(Outcome::StoodDown(reason));
         }
-        if let Some(reason) =
-            super::tenants::delivery_refusal(&*self.tenants, &job.tenant_id).await?
+        if let Some(refused) =
+            super::tenants::refuse_delivery(&*self.tenants, &*self.log, job, now).await?
         {
-            return self
-                .fail_without_attempt(job, reason.to_string(), now)
-                .await;
+            return Ok(refused);
         }
         let integration = match deliverable(integration) {
             Ok(i) => i,

@@ -78,17 +78,31 @@ pub enum Deletion {
     InProgress(DeletionInProgress),
 }
 
-/// Why a tenant's pending delivery must not be sent: it is suspended or
-/// being deleted (a tenant that is gone has no integrations left either).
-pub async fn delivery_refusal(
+/// What the dispatcher does instead of sending a job of a tenant it may not
+/// serve; `None`: the tenant may be served. A suspended tenant's delivery
+/// fails with the reason, logged; a tenant being deleted gets nothing
+/// logged (its log is being purged). A tenant that is gone has no
+/// integrations left either: the integration check refuses its jobs.
+pub async fn refuse_delivery(
     store: &dyn TenantStore,
-    tenant: &TenantId,
-) -> Result<Option<&'static str>, AppError> {
-    Ok(match store.get(tenant).await?.map(|t| t.status) {
-        Some(TenantStatus::Suspended) => Some(crate::domain::tenant::SUSPENDED_DELIVERY_REASON),
-        Some(TenantStatus::Deleting) => Some("the tenant is being deleted"),
-        _ => None,
-    })
+    log: &dyn crate::ports::DeliveryLog,
+    job: &crate::domain::message::DeliveryJob,
+    now: DateTime<Utc>,
+) -> Result<Option<super::dispatch::Outcome>, AppError> {
+    use super::dispatch::Outcome;
+    match store.get(&job.tenant_id).await?.map(|t| t.status) {
+        Some(TenantStatus::Suspended) => {
+            let reason = crate::domain::tenant::SUSPENDED_DELIVERY_REASON;
+            super::failure::fail_without_attempt(log, job, reason, now).await?;
+            Ok(Some(Outcome::Failed {
+                reason: reason.into(),
+            }))
+        }
+        Some(TenantStatus::Deleting) => Ok(Some(Outcome::Failed {
+            reason: "the tenant is being deleted".into(),
+        })),
+        _ => Ok(None),
+    }
 }
 
 pub async fn create(store: &dyn TenantStore, input: NewTenant) -> Result<CreatedTenant, AppError> {
@@ -205,6 +219,54 @@ mod tests {
     use super::*;
     use crate::adapters::memory::MemoryTenantStore;
     use crate::app::auth::tenant_for_key;
+
+    #[tokio::test]
+    async fn a_suspended_tenants_job_fails_logged_and_a_deleted_ones_logs_nothing() {
+        use crate::adapters::memory::MemoryDeliveryLog;
+        use crate::app::dispatch::Outcome;
+        use crate::domain::delivery::DeliveryStatus;
+        use crate::ports::DeliveryLog;
+        let store = MemoryTenantStore::default();
+        let log = MemoryDeliveryLog::default();
+        let created = create(&store, NewTenant::default()).await.unwrap();
+        let job = |n: &str| crate::domain::message::DeliveryJob {
+            delivery_id: crate::domain::ids::DeliveryId::parse(n).unwrap(),
+            tenant_id: created.id.clone(),
+            integration_id: crate::domain::ids::IntegrationId::generate(),
+            event_id: crate::domain::ids::EventId::generate(),
+            event_type: crate::domain::catalogue::EventType::ChatClosed,
+            attempt: 2,
+            created_at: Utc::now(),
+            acceptance_token: None,
+            repeat: false,
+        };
+        // an active tenant's job goes on
+        let active = refuse_delivery(&store, &log, &job("msg_1"), Utc::now()).await;
+        assert!(active.unwrap().is_none());
+        // a suspended tenant's fails with the reason, in the log too
+        store.set_suspended(&created.id, true).await.unwrap();
+        let out = refuse_delivery(&store, &log, &job("msg_1"), Utc::now()).await;
+        assert!(
+            matches!(out.unwrap(), Some(Outcome::Failed { reason }) if reason.contains("suspended"))
+        );
+        let (logged, _) = log
+            .get(&created.id, &job("msg_1").delivery_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(logged.status, DeliveryStatus::Failed);
+        assert!(logged.last_error.unwrap().contains("suspended"));
+        // a deleted tenant's is dropped without a trace
+        store.mark_deleting(&created.id).await.unwrap();
+        let out = refuse_delivery(&store, &log, &job("msg_2"), Utc::now()).await;
+        assert!(matches!(out.unwrap(), Some(Outcome::Failed { .. })));
+        assert!(
+            log.get(&created.id, &job("msg_2").delivery_id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
 
     #[tokio::test]
     async fn a_created_tenant_is_listed_suspended_reactivated_and_deleted() {
