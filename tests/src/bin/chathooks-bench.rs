@@ -667,7 +667,7 @@ async fn resolve_update_sizes(
     tally: &mut chathooks_tests::bench::aws_count::Tally,
 ) -> usize {
     let (dynamodb, _) = clients(&stack.emulator).await;
-    let mut sizes: HashMap<(String, String), usize> = HashMap::new();
+    let mut sizes: HashMap<(String, String), (usize, usize)> = HashMap::new();
     let tables: HashSet<String> = tally.updates.keys().map(|(t, _)| t.clone()).collect();
     for table in tables {
         let Ok(described) = dynamodb.describe_table().table_name(&table).send().await else {
