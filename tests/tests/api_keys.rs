@@ -245,3 +245,33 @@ async fn a_key_stored_before_keys_had_names_works_and_becomes_listed() {
 fn s(v: &str) -> aws_sdk_dynamodb::types::AttributeValue {
     aws_sdk_dynamodb::types::AttributeValue::S(v.to_string())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn authenticating_costs_two_strong_reads_and_one_write_a_minute_per_key() {
+    use chathooks_tests::bench::aws_count::AwsCounter;
+    let counter = AwsCounter::new();
+    let mut options = LocalOptions::default();
+    options.instruments.interceptor = Some(counter.shared());
+    let (_stack, admin) = serving(options).await;
+    let tenant = new_tenant(&admin).await;
+    // WHEN 20 requests are made on a route that reads nothing itself
+    counter.reset();
+    for _ in 0..20 {
+        assert_eq!(tenant.get("/v1/event-types").await.status, 200);
+    }
+    // THEN each cost two strongly consistent reads (the key, its tenant),
+    // and the key's last use was written once
+    let tally = counter.snapshot();
+    let count = |op: &str| {
+        tally
+            .requests
+            .iter()
+            .filter(|((_, o), _)| o == op)
+            .map(|(_, n)| *n)
+            .sum::<u64>()
+    };
+    assert_eq!(count("GetItem"), 40, "{:?}", tally.requests);
+    assert_eq!(count("UpdateItem"), 1, "{:?}", tally.requests);
+    assert_eq!(tally.total_requests(), 41, "{:?}", tally.requests);
+    assert!((tally.rru - 40.0).abs() < 1e-9, "{} RRU", tally.rru);
+}

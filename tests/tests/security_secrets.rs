@@ -157,6 +157,48 @@ async fn no_secret_ever_appears_in_the_logs() {
             .await;
     }
     wait_idle(&stack).await;
+    // API keys made, used, listed, expiring, revoked and refused
+    let made = tenant
+        .post("/v1/api-keys", &json!({"name": "logged?"}))
+        .await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let new_key = made.body["api_key"].as_str().unwrap().to_string();
+    secrets.push(("created API key".into(), new_key.clone()));
+    let expires = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let expiring = tenant
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "expiring", "expires_at": expires}),
+        )
+        .await;
+    assert_eq!(expiring.status, 201, "{:?}", expiring.body);
+    secrets.push((
+        "expiring API key".into(),
+        expiring.body["api_key"].as_str().unwrap().into(),
+    ));
+    let with_new = admin.with_key(&new_key);
+    assert_eq!(with_new.get("/v1/integrations").await.status, 200);
+    assert_eq!(with_new.get("/v1/api-keys").await.status, 200);
+    let revoke = format!("/v1/api-keys/{}", made.body["id"].as_str().unwrap());
+    assert_eq!(tenant.delete(&revoke).await.status, 204);
+    assert_eq!(with_new.get("/v1/integrations").await.status, 401);
+    assert_eq!(
+        with_new
+            .post("/v1/events", &closed_chat("evt-revoked"))
+            .await
+            .status,
+        401
+    );
+    // a third tenant suspended (its key refused), then deleted and purged
+    let (third, third_id) = tenant_with_id(&admin).await;
+    secrets.push(("third tenant API key".into(), third.key.clone().unwrap()));
+    let third_path = format!("/v1/tenants/{third_id}");
+    let suspended = admin.patch(&third_path, &json!({"suspended": true})).await;
+    assert_eq!(suspended.status, 200, "{:?}", suspended.body);
+    assert_eq!(third.get("/v1/integrations").await.status, 403);
+    assert_eq!(admin.get("/v1/tenants").await.status, 200);
+    assert_eq!(admin.delete(&third_path).await.status, 204);
+    assert_eq!(third.get("/v1/integrations").await.status, 401);
     // failed authentications
     let bad = admin.with_key(format!("{}x", tenant.key.clone().unwrap()));
     assert_eq!(bad.get("/v1/integrations").await.status, 401);

@@ -112,3 +112,52 @@ async fn the_same_event_id_in_two_tenants_is_two_events() {
     assert_eq!(again.status, 200, "{:?}", again.body);
     assert_eq!(again.body["duplicate"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn another_tenants_api_keys_are_404_and_never_listed() {
+    let (_stack, admin) = serving(LocalOptions::default()).await;
+    let (a, a_id) = tenant_with_id(&admin).await;
+    let (b, _) = tenant_with_id(&admin).await;
+    // GIVEN A's second key
+    let made = a.post("/v1/api-keys", &json!({"name": "A's"})).await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let a_key_id = made.body["id"].as_str().unwrap().to_string();
+    let a_second = admin.with_key(made.body["api_key"].as_str().unwrap());
+    let a_keys = a.get("/v1/api-keys").await.body;
+
+    // WHEN B revokes A's key by its id
+    let theirs = b.delete(&format!("/v1/api-keys/{a_key_id}")).await;
+    let nothing = b.delete("/v1/api-keys/key_doesnotexist").await;
+    // THEN 404, exactly as for a key that does not exist
+    assert_eq!(theirs.status, 404, "{:?}", theirs.body);
+    assert_eq!(theirs.body, nothing.body);
+    assert_eq!(theirs.body["error"]["code"], "not_found");
+    // AND B's listing holds only B's own key, none of A's ids or prefixes
+    let b_keys = b.get("/v1/api-keys").await.body;
+    assert_eq!(b_keys["items"].as_array().unwrap().len(), 1, "{b_keys}");
+    for key in a_keys["items"].as_array().unwrap() {
+        let text = b_keys.to_string();
+        assert!(!text.contains(key["id"].as_str().unwrap()), "{text}");
+        assert!(!text.contains(key["prefix"].as_str().unwrap()), "{text}");
+    }
+    // AND A's keys are untouched and still work
+    assert_eq!(a.get("/v1/api-keys").await.body, a_keys);
+    assert_eq!(a_second.get("/v1/integrations").await.status, 200);
+    // AND no tenant key reaches the admin routes, its own tenant's included
+    for path in ["/v1/tenants".to_string(), format!("/v1/tenants/{a_id}")] {
+        assert_eq!(b.get(&path).await.status, 401, "{path}");
+        assert_eq!(a.get(&path).await.status, 401, "{path}");
+    }
+    let suspend = json!({"suspended": true});
+    assert_eq!(
+        b.patch(&format!("/v1/tenants/{a_id}"), &suspend)
+            .await
+            .status,
+        401
+    );
+    assert_eq!(b.delete(&format!("/v1/tenants/{a_id}")).await.status, 401);
+    assert_eq!(
+        admin.get(&format!("/v1/tenants/{a_id}")).await.body["status"],
+        "active"
+    );
+}
