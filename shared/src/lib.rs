@@ -20,6 +20,7 @@ pub mod config;
 pub mod consumer;
 pub mod domain;
 pub mod formats;
+pub mod metrics;
 pub mod ports;
 pub mod telemetry;
 #[cfg(feature = "runtime")]

@@ -35,6 +35,13 @@ pub enum StoreError {
     Internal(#[source] BoxError),
 }
 
+/// Where the functions' metrics go, as EMF lines (`crate::metrics`): stdout
+/// on Lambda, memory in the local stack and tests.
+pub trait MetricsSink: Send + Sync {
+    /// One complete EMF JSON object (no newline).
+    fn write_line(&self, line: &str);
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("the queue is unavailable")]
 pub struct QueueError(#[source] pub BoxError);

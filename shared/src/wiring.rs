@@ -20,6 +20,7 @@ use crate::app::outbound::USER_AGENT;
 use crate::app::portal::Portal;
 use crate::app::retry::RetryScheduler;
 use crate::config::{Config, ConfigError};
+use crate::metrics::{Metrics, MetricsSink, StdoutSink};
 use crate::ports::{JobQueue, SystemClock, WebhookSender};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -29,6 +30,8 @@ pub struct Wiring {
     pub stores: Stores,
     pub delivery_queue: Arc<dyn JobQueue>,
     pub retry_queue: Arc<dyn JobQueue>,
+    /// Where the functions write their EMF metric lines (stdout on Lambda).
+    pub metrics_sink: Arc<dyn MetricsSink>,
 }
 
 impl Wiring {
@@ -69,7 +72,19 @@ impl Wiring {
             retry_queue: Arc::new(SqsJobQueue::new(sqs, config.retry_queue_url.clone())),
             stores,
             config,
+            metrics_sink: Arc::new(StdoutSink),
         }
+    }
+
+    /// The same wiring with metrics written to `sink` (the local stack).
+    pub fn with_metrics_sink(mut self, sink: Arc<dyn MetricsSink>) -> Self {
+        self.metrics_sink = sink;
+        self
+    }
+
+    /// A function's metrics (one per cold start).
+    pub fn metrics(&self, function: &'static str) -> Arc<Metrics> {
+        Arc::new(Metrics::new(function, self.metrics_sink.clone()))
     }
 
     /// The HTTP client for webhooks (one per cold start, connections reused).
@@ -91,6 +106,7 @@ impl Wiring {
             clock: Arc::new(SystemClock),
             retention: self.config.retention,
             cache: TtlCache::new(self.config.integration_cache_ttl),
+            metrics: self.metrics(crate::metrics::EVENT_INTAKE),
         }
     }
 
@@ -109,6 +125,7 @@ impl Wiring {
                 max_queue_delay: self.config.max_queue_delay,
                 max_receive_count: self.config.max_receive_count,
             },
+            metrics: self.metrics(crate::metrics::DISPATCHER),
         }
     }
 
@@ -121,6 +138,7 @@ impl Wiring {
             clock: Arc::new(SystemClock),
             max_queue_delay: self.config.max_queue_delay,
             max_receive_count: self.config.max_receive_count,
+            metrics: self.metrics(crate::metrics::RETRY_SCHEDULER),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod fixtures;
 pub mod iam;
 pub mod local;
 pub mod logs;
+pub mod metrics;
 pub mod moto;
 pub mod provision;
 pub mod proxy;

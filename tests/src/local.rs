@@ -126,6 +126,8 @@ pub struct LocalStack {
     /// Every AWS call of each function (its clients and its event-source
     /// mapping), for the IAM check.
     pub iam: crate::iam::IamRecorder,
+    /// Every EMF metric line the functions wrote (their metrics sink).
+    pub metrics: Arc<crate::metrics::CapturedMetrics>,
     /// The SQS clients of the event-source mappings, as the function's role.
     esm_sqs: HashMap<String, aws_sdk_sqs::Client>,
     shutdown: watch::Sender<bool>,
@@ -205,9 +207,10 @@ impl LocalStack {
         let config = Config::from_lookup(&vars)?;
         use crate::iam::{CONFIG_API, DISPATCHER, EVENT_INTAKE, RETRY_SCHEDULER};
         // Each function with clients of its own, as each has its own role.
+        let metrics = Arc::new(crate::metrics::CapturedMetrics::default());
         let wiring = |function: &str| {
             let (dynamodb, sqs) = clients_of(Some(function));
-            Wiring::new(config.clone(), dynamodb, sqs)
+            Wiring::new(config.clone(), dynamodb, sqs).with_metrics_sink(metrics.clone())
         };
         let functions = Arc::new(Functions {
             config_api: config_api::init_with(&wiring(CONFIG_API)),
@@ -235,6 +238,7 @@ impl LocalStack {
             config,
             proxies,
             iam,
+            metrics,
             esm_sqs,
             shutdown,
             tasks: Vec::new(),

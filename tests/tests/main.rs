@@ -24,6 +24,7 @@ mod events_samples;
 mod events_wellformed;
 mod formats_e2e;
 mod iam;
+mod metrics;
 mod outage;
 mod portal_api;
 mod provision;

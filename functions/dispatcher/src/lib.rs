@@ -3,6 +3,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chathooks::app::dispatch::{Dispatcher, Outcome};
 use chathooks::consumer::{Record, or_dead_letter, parse_batch, process_records};
 use chathooks::domain::message::{DeliveryJob, QueueMessage};
+use chathooks::metrics::{DELIVERIES_FAILED, DELIVERY_LAG, JOBS_STOOD_DOWN, RETRIES_SCHEDULED};
 
 /// The handler Lambda calls, the local runner too.
 pub async fn handle(dispatcher: &Dispatcher, event: SqsEvent) -> SqsBatchResponse {
@@ -16,11 +17,26 @@ pub async fn handle(dispatcher: &Dispatcher, event: SqsEvent) -> SqsBatchRespons
                 let outcome =
                     or_dead_letter(delivered, &job, receive, &*dispatcher.log, &*dispatcher.clock)
                         .await?;
+                let metrics = &dispatcher.metrics;
                 match &outcome {
-                    Outcome::Succeeded => tracing::info!(delivery_id = %job.delivery_id, attempt = job.attempt, "delivered"),
-                    Outcome::RetryScheduled { at } => tracing::info!(delivery_id = %job.delivery_id, attempt = job.attempt, next_attempt_at = %at, "attempt failed, retry scheduled"),
-                    Outcome::Failed { reason } => tracing::warn!(delivery_id = %job.delivery_id, attempt = job.attempt, reason = %reason, "delivery failed"),
-                    Outcome::StoodDown(reason) => tracing::info!(delivery_id = %job.delivery_id, reason = %reason, "job stood down"),
+                    Outcome::Succeeded => {
+                        // From the event's acceptance to its successful delivery.
+                        let lag = dispatcher.clock.now() - job.created_at;
+                        metrics.value(DELIVERY_LAG, &[], lag.num_milliseconds().max(0) as f64);
+                        tracing::info!(delivery_id = %job.delivery_id, attempt = job.attempt, "delivered")
+                    }
+                    Outcome::RetryScheduled { at } => {
+                        metrics.count(RETRIES_SCHEDULED, &[], 1);
+                        tracing::info!(delivery_id = %job.delivery_id, attempt = job.attempt, next_attempt_at = %at, "attempt failed, retry scheduled")
+                    }
+                    Outcome::Failed { reason } => {
+                        metrics.count_for(DELIVERIES_FAILED, job.tenant_id.as_str(), job.integration_id.as_str());
+                        tracing::warn!(delivery_id = %job.delivery_id, attempt = job.attempt, reason = %reason, "delivery failed")
+                    }
+                    Outcome::StoodDown(reason) => {
+                        metrics.count(JOBS_STOOD_DOWN, &[], 1);
+                        tracing::info!(delivery_id = %job.delivery_id, reason = %reason, "job stood down")
+                    }
                 }
                 Ok(())
             }
@@ -30,6 +46,8 @@ pub async fn handle(dispatcher: &Dispatcher, event: SqsEvent) -> SqsBatchRespons
     .await;
     // The batch's attempts into the health counters, in one write per integration.
     dispatcher.log.flush_counts().await;
+    // The invocation's metrics, as EMF lines.
+    dispatcher.metrics.flush();
     response
 }
 

@@ -18,10 +18,20 @@ pub struct IntakeApi {
 /// The handler Lambda calls, the local runner too. Never fails: every error
 /// is an HTTP answer.
 pub async fn handle(api: &IntakeApi, req: Request) -> Response<Body> {
-    match accept(api, &req).await {
+    let metrics = &api.intake.metrics;
+    let response = match accept(api, &req).await {
         Ok(response) => response,
-        Err(e) => e.into_response(),
-    }
+        Err(e) => {
+            metrics.count(
+                chathooks::metrics::REQUESTS_REJECTED,
+                &[("Reason", e.code)],
+                1,
+            );
+            e.into_response()
+        }
+    };
+    metrics.flush();
+    response
 }
 
 async fn accept(api: &IntakeApi, req: &Request) -> Result<Response<Body>, ApiError> {

@@ -4,10 +4,11 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chathooks::app::retry::{RetryOutcome, RetryScheduler};
 use chathooks::consumer::{or_dead_letter, process_batch};
 use chathooks::domain::message::QueueMessage;
+use chathooks::metrics::{DELIVERIES_FAILED, RETRIES_RELEASED};
 
 /// The handler Lambda calls, the local runner too.
 pub async fn handle(scheduler: &RetryScheduler, event: SqsEvent) -> SqsBatchResponse {
-    process_batch(event, scheduler.max_receive_count, |message, receive| async move {
+    let response = process_batch(event, scheduler.max_receive_count, |message, receive| async move {
         match message {
             QueueMessage::RetryV1(retry) => {
                 let handled = scheduler.handle(&retry).await;
@@ -16,16 +17,24 @@ pub async fn handle(scheduler: &RetryScheduler, event: SqsEvent) -> SqsBatchResp
                         .await?;
                 let id = &retry.job.delivery_id;
                 match outcome {
-                    RetryOutcome::Released => tracing::info!(delivery_id = %id, attempt = retry.job.attempt, "retry released"),
+                    RetryOutcome::Released => {
+                        scheduler.metrics.count(RETRIES_RELEASED, &[], 1);
+                        tracing::info!(delivery_id = %id, attempt = retry.job.attempt, "retry released")
+                    }
                     RetryOutcome::Hopped { remaining_secs } => tracing::info!(delivery_id = %id, remaining_secs, "retry not due, hopped"),
-                    RetryOutcome::Dropped { reason } => tracing::warn!(delivery_id = %id, reason = %reason, "retry dropped"),
+                    RetryOutcome::Dropped { reason } => {
+                        scheduler.metrics.count_for(DELIVERIES_FAILED, retry.job.tenant_id.as_str(), retry.job.integration_id.as_str());
+                        tracing::warn!(delivery_id = %id, reason = %reason, "retry dropped")
+                    }
                 }
                 Ok(())
             }
             QueueMessage::DeliveryV1(_) => Err("unexpected delivery.v1 message on the retry queue".to_string()),
         }
     })
-    .await
+    .await;
+    scheduler.metrics.flush();
+    response
 }
 
 /// Build the retry scheduler from the environment (cold start).

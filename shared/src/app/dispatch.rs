@@ -80,6 +80,9 @@ pub struct Dispatcher {
     pub settings: DispatchSettings,
     /// Read per job: a suspended tenant's deliveries stop with the reason.
     pub tenants: Arc<dyn TenantStore>,
+    /// Attempts and disabled integrations, recorded here; the handler
+    /// records the jobs' outcomes and flushes once per invocation.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Seconds for an SQS delay: rounded up, capped at the hop size.
@@ -237,6 +240,8 @@ impl Dispatcher {
                     .await?;
             }
             self.log.record_attempt(&delivery, &attempt).await?;
+            self.metrics
+                .attempt("success", integration.format(), None, outcome.duration);
             return Ok(Outcome::Succeeded);
         }
 
@@ -247,7 +252,14 @@ impl Dispatcher {
         if outcome.status_code == Some(410) {
             let reason = "the endpoint answered 410 Gone".to_string();
             return self
-                .give_up(&mut delivery, &attempt, integration, Some(reason), now)
+                .give_up(
+                    &mut delivery,
+                    &attempt,
+                    &outcome,
+                    integration,
+                    Some(reason),
+                    now,
+                )
                 .await;
         }
         let failing_since = integration.failing_since().unwrap_or(now);
@@ -261,7 +273,14 @@ impl Dispatcher {
                 failing_since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             );
             return self
-                .give_up(&mut delivery, &attempt, integration, Some(reason), now)
+                .give_up(
+                    &mut delivery,
+                    &attempt,
+                    &outcome,
+                    integration,
+                    Some(reason),
+                    now,
+                )
                 .await;
         }
 
@@ -271,7 +290,7 @@ impl Dispatcher {
         let Some(mut delay) = delay else {
             delivery.last_error = Some(format!("gave up after {} attempts: {error}", job.attempt));
             return self
-                .give_up(&mut delivery, &attempt, integration, None, now)
+                .give_up(&mut delivery, &attempt, &outcome, integration, None, now)
                 .await;
         };
         if let Some(asked) = outcome.retry_after {
@@ -298,6 +317,12 @@ impl Dispatcher {
             }])
             .await?;
         self.log.record_attempt(&delivery, &attempt).await?;
+        self.metrics.attempt(
+            "retry",
+            integration.format(),
+            outcome.error_kind,
+            outcome.duration,
+        );
         Ok(Outcome::RetryScheduled { at: due })
     }
 
@@ -305,6 +330,7 @@ impl Dispatcher {
         &self,
         delivery: &mut Delivery,
         attempt: &Attempt,
+        sent: &SendOutcome,
         integration: &Integration,
         disable_reason: Option<String>,
         now: DateTime<Utc>,
@@ -320,6 +346,19 @@ impl Dispatcher {
                 .await?;
         }
         self.log.record_attempt(delivery, attempt).await?;
+        self.metrics.attempt(
+            "failed",
+            integration.format(),
+            sent.error_kind,
+            sent.duration,
+        );
+        if disable_reason.is_some() {
+            self.metrics.count_for(
+                crate::metrics::INTEGRATIONS_DISABLED,
+                integration.tenant_id().as_str(),
+                integration.id().as_str(),
+            );
+        }
         Ok(Outcome::Failed {
             reason: delivery.last_error.clone().unwrap_or_default(),
         })
@@ -386,6 +425,7 @@ mod tests {
                 max_queue_delay: 900,
                 max_receive_count: 5,
             },
+            metrics: crate::metrics::Metrics::discard(crate::metrics::DISPATCHER),
         };
         Fixture {
             d,

@@ -37,6 +37,8 @@ pub struct Intake {
     pub retention: chrono::Duration,
     /// A tenant's integrations, kept for a short time in the warm Lambda.
     pub cache: TtlCache<TenantId, Vec<Integration>>,
+    /// Events accepted and repeated; the API handler counts refusals.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The delivery jobs for one event: one per enabled integration that wants it.
@@ -157,6 +159,14 @@ impl Intake {
             self.forget(tenant, events, &outcomes, &token).await;
             return Err(err.into());
         }
+        let duplicates = answers.iter().filter(|a| a.duplicate).count() as u64;
+        let m = &self.metrics;
+        m.count(
+            crate::metrics::EVENTS_ACCEPTED,
+            &[],
+            answers.len() as u64 - duplicates,
+        );
+        m.count(crate::metrics::EVENTS_DUPLICATE, &[], duplicates);
         Ok(answers)
     }
 
@@ -216,6 +226,7 @@ mod tests {
             clock: Arc::new(crate::ports::SystemClock),
             retention: chrono::Duration::days(30),
             cache: TtlCache::new(std::time::Duration::ZERO),
+            metrics: crate::metrics::Metrics::discard(crate::metrics::EVENT_INTAKE),
         };
         Fixture {
             intake,

@@ -30,6 +30,8 @@ pub struct RetryScheduler {
     pub max_queue_delay: u32,
     /// The retry queue's maxReceiveCount.
     pub max_receive_count: u32,
+    /// Flushed by the handler once per invocation.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl RetryScheduler {
@@ -124,6 +126,7 @@ mod tests {
             clock,
             max_queue_delay: hop,
             max_receive_count: 5,
+            metrics: crate::metrics::Metrics::discard(crate::metrics::RETRY_SCHEDULER),
         };
         Fixture {
             s,

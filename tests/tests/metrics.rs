@@ -1,0 +1,169 @@
+//! The functions' metrics, end to end: a run with known traffic (a delivery
+//! that succeeds on its second attempt, one that fails for good, one whose
+//! endpoint is gone and gets its integration disabled, a repeated event, two
+//! refused requests), then the EMF lines the functions wrote, each checked
+//! against the format, and every documented metric with the value that run
+//! produced.
+
+use chathooks::metrics::{self as m, DISPATCHER, EVENT_INTAKE, RETRY_SCHEDULER};
+use chathooks_tests::fixtures::*;
+use chathooks_tests::metrics::Summary;
+use chathooks_tests::receiver::{Receiver, Reply};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_documented_metric_carries_the_values_of_the_run() {
+    let (stack, admin, tenant_a) = stack_with(&[]).await;
+    let (tenant_b, tenant_b_id) = tenant_with_id(&admin).await;
+    let (tenant_c, tenant_c_id) = tenant_with_id(&admin).await;
+    // A: fails once, then succeeds; B: always 500, no retries; C: 410 Gone
+    let flaky = Receiver::scripted(|n, _| Reply::status(if n == 0 { 500 } else { 200 })).await;
+    let down = Receiver::scripted(|_, _| Reply::status(500)).await;
+    let gone = Receiver::scripted(|_, _| Reply::status(410)).await;
+    integration(&tenant_a, &flaky.url("/a"), json!({"retry_policy": [1]})).await;
+    let (b_id, _) = integration(&tenant_b, &down.url("/b"), json!({"retry_policy": "none"})).await;
+    let (c_id, _) = integration(&tenant_c, &gone.url("/c"), json!({"retry_policy": [1]})).await;
+
+    let a = post_event(&tenant_a, "evt-metrics-a").await;
+    let b = post_event(&tenant_b, "evt-metrics-b").await;
+    let c = post_event(&tenant_c, "evt-metrics-c").await;
+    wait_status(&tenant_a, &a, "succeeded").await;
+    wait_status(&tenant_b, &b, "failed").await;
+    wait_status(&tenant_c, &c, "failed").await;
+    // A repeat of a delivered event: accepted as a duplicate, its job stands down
+    let repeat = tenant_a
+        .post("/v1/events", &closed_chat("evt-metrics-a"))
+        .await;
+    assert_eq!(repeat.status, 200, "{:?}", repeat.body);
+    // Two refusals: an event without a type, and a bad key
+    let invalid = tenant_a.post("/v1/events", &json!({"id": "x"})).await;
+    assert_eq!(invalid.status, 400, "{:?}", invalid.body);
+    let stranger = tenant_a.with_key("chk_not-a-key");
+    let refused = stranger
+        .post("/v1/events", &closed_chat("evt-metrics-x"))
+        .await;
+    assert_eq!(refused.status, 401, "{:?}", refused.body);
+    wait_idle(&stack).await;
+
+    let emf = stack.metrics.parsed().expect("valid EMF lines");
+    let count =
+        |metric: &str, function: &str, dims: &[(&str, &str)]| emf.count(metric, function, dims);
+
+    // The intake
+    assert_eq!(count(m::EVENTS_ACCEPTED, EVENT_INTAKE, &[]), 3.0);
+    assert_eq!(count(m::EVENTS_DUPLICATE, EVENT_INTAKE, &[]), 1.0);
+    assert_eq!(
+        count(
+            m::REQUESTS_REJECTED,
+            EVENT_INTAKE,
+            &[("Reason", "invalid_request")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        count(
+            m::REQUESTS_REJECTED,
+            EVENT_INTAKE,
+            &[("Reason", "unauthorized")]
+        ),
+        1.0
+    );
+    assert_eq!(count(m::REQUESTS_REJECTED, EVENT_INTAKE, &[]), 2.0);
+
+    // The dispatcher: 4 attempts (A twice, B, C), by outcome, format and error kind
+    assert_eq!(count(m::DELIVERY_ATTEMPTS, DISPATCHER, &[]), 4.0);
+    assert_eq!(
+        count(m::DELIVERY_ATTEMPTS, DISPATCHER, &[("Outcome", "success")]),
+        1.0
+    );
+    assert_eq!(
+        count(m::DELIVERY_ATTEMPTS, DISPATCHER, &[("Outcome", "retry")]),
+        1.0
+    );
+    assert_eq!(
+        count(m::DELIVERY_ATTEMPTS, DISPATCHER, &[("Outcome", "failed")]),
+        2.0
+    );
+    assert_eq!(
+        count(m::DELIVERY_ATTEMPTS, DISPATCHER, &[("Format", "standard")]),
+        4.0
+    );
+    assert_eq!(
+        count(
+            m::DELIVERY_ATTEMPTS,
+            DISPATCHER,
+            &[("ErrorKind", "http-status")]
+        ),
+        3.0
+    );
+    assert_eq!(
+        count(m::DELIVERY_ATTEMPTS, DISPATCHER, &[("ErrorKind", "none")]),
+        1.0
+    );
+    let durations = emf.values(m::ATTEMPT_DURATION, DISPATCHER, &[]);
+    assert_eq!(durations.len(), 4, "{durations:?}");
+    assert!(
+        durations.iter().all(|d| (0.0..30_000.0).contains(d)),
+        "{durations:?}"
+    );
+    // A's lag: accepted, failed, retried a second later, delivered
+    let lag = emf.values(m::DELIVERY_LAG, DISPATCHER, &[]);
+    assert_eq!(lag.len(), 1, "{lag:?}");
+    assert!((1_000.0..30_000.0).contains(&lag[0]), "{lag:?}");
+    assert_eq!(count(m::RETRIES_SCHEDULED, DISPATCHER, &[]), 1.0);
+    assert_eq!(count(m::DELIVERIES_FAILED, DISPATCHER, &[]), 2.0);
+    assert_eq!(count(m::INTEGRATIONS_DISABLED, DISPATCHER, &[]), 1.0);
+    assert_eq!(count(m::JOBS_STOOD_DOWN, DISPATCHER, &[]), 1.0);
+    // Tenant and integration ids are properties of the lines about them
+    let failed_ids: Vec<(String, String)> = emf
+        .lines_with(m::DELIVERIES_FAILED, DISPATCHER)
+        .iter()
+        .flat_map(|l| l["deliveries"].as_array().cloned().unwrap_or_default())
+        .map(|d| {
+            (
+                d["tenant_id"].as_str().unwrap_or_default().to_string(),
+                d["integration_id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        failed_ids.contains(&(tenant_b_id.clone(), b_id.clone())),
+        "{failed_ids:?}"
+    );
+    assert!(
+        failed_ids.contains(&(tenant_c_id.clone(), c_id.clone())),
+        "{failed_ids:?}"
+    );
+    let disabled = emf.lines_with(m::INTEGRATIONS_DISABLED, DISPATCHER);
+    assert_eq!(
+        disabled[0]["deliveries"][0]["integration_id"],
+        c_id.as_str()
+    );
+    // and never dimensions
+    for line in &emf.0 {
+        let sets = line["_aws"]["CloudWatchMetrics"][0]["Dimensions"].to_string();
+        assert!(
+            !sets.contains("tenant") && !sets.contains("integration"),
+            "{sets}"
+        );
+    }
+
+    // The retry scheduler released A's retry
+    assert_eq!(count(m::RETRIES_RELEASED, RETRY_SCHEDULER, &[]), 1.0);
+    // One cold start per function that ran
+    for function in [EVENT_INTAKE, DISPATCHER, RETRY_SCHEDULER] {
+        assert_eq!(count(m::COLD_STARTS, function, &[]), 1.0, "{function}");
+    }
+    // Every documented metric was written by this run
+    for metric in m::ALL {
+        let total: f64 = [EVENT_INTAKE, DISPATCHER, RETRY_SCHEDULER]
+            .iter()
+            .map(|f| count(metric, f, &[]) + emf.values(metric, f, &[]).len() as f64)
+            .sum();
+        assert!(total > 0.0, "{metric} missing");
+    }
+    // AND make dev's summary reads the same lines
+    let summary = Summary::of(&emf);
+    assert_eq!((summary.succeeded, summary.failed), (1, 2), "{summary}");
+    assert_eq!(summary.lag_p50_ms, Some(lag[0]));
+}
