@@ -41,6 +41,19 @@ impl CapturedMetrics {
         self.parsed_from(0)
     }
 
+    /// The lines so far, parsed, and forgotten (`make dev`'s summary reads
+    /// each minute's lines once and keeps no history).
+    pub fn drain(&self) -> Result<Emf, String> {
+        let lines = std::mem::take(&mut *self.lines.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut out = Vec::with_capacity(lines.len());
+        for line in &lines {
+            let v: Value = serde_json::from_str(line).map_err(|e| format!("{e}: {line}"))?;
+            check_emf(&v).map_err(|e| format!("{e}: {line}"))?;
+            out.push(v);
+        }
+        Ok(Emf(out))
+    }
+
     /// The lines from the `from`-th on.
     pub fn parsed_from(&self, from: usize) -> Result<Emf, String> {
         let lines = self.lines();

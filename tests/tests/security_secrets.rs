@@ -235,11 +235,35 @@ async fn no_secret_ever_appears_in_the_logs() {
             dump.display()
         );
     }
+    // ...each SQS message handled in a span carrying its message and delivery ids...
+    let in_span = |l: &str| {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+        v["spans"].as_array().into_iter().flatten().any(|span| {
+            span["name"] == "sqs_message"
+                && span["message_id"].as_str().is_some_and(|m| !m.is_empty())
+                && ids.iter().any(|id| span["delivery_id"] == id.as_str())
+        })
+    };
+    assert!(
+        logs.lines().any(in_span),
+        "no sqs_message span with its message and delivery ids, see {}",
+        dump.display()
+    );
+    // ...the functions' metric lines (EMF) were written too...
+    let metrics = stack.metrics.lines();
+    assert!(
+        metrics.iter().any(|l| l.contains("DeliveryAttempts")),
+        "{metrics:?}"
+    );
     // ...and none of the secrets is in them, in any line, at any level
     let mut leaks = Vec::new();
     for (what, secret) in &secrets {
         assert!(secret.len() >= 10, "{what}: {secret}");
-        for line in logs.lines().filter(|l| l.contains(secret.as_str())) {
+        for line in logs
+            .lines()
+            .chain(metrics.iter().map(String::as_str))
+            .filter(|l| l.contains(secret.as_str()))
+        {
             leaks.push(format!("{what} in: {line}"));
         }
     }

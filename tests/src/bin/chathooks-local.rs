@@ -1,7 +1,10 @@
 //! `make dev`: the whole system on this machine. moto for SQS and DynamoDB,
 //! the tables and queues of template.yaml, the HTTP API on 127.0.0.1:$PORT
 //! (default 3000) served by the config-api and event-intake handlers, and the
-//! dispatcher and retry scheduler consuming their queues. Ctrl-C stops it all.
+//! dispatcher and retry scheduler consuming their queues. While there is
+//! traffic, one summary line a minute (deliveries ok and failed, p50 and p99
+//! of the acceptance-to-success lag) computed from the functions' metric
+//! lines. Ctrl-C stops it all.
 use chathooks_tests::local::{LocalOptions, LocalStack, walkthrough};
 
 #[tokio::main]
@@ -13,6 +16,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     );
     let mut stack = LocalStack::start(LocalOptions {
         admin_key: admin_key.clone(),
+        // A development server, not a test: no IAM check when it stops.
+        check_iam: false,
         ..Default::default()
     })
     .await?;
@@ -38,7 +43,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         stack.emulator.dynamodb.endpoint,
     );
     println!("{}", walkthrough(&api, &admin_key));
+    let metrics = stack.metrics.clone();
+    let summary = tokio::spawn(async move {
+        let mut minute = tokio::time::interval(std::time::Duration::from_secs(60));
+        minute.tick().await;
+        loop {
+            minute.tick().await;
+            match metrics.drain() {
+                Ok(emf) => {
+                    let s = chathooks_tests::metrics::Summary::of(&emf);
+                    if s.has_traffic() {
+                        println!("[last minute] {s}");
+                    }
+                }
+                Err(e) => eprintln!("metrics: {e}"),
+            }
+        }
+    });
     tokio::signal::ctrl_c().await?;
+    summary.abort();
     eprintln!("stopping...");
     stack.stop().await;
     Ok(())
