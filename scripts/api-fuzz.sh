@@ -52,6 +52,8 @@ post() { # path, key, body
 tenant=$(post /v1/tenants "$admin" '{"name":"api-fuzz"}')
 key=$(field '["api_key"]' <<< "$tenant")
 tenant_id=$(field '["id"]' <<< "$tenant")
+# A second tenant for the admin routes to read, suspend and delete.
+victim_id=$(post /v1/tenants "$admin" '{"name":"api-fuzz-admin-routes"}' | field '["id"]')
 # Targets on a closed local port: test-sends and deliveries fail fast, offline.
 integration() {
     post /v1/integrations "$key" "{\"name\":\"$1\",\"url\":\"http://127.0.0.1:9/hook\",\"events\":[\"chat.closed\"],\"retry_policy\":\"none\",\"timeout_ms\":1000}" | field '["id"]'
@@ -67,6 +69,15 @@ headers = { Authorization = "Bearer $key", X-Auth-Token = "$key", X-User-Id = "$
 [[operations]]
 include-operation-id = "CreateTenant"
 headers = { Authorization = "Bearer $admin" }
+
+[[operations]]
+include-operation-id = "ListTenants"
+headers = { Authorization = "Bearer $admin" }
+
+[[operations]]
+include-operation-id = ["GetTenant", "UpdateTenant", "DeleteTenant"]
+headers = { Authorization = "Bearer $admin" }
+parameters = { "path.id" = "$victim_id" }
 
 [[operations]]
 include-operation-id = ["GetIntegration", "GetSecret", "RotateSecret", "TestIntegration", "ListDeliveries", "Recover"]
