@@ -167,3 +167,97 @@ async fn every_documented_metric_carries_the_values_of_the_run() {
     assert_eq!((summary.succeeded, summary.failed), (1, 2), "{summary}");
     assert_eq!(summary.lag_p50_ms, Some(lag[0]));
 }
+
+/// The stack alarms on what the README promises, and documents exactly the
+/// metrics the functions write.
+#[test]
+fn the_template_alarms_on_every_dead_letter_queue_and_function_and_shows_every_metric() {
+    use chathooks_tests::provision::template::{Reference, Template, references};
+    let template = Template::workspace().expect("template.yaml");
+    let alarms: Vec<_> = template
+        .resources()
+        .filter(|r| r.kind == "AWS::CloudWatch::Alarm")
+        .collect();
+    let alarmed = |metric: &str, reference: &Reference| {
+        alarms.iter().any(|a| {
+            a.properties["MetricName"].as_str() == Some(metric)
+                && references(a.properties).contains(reference)
+        })
+    };
+    let mut dead_letter_queues = Vec::new();
+    for queue in template.resources().filter(|r| r.kind == "AWS::SQS::Queue") {
+        for r in references(&queue.properties["RedrivePolicy"]) {
+            if let Reference::GetAtt(dlq, _) = r {
+                dead_letter_queues.push(dlq);
+            }
+        }
+    }
+    assert_eq!(dead_letter_queues.len(), 2, "{dead_letter_queues:?}");
+    for dlq in &dead_letter_queues {
+        let by_name = Reference::GetAtt(dlq.clone(), "QueueName".into());
+        assert!(
+            alarmed("ApproximateNumberOfMessagesVisible", &by_name),
+            "{dlq}"
+        );
+    }
+    let delivery_queue = Reference::GetAtt("DeliveryQueue".into(), "QueueName".into());
+    assert!(alarmed("ApproximateAgeOfOldestMessage", &delivery_queue));
+    let functions: Vec<_> = template
+        .resources()
+        .filter(|r| r.kind == "AWS::Serverless::Function")
+        .map(|r| r.logical_id.to_string())
+        .collect();
+    assert_eq!(functions.len(), 4);
+    for f in &functions {
+        for metric in ["Errors", "Throttles"] {
+            assert!(alarmed(metric, &Reference::Ref(f.clone())), "{f} {metric}");
+        }
+    }
+    let on_metric = |name: &str| {
+        alarms.iter().find(|a| {
+            a.properties["MetricName"].as_str() == Some(name)
+                || serde_yaml::to_string(a.properties)
+                    .unwrap_or_default()
+                    .contains(&format!("MetricName: {name}"))
+        })
+    };
+    let lag = on_metric(m::DELIVERY_LAG).expect("a lag alarm");
+    assert_eq!(lag.properties["ExtendedStatistic"].as_str(), Some("p99"));
+    assert!(
+        on_metric(m::DELIVERIES_FAILED).is_some(),
+        "a failed-deliveries alarm"
+    );
+
+    // The dashboard shows every metric the functions write
+    let dashboard = template
+        .resources()
+        .find(|r| r.kind == "AWS::CloudWatch::Dashboard")
+        .expect("a dashboard");
+    let body = serde_yaml::to_string(&dashboard.properties["DashboardBody"]).unwrap();
+    for metric in m::ALL {
+        assert!(
+            body.contains(&format!("\"{metric}\"")),
+            "{metric} not on the dashboard"
+        );
+    }
+
+    // The README's table names exactly these metrics
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"),
+    )
+    .unwrap();
+    let section = readme
+        .split("## Metrics and alarms")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a Metrics and alarms section");
+    let documented: std::collections::BTreeSet<&str> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .filter(|name| name.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
+        .filter(|name| !name.ends_with("Alarm"))
+        .collect();
+    let written: std::collections::BTreeSet<&str> = m::ALL.into_iter().collect();
+    assert_eq!(documented, written);
+}
