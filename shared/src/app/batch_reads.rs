@@ -43,7 +43,7 @@ impl BatchReads {
         );
         let (events, read) = futures::join!(events.get_many(&event_keys), integration_reads);
         let events = events
-            .inspect_err(|e| tracing::warn!(error = %e, "batch read of events failed; each job reads its own"))
+            .inspect_err(|e| tracing::warn!(error = %crate::telemetry::chain(e), "batch read of events failed; each job reads its own"))
             .ok();
         let integrations = integration_keys
             .into_iter()

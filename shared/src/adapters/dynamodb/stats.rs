@@ -89,7 +89,7 @@ impl Tally {
         let writes = pending.into_iter().map(|((tenant, integration, hour), counted)| async move {
             let written = write_counts(client, table, &tenant, &integration, hour, &counted, hour + retention).await;
             if let Err(e) = written {
-                tracing::warn!(integration_id = %integration, error = %e, "attempts not counted in the health counters");
+                tracing::warn!(integration_id = %integration, error = %crate::telemetry::chain(&e), "attempts not counted in the health counters");
             }
         });
         futures::future::join_all(writes).await;
