@@ -123,19 +123,26 @@ where
 /// `result` of handling the message carrying `job`, its error as the
 /// message's failure. On the message's last receive an error also records
 /// the delivery failed with why (the message then moves to the dead-letter
-/// queue): a job never disappears without its reason in the log.
+/// queue): a job never disappears without its reason in the log, and it
+/// counts among the deliveries failed for good.
 pub async fn or_dead_letter<T>(
     result: Result<T, AppError>,
     job: &DeliveryJob,
     receive: ReceiveCount,
     log: &dyn DeliveryLog,
     clock: &dyn Clock,
+    metrics: &crate::metrics::Metrics,
 ) -> Result<T, String> {
     match result {
         Ok(value) => Ok(value),
         Err(e) => {
             if receive.is_last() {
                 record_dead_letter(log, job, &e, clock.now()).await;
+                metrics.count_for(
+                    crate::metrics::DELIVERIES_FAILED,
+                    job.tenant_id.as_str(),
+                    job.integration_id.as_str(),
+                );
             }
             Err(crate::telemetry::chain(&e).to_string())
         }
@@ -168,6 +175,46 @@ mod tests {
         m.message_id = Some(id.into());
         m.body = Some(body.into());
         m
+    }
+
+    #[tokio::test]
+    async fn an_error_on_the_last_receive_fails_the_delivery_for_good_and_counts_it() {
+        use crate::adapters::memory::{ManualClock, MemoryDeliveryLog};
+        use crate::metrics::{DELIVERIES_FAILED, DISPATCHER, Metrics, MetricsSink};
+        use crate::ports::StoreError;
+
+        #[derive(Default)]
+        struct Lines(std::sync::Mutex<Vec<String>>);
+        impl MetricsSink for Lines {
+            fn write_line(&self, line: &str) {
+                self.0.lock().unwrap().push(line.to_string());
+            }
+        }
+        let job: DeliveryJob = serde_json::from_str(
+            r#"{"delivery_id":"msg_1","tenant_id":"ten_1","integration_id":"int_1","event_id":"e","event_type":"chat.closed","attempt":1,"created_at":"2026-01-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        let (log, clock) = (
+            MemoryDeliveryLog::default(),
+            ManualClock::at(chrono::Utc::now()),
+        );
+        let sink = std::sync::Arc::new(Lines::default());
+        let metrics = Metrics::new(DISPATCHER, sink.clone());
+        let outage = || AppError::Store(StoreError::Unavailable("down".into()));
+        for (count, counted) in [(1, false), (5, true)] {
+            let receive = ReceiveCount { count, max: 5 };
+            let result: Result<(), _> =
+                or_dead_letter(Err(outage()), &job, receive, &log, &clock, &metrics).await;
+            assert!(result.unwrap_err().contains("down"));
+            metrics.flush();
+            let failed = sink
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains(DELIVERIES_FAILED) && l.contains("int_1"));
+            assert_eq!(failed, counted, "receive {count}");
+        }
     }
 
     #[tokio::test]

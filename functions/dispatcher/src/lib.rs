@@ -14,9 +14,15 @@ pub async fn handle(dispatcher: &Dispatcher, event: SqsEvent) -> SqsBatchRespons
         match message {
             QueueMessage::DeliveryV1(job) => {
                 let delivered = dispatcher.deliver_with(&job, reads, receive).await;
-                let outcome =
-                    or_dead_letter(delivered, &job, receive, &*dispatcher.log, &*dispatcher.clock)
-                        .await?;
+                let outcome = or_dead_letter(
+                    delivered,
+                    &job,
+                    receive,
+                    &*dispatcher.log,
+                    &*dispatcher.clock,
+                    &dispatcher.metrics,
+                )
+                .await?;
                 let metrics = &dispatcher.metrics;
                 match &outcome {
                     Outcome::Succeeded => {

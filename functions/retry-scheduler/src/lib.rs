@@ -12,9 +12,15 @@ pub async fn handle(scheduler: &RetryScheduler, event: SqsEvent) -> SqsBatchResp
         match message {
             QueueMessage::RetryV1(retry) => {
                 let handled = scheduler.handle(&retry).await;
-                let outcome =
-                    or_dead_letter(handled, &retry.job, receive, &*scheduler.log, &*scheduler.clock)
-                        .await?;
+                let outcome = or_dead_letter(
+                    handled,
+                    &retry.job,
+                    receive,
+                    &*scheduler.log,
+                    &*scheduler.clock,
+                    &scheduler.metrics,
+                )
+                .await?;
                 let id = &retry.job.delivery_id;
                 match outcome {
                     RetryOutcome::Released => {
