@@ -23,6 +23,8 @@ pub struct MemoryTenantStore {
     keys: Mutex<HashMap<String, StoredKey>>,
     /// Conditional writes of `last_used_at` made (`touch_key`).
     pub touches: AtomicUsize,
+    /// Tenants read (`get`).
+    pub reads: AtomicUsize,
 }
 
 impl MemoryTenantStore {
@@ -85,6 +87,7 @@ impl TenantStore for MemoryTenantStore {
     }
 
     async fn get(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
         Ok(lock(&self.tenants).get(id).cloned())
     }
 

@@ -1,6 +1,6 @@
 //! What a dispatcher batch reads, read once before its jobs run: the events
-//! in one batch read and each integration once, where each job would
-//! otherwise make its own two reads. The reads are as strong and as recent
+//! in one batch read, each integration once and each tenant's status once,
+//! where each job would otherwise make its own three reads. The reads are as strong and as recent
 //! as the jobs' own (they happen at the same moment: the jobs of a batch
 //! start together). A read that fails leaves its keys out, and the jobs
 //! concerned then read for themselves.
@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::domain::integration::Integration;
 use crate::domain::message::DeliveryJob;
-use crate::ports::{EventKey, EventStore, IntegrationStore, StoreError, StoredEvent};
+use crate::domain::tenant::TenantStatus;
+use crate::ports::{EventKey, EventStore, IntegrationStore, StoreError, StoredEvent, TenantStore};
 
 type IntegrationKey = (TenantId, IntegrationId);
 
@@ -21,6 +22,8 @@ pub struct BatchReads {
     events: Option<HashMap<EventKey, StoredEvent>>,
     /// Each integration read, `None` inside when it does not exist.
     integrations: HashMap<IntegrationKey, Option<Integration>>,
+    /// Each tenant's status read, `None` inside when the tenant does not exist.
+    tenants: HashMap<TenantId, Option<TenantStatus>>,
 }
 
 impl BatchReads {
@@ -33,15 +36,22 @@ impl BatchReads {
         jobs: &[DeliveryJob],
         events: &dyn EventStore,
         integrations: &dyn IntegrationStore,
+        tenants: &dyn TenantStore,
     ) -> Self {
         let event_keys = distinct(jobs, |j| (j.tenant_id.clone(), j.event_id.clone()));
         let integration_keys = distinct(jobs, |j| (j.tenant_id.clone(), j.integration_id.clone()));
+        let tenant_keys = distinct(jobs, |j| j.tenant_id.clone());
         let integration_reads = join_all(
             integration_keys
                 .iter()
                 .map(|(tenant, id)| integrations.get(tenant, id)),
         );
-        let (events, read) = futures::join!(events.get_many(&event_keys), integration_reads);
+        let tenant_reads = join_all(tenant_keys.iter().map(|id| status_of(tenants, id)));
+        let (events, read, tenant_read) = futures::join!(
+            events.get_many(&event_keys),
+            integration_reads,
+            tenant_reads
+        );
         let events = events
             .inspect_err(|e| tracing::warn!(error = %crate::telemetry::chain(e), "batch read of events failed; each job reads its own"))
             .ok();
@@ -50,9 +60,15 @@ impl BatchReads {
             .zip(read)
             .filter_map(|(key, result)| result.ok().map(|found| (key, found)))
             .collect();
+        let tenants = tenant_keys
+            .into_iter()
+            .zip(tenant_read)
+            .filter_map(|(key, result)| result.ok().map(|found| (key, found)))
+            .collect();
         Self {
             events,
             integrations,
+            tenants,
         }
     }
 
@@ -88,6 +104,26 @@ impl BatchReads {
             None => store.get(&job.tenant_id, &job.integration_id).await,
         }
     }
+
+    /// The status of the job's tenant (`None`: no such tenant), as read
+    /// ahead or read now.
+    pub async fn tenant_status(
+        &self,
+        job: &DeliveryJob,
+        store: &dyn TenantStore,
+    ) -> Result<Option<TenantStatus>, StoreError> {
+        match self.tenants.get(&job.tenant_id) {
+            Some(found) => Ok(*found),
+            None => status_of(store, &job.tenant_id).await,
+        }
+    }
+}
+
+async fn status_of(
+    store: &dyn TenantStore,
+    id: &TenantId,
+) -> Result<Option<TenantStatus>, StoreError> {
+    Ok(store.get(id).await?.map(|t| t.status))
 }
 
 /// Each key of the jobs once.
@@ -101,7 +137,7 @@ fn distinct<K: Ord>(jobs: &[DeliveryJob], key: impl Fn(&DeliveryJob) -> K) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::memory::{MemoryEventStore, MemoryIntegrationStore};
+    use crate::adapters::memory::{MemoryEventStore, MemoryIntegrationStore, MemoryTenantStore};
     use crate::app::integrations::tests::integration_for;
     use crate::domain::catalogue::EventType;
     use crate::domain::event::Event;
@@ -113,6 +149,7 @@ mod tests {
     struct Stores {
         events: MemoryEventStore,
         integrations: MemoryIntegrationStore,
+        tenants: MemoryTenantStore,
         integration: Integration,
     }
 
@@ -135,6 +172,7 @@ mod tests {
         Stores {
             events,
             integrations,
+            tenants: MemoryTenantStore::default(),
             integration,
         }
     }
@@ -150,10 +188,11 @@ mod tests {
         )
     }
 
-    fn reads(s: &Stores) -> (usize, usize) {
+    fn reads(s: &Stores) -> (usize, usize, usize) {
         (
             s.events.reads.load(Ordering::SeqCst),
             s.integrations.reads.load(Ordering::SeqCst),
+            s.tenants.reads.load(Ordering::SeqCst),
         )
     }
 
@@ -164,19 +203,20 @@ mod tests {
         let jobs = [job(&s, "e1"), job(&s, "e2"), job(&s, "gone")];
 
         // WHEN the batch is read ahead
-        let ahead = BatchReads::read(&jobs, &s.events, &s.integrations).await;
+        let ahead = BatchReads::read(&jobs, &s.events, &s.integrations, &s.tenants).await;
 
-        // THEN one event read and one integration read served all three
-        assert_eq!(reads(&s), (1, 1));
+        // THEN one event read, one integration read and one tenant read served all three
+        assert_eq!(reads(&s), (1, 1, 1));
         for j in &jobs[..2] {
             let stored = ahead.event(j, &s.events).await.unwrap().unwrap();
             assert_eq!(stored.event.id, j.event_id);
             let found = ahead.integration(j, &s.integrations).await.unwrap();
             assert_eq!(found.unwrap().id(), s.integration.id());
+            assert_eq!(ahead.tenant_status(j, &s.tenants).await.unwrap(), None);
         }
         // AND the event not stored is known absent without another read
         assert!(ahead.event(&jobs[2], &s.events).await.unwrap().is_none());
-        assert_eq!(reads(&s), (1, 1));
+        assert_eq!(reads(&s), (1, 1, 1));
     }
 
     #[tokio::test]
@@ -185,7 +225,7 @@ mod tests {
         s.events.fail_batch_reads.store(true, Ordering::SeqCst);
         let jobs = [job(&s, "e1"), job(&s, "e2")];
 
-        let ahead = BatchReads::read(&jobs, &s.events, &s.integrations).await;
+        let ahead = BatchReads::read(&jobs, &s.events, &s.integrations, &s.tenants).await;
 
         for j in &jobs {
             let stored = ahead.event(j, &s.events).await.unwrap().unwrap();
@@ -207,6 +247,7 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
-        assert_eq!(reads(&s), (1, 1));
+        assert_eq!(none.tenant_status(&j, &s.tenants).await.unwrap(), None);
+        assert_eq!(reads(&s), (1, 1, 1));
     }
 }

@@ -78,7 +78,7 @@ pub struct Dispatcher {
     pub sender: Arc<dyn WebhookSender>,
     pub clock: Arc<dyn Clock>,
     pub settings: DispatchSettings,
-    /// Read per job: a suspended tenant's deliveries stop with the reason.
+    /// Read once per batch: a suspended tenant's deliveries stop with the reason.
     pub tenants: Arc<dyn TenantStore>,
     /// Attempts and disabled integrations, recorded here; the handler
     /// records the jobs' outcomes and flushes once per invocation.
@@ -105,7 +105,7 @@ impl Dispatcher {
         if jobs.len() < 2 {
             return BatchReads::none();
         }
-        BatchReads::read(jobs, &*self.events, &*self.integrations).await
+        BatchReads::read(jobs, &*self.events, &*self.integrations, &*self.tenants).await
     }
 
     /// `deliver`, with the event and integration taken from `reads` where
@@ -117,9 +117,10 @@ impl Dispatcher {
         receive: ReceiveCount,
     ) -> Result<Outcome, AppError> {
         let now = self.clock.now();
-        let (stored, integration) = futures::try_join!(
+        let (stored, integration, tenant) = futures::try_join!(
             reads.event(job, &*self.events),
             reads.integration(job, &*self.integrations),
+            reads.tenant_status(job, &*self.tenants),
         )?;
         if let Some(reason) = self
             .stand_down_reason(job, stored.as_deref(), integration.as_ref(), receive)
@@ -127,8 +128,7 @@ impl Dispatcher {
         {
             return Ok(Outcome::StoodDown(reason));
         }
-        if let Some(refused) =
-            super::tenants::refuse_delivery(&*self.tenants, &*self.log, job, now).await?
+        if let Some(refused) = super::tenants::refuse_delivery(tenant, &*self.log, job, now).await?
         {
             return Ok(refused);
         }

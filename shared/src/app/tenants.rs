@@ -79,18 +79,19 @@ pub enum Deletion {
 }
 
 /// What the dispatcher does instead of sending a job of a tenant it may not
-/// serve; `None`: the tenant may be served. A suspended tenant's delivery
+/// serve, given the tenant's status (`None`: no such tenant); `None`: the
+/// tenant may be served. A suspended tenant's delivery
 /// fails with the reason, logged; a tenant being deleted gets nothing
 /// logged (its log is being purged). A tenant that is gone has no
 /// integrations left either: the integration check refuses its jobs.
 pub async fn refuse_delivery(
-    store: &dyn TenantStore,
+    status: Option<TenantStatus>,
     log: &dyn crate::ports::DeliveryLog,
     job: &crate::domain::message::DeliveryJob,
     now: DateTime<Utc>,
 ) -> Result<Option<super::dispatch::Outcome>, AppError> {
     use super::dispatch::Outcome;
-    match store.get(&job.tenant_id).await?.map(|t| t.status) {
+    match status {
         Some(TenantStatus::Suspended) => {
             let reason = crate::domain::tenant::SUSPENDED_DELIVERY_REASON;
             super::failure::fail_without_attempt(log, job, reason, now).await?;
@@ -217,6 +218,10 @@ pub async fn delete(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn status(store: &dyn TenantStore, id: &TenantId) -> Option<TenantStatus> {
+        store.get(id).await.unwrap().map(|t| t.status)
+    }
     use crate::adapters::memory::MemoryTenantStore;
     use crate::app::auth::tenant_for_key;
 
@@ -241,11 +246,23 @@ mod tests {
             repeat: false,
         };
         // an active tenant's job goes on
-        let active = refuse_delivery(&store, &log, &job("msg_1"), Utc::now()).await;
+        let active = refuse_delivery(
+            status(&store, &created.id).await,
+            &log,
+            &job("msg_1"),
+            Utc::now(),
+        )
+        .await;
         assert!(active.unwrap().is_none());
         // a suspended tenant's fails with the reason, in the log too
         store.set_suspended(&created.id, true).await.unwrap();
-        let out = refuse_delivery(&store, &log, &job("msg_1"), Utc::now()).await;
+        let out = refuse_delivery(
+            status(&store, &created.id).await,
+            &log,
+            &job("msg_1"),
+            Utc::now(),
+        )
+        .await;
         assert!(
             matches!(out.unwrap(), Some(Outcome::Failed { reason }) if reason.contains("suspended"))
         );
@@ -258,7 +275,13 @@ mod tests {
         assert!(logged.last_error.unwrap().contains("suspended"));
         // a deleted tenant's is dropped without a trace
         store.mark_deleting(&created.id).await.unwrap();
-        let out = refuse_delivery(&store, &log, &job("msg_2"), Utc::now()).await;
+        let out = refuse_delivery(
+            status(&store, &created.id).await,
+            &log,
+            &job("msg_2"),
+            Utc::now(),
+        )
+        .await;
         assert!(matches!(out.unwrap(), Some(Outcome::Failed { .. })));
         assert!(
             log.get(&created.id, &job("msg_2").delivery_id)
