@@ -4,6 +4,7 @@ pub mod catalogue;
 pub mod delivery;
 pub mod event;
 pub mod ids;
+pub mod inbound;
 pub mod intake_body;
 pub mod integration;
 pub mod message;

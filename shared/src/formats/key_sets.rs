@@ -22,7 +22,7 @@ fn least_message(author_type: &str) -> Value {
 /// The least JSON the intake accepts for `kind`, one per message author
 /// type for the message events: no id, no time, only required sections,
 /// each with only its required fields.
-fn least(kind: EventType) -> Vec<Value> {
+pub(crate) fn least(kind: EventType) -> Vec<Value> {
     use EventType::*;
     let chat = ("chat", json!({"id": "c"}));
     let sections = match kind {
@@ -52,7 +52,7 @@ fn least(kind: EventType) -> Vec<Value> {
 
 /// `kind` with every section and one element of every kind in each list,
 /// each carrying only its required fields.
-fn sparse(kind: EventType) -> Value {
+pub(crate) fn sparse(kind: EventType) -> Value {
     let mut messages: Vec<Value> = AUTHOR_TYPES.iter().map(|a| least_message(a)).collect();
     let mut whisper = least_message("agent");
     whisper["whisper"] = json!(true);

@@ -10,7 +10,7 @@ mod common;
 #[cfg(test)]
 pub(crate) mod golden_tests;
 #[cfg(test)]
-mod key_sets;
+pub(crate) mod key_sets;
 pub mod livechat;
 pub mod olark;
 pub mod rocketchat;
