@@ -9,9 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 use flate2::read::DeflateDecoder;
 use flate2::{Compress, CompressError, Compression, FlushCompress, Status};
@@ -20,7 +18,9 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use super::keys::{EVENT_SK, EXPIRES_AT, PK, SK, event_pk};
-use super::{Item, epoch, is_condition_failure, s, string_attr, to_attribute, unavailable};
+use super::{
+    Item, batch_get, epoch, is_condition_failure, s, string_attr, to_attribute, unavailable,
+};
 use crate::domain::event::{Event, MAX_EVENT_BYTES};
 use crate::domain::ids::{EventId, TenantId};
 use crate::ports::{EventKey, EventStore, InsertOutcome, StoreError, StoredEvent};
@@ -251,62 +251,35 @@ impl EventStore for DynamoDbEventStore {
         let mut found = HashMap::with_capacity(keys.len());
         let by_pk: HashMap<String, &EventKey> =
             keys.iter().map(|k| (event_pk(&k.0, &k.1), k)).collect();
-        let pks: Vec<&String> = by_pk.keys().collect();
-        for chunk in pks.chunks(BATCH_GET_MAX_KEYS) {
-            let mut pending: Vec<Item> = chunk
-                .iter()
-                .map(|pk| [(PK.to_string(), s(*pk)), (SK.to_string(), s(EVENT_SK))].into())
-                .collect();
-            for _ in 0..BATCH_GET_ROUNDS {
-                if pending.is_empty() {
-                    break;
-                }
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(unavailable)?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    if let Some(AttributeValue::S(pk)) = item.get(PK)
-                        && let Some(key) = by_pk.get(pk)
-                    {
-                        found.insert((*key).clone(), stored_event(&item)?);
-                    }
-                }
-                pending = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
+        let keys = by_pk
+            .keys()
+            .map(|pk| {
+                [
+                    (PK.to_string(), s(pk.as_str())),
+                    (SK.to_string(), s(EVENT_SK)),
+                ]
+                .into()
+            })
+            .collect();
+        let (items, left) = batch_get(&self.client, &self.table, keys).await?;
+        for item in items {
+            if let Some(AttributeValue::S(pk)) = item.get(PK)
+                && let Some(key) = by_pk.get(pk)
+            {
+                found.insert((*key).clone(), stored_event(&item)?);
             }
-            for key in pending {
-                if let Some(AttributeValue::S(pk)) = key.get(PK)
-                    && let Some((tenant, id)) = by_pk.get(pk)
-                    && let Some(stored) = self.get(tenant, id).await?
-                {
-                    found.insert((tenant.clone(), id.clone()), stored);
-                }
+        }
+        for key in left {
+            if let Some(AttributeValue::S(pk)) = key.get(PK)
+                && let Some((tenant, id)) = by_pk.get(pk)
+                && let Some(stored) = self.get(tenant, id).await?
+            {
+                found.insert((tenant.clone(), id.clone()), stored);
             }
         }
         Ok(found)
     }
 }
-
-/// The most keys one BatchGetItem request takes.
-const BATCH_GET_MAX_KEYS: usize = 100;
-/// BatchGetItem requests per chunk before unprocessed keys are read one by one.
-const BATCH_GET_ROUNDS: usize = 3;
 
 /// The event, its token and arrival time, from its item.
 fn stored_event(item: &Item) -> Result<StoredEvent, StoreError> {

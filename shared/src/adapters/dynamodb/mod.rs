@@ -118,6 +118,84 @@ impl ConditionFailure for aws_sdk_dynamodb::operation::delete_item::DeleteItemEr
     }
 }
 
+/// Every item of partition `pk` whose sort key starts with `prefix`, every
+/// page, strongly consistent (a tenant's API keys, its portal sessions).
+pub(crate) async fn query_prefix(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: String,
+    prefix: &str,
+) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk.clone()))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
+/// The most keys one BatchGetItem request takes.
+const BATCH_GET_MAX_KEYS: usize = 100;
+/// BatchGetItem requests per chunk before its unprocessed keys are given up.
+const BATCH_GET_ROUNDS: usize = 3;
+
+/// The items at `keys`, strongly consistent, 100 keys a BatchGetItem; the
+/// keys DynamoDB leaves unprocessed are asked again, and those still left
+/// after a few rounds are returned second, for the caller to read one by one.
+pub(crate) async fn batch_get(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<Item>,
+) -> Result<(Vec<Item>, Vec<Item>), StoreError> {
+    use aws_sdk_dynamodb::types::KeysAndAttributes;
+    let (mut found, mut left) = (Vec::with_capacity(keys.len()), Vec::new());
+    for chunk in keys.chunks(BATCH_GET_MAX_KEYS) {
+        let mut pending = chunk.to_vec();
+        for _ in 0..BATCH_GET_ROUNDS {
+            if pending.is_empty() {
+                break;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(build_error)?;
+            let out = client
+                .batch_get_item()
+                .request_items(table, request)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            found.extend(
+                out.responses
+                    .and_then(|mut r| r.remove(table))
+                    .unwrap_or_default(),
+            );
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        left.extend(pending);
+    }
+    Ok((found, left))
+}
+
 /// Create every item, all or none, each only where its key is free:
 /// `AlreadyExists` when one is taken (a tenant and its key hash, a portal
 /// session and its index entry).

@@ -13,7 +13,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
 use super::keys::{EXPIRES_AT, PK, SK, tenant_pk};
-use super::{Item, build_error, create_all, epoch, s, string_attr, to_attribute, unavailable};
+use super::{
+    Item, build_error, create_all, epoch, query_prefix, s, string_attr, to_attribute, unavailable,
+};
 use crate::domain::ids::{PortalSessionId, TenantId};
 use crate::ports::{PortalSession, PortalSessionStore, StoreError};
 
@@ -169,30 +171,18 @@ impl PortalSessionStore for DynamoDbPortalSessionStore {
     }
 
     async fn revoke_all(&self, tenant: &TenantId) -> Result<usize, StoreError> {
-        let mut sessions = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
-                .expression_attribute_values(":prefix", s(INDEX_SK_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in out.items.unwrap_or_default() {
-                let sk = string_attr(&item, SK, "portal session index")?.to_string();
-                let hash = string_attr(&item, "token_hash", "portal session index")?.to_string();
-                sessions.push((sk, hash));
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
+        let index = query_prefix(
+            &self.client,
+            &self.table,
+            tenant_pk(tenant),
+            INDEX_SK_PREFIX,
+        )
+        .await?;
+        let mut sessions = Vec::with_capacity(index.len());
+        for item in &index {
+            let sk = string_attr(item, SK, "portal session index")?.to_string();
+            let hash = string_attr(item, "token_hash", "portal session index")?.to_string();
+            sessions.push((sk, hash));
         }
         self.delete_sessions(tenant, &sessions).await?;
         Ok(sessions.len())

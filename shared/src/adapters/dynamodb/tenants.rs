@@ -24,8 +24,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, DeleteRequest, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
-    Update, WriteRequest,
+    AttributeValue, Delete, DeleteRequest, Put, ReturnValue, TransactWriteItem, Update,
+    WriteRequest,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -36,7 +36,10 @@ use std::collections::HashMap;
 use super::keys::{
     GSI1, GSI1PK, GSI1SK, KEY_SK, PK, SK, TENANT_SK, key_pk, sort_timestamp, tenant_pk,
 };
-use super::{Item, build_error, create_all, is_condition_failure, s, string_attr, unavailable};
+use super::{
+    Item, batch_get, build_error, create_all, is_condition_failure, query_prefix, s, string_attr,
+    unavailable,
+};
 use crate::domain::api_key::{ApiKey, LAST_USED_GRANULARITY};
 use crate::domain::ids::{ApiKeyId, TenantId};
 use crate::domain::tenant::TenantStatus;
@@ -623,72 +626,46 @@ impl TenantStore for DynamoDbTenantStore {
     }
 
     async fn list_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError> {
-        let mut hashes = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
+        let index = query_prefix(
+            &self.client,
+            &self.table,
+            tenant_pk(tenant),
+            KEY_INDEX_PREFIX,
+        )
+        .await?;
+        let mut hashes = Vec::with_capacity(index.len());
+        for item in &index {
+            hashes.push(string_attr(item, "key_hash", "API key index")?.to_string());
+        }
+        let wanted = hashes
+            .iter()
+            .map(|hash| {
+                [
+                    (PK.to_string(), s(key_pk(hash))),
+                    (SK.to_string(), s(KEY_SK)),
+                ]
+                .into()
+            })
+            .collect();
+        let (mut items, left) = batch_get(&self.client, &self.table, wanted).await?;
+        for key in left {
+            let read = self
                 .client
-                .query()
+                .get_item()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
-                .expression_attribute_values(":prefix", s(KEY_INDEX_PREFIX))
+                .set_key(Some(key))
                 .consistent_read(true)
-                .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(unavailable)?;
-            for item in out.items.unwrap_or_default() {
-                hashes.push(string_attr(&item, "key_hash", "API key index")?.to_string());
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
+            items.extend(read.item);
         }
-        let mut keys = Vec::with_capacity(hashes.len());
-        for chunk in hashes.chunks(100) {
-            let mut request = KeysAndAttributes::builder().consistent_read(true);
-            for hash in chunk {
-                request = request.keys(
-                    [
-                        (PK.to_string(), s(key_pk(hash))),
-                        (SK.to_string(), s(KEY_SK)),
-                    ]
-                    .into(),
-                );
-            }
-            let mut pending = Some(request.build().map_err(build_error)?);
-            let mut rounds = 0;
-            while let Some(request) = pending.take() {
-                rounds += 1;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    if let StoredKey::Named(key) = key_from_item(&item)?
-                        && key.tenant_id == *tenant
-                    {
-                        keys.push(key);
-                    }
-                }
-                pending = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys().is_empty());
-                if pending.is_some() && rounds > 10 {
-                    return Err(StoreError::Unavailable(
-                        "the table kept leaving key reads unprocessed".into(),
-                    ));
-                }
+        let mut keys = Vec::with_capacity(items.len());
+        for item in &items {
+            if let StoredKey::Named(key) = key_from_item(item)?
+                && key.tenant_id == *tenant
+            {
+                keys.push(key);
             }
         }
         keys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
