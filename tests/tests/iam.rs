@@ -111,6 +111,10 @@ async fn every_call_of_every_function_is_allowed_by_its_role_and_only_by_it() {
         by(RETRY_SCHEDULER).contains("sqs:DeleteMessage"),
         "{calls:?}"
     );
+    // (what each role is used for: `--nocapture` shows it)
+    for call in &calls {
+        eprintln!("{call}");
+    }
     // AND every one of them is allowed
     let denied = policies.denied(&calls);
     assert!(denied.is_empty(), "denied: {denied:#?}");
