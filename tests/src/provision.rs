@@ -79,6 +79,11 @@ pub const NOT_EMULATED: &[&str] = &[
     "AWS::Serverless::HttpApi",
     "AWS::ApplicationAutoScaling::ScalableTarget",
     "AWS::ApplicationAutoScaling::ScalingPolicy",
+    // The operator's alarms, their topic and the dashboard: nothing the
+    // functions call (their metrics are EMF log lines).
+    "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Dashboard",
+    "AWS::SNS::Topic",
 ];
 
 /// The tables and queues provisioned for one prefix, by logical id.

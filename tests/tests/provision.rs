@@ -182,7 +182,11 @@ async fn function_env_resolves_every_reference() {
     assert_eq!(env["CHATHOOKS_RETENTION_DAYS"], "30");
     assert_eq!(env["CHATHOOKS_MAX_RECEIVE_COUNT"], "5");
     assert_eq!(env["RUST_LOG"], "info");
-    assert_eq!(env.len(), 8);
+    assert_eq!(
+        env["CHATHOOKS_METRICS_NAMESPACE"],
+        format!("Chathooks/{}", stack.prefix)
+    );
+    assert_eq!(env.len(), 9);
     assert!(!env.contains_key("CHATHOOKS_ADMIN_KEY"));
     for (name, value) in &env {
         assert!(
