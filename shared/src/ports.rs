@@ -445,3 +445,52 @@ impl LastAttempt {
         }
     }
 }
+
+/// What a source URL's token names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceLookup {
+    /// A source's current URL token, or the one its last rotation replaced
+    /// (`Source::previous_token`: the caller checks its expiry).
+    Live(crate::domain::source::Source),
+    /// The token of a source deleted less than `DELETED_KEPT` ago.
+    Deleted,
+}
+
+/// Sources (`domain::source`): a source item per source, and one item per
+/// URL token naming it, looked up by the token's SHA-256.
+#[async_trait]
+pub trait SourceStore: Send + Sync {
+    /// Store a new source and its URL token.
+    async fn create(&self, source: &crate::domain::source::Source) -> Result<(), StoreError>;
+    /// The tenant's source, read strongly; `None` for another tenant's.
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &crate::domain::source::SourceId,
+    ) -> Result<Option<crate::domain::source::Source>, StoreError>;
+    /// The tenant's sources, oldest first.
+    async fn list(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<crate::domain::source::Source>, StoreError>;
+    /// Replace `previous` (as read) with `next` (`Source::rotated`): `next`'s
+    /// token works at once, `previous`'s current one until
+    /// `next.previous_token` expires (at once when it has none), and a token
+    /// `previous` still kept from an earlier rotation stops. `false` when the
+    /// source changed meanwhile or is gone: read it again.
+    async fn rotate(
+        &self,
+        previous: &crate::domain::source::Source,
+        next: &crate::domain::source::Source,
+    ) -> Result<bool, StoreError>;
+    /// Delete the tenant's source: its tokens answer `Deleted` until
+    /// `deleted_until`. `false` when the tenant has no such source.
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        id: &crate::domain::source::SourceId,
+        deleted_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// What the token with this SHA-256 (hex) names, read strongly.
+    async fn by_token_hash(&self, token_hash: &str) -> Result<Option<SourceLookup>, StoreError>;
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::adapters::aws::{dynamodb_client, load_sdk_config, sqs_client};
 use crate::adapters::dynamodb::{
     DynamoDbAttemptStats, DynamoDbChatDeliveries, DynamoDbDeliveryLog, DynamoDbEventStore,
-    DynamoDbIntegrationStore, DynamoDbPortalSessionStore, DynamoDbTenantStore,
+    DynamoDbIntegrationStore, DynamoDbPortalSessionStore, DynamoDbSourceStore, DynamoDbTenantStore,
 };
 use crate::adapters::egress::{EgressConfig, HttpWebhookSender};
 use crate::adapters::sqs::SqsJobQueue;
@@ -62,6 +62,7 @@ impl Wiring {
             )),
             stats: Arc::new(DynamoDbAttemptStats::new(dynamodb.clone(), table.clone())),
             chats: Arc::new(DynamoDbChatDeliveries::new(dynamodb.clone(), table.clone())),
+            sources: Arc::new(DynamoDbSourceStore::new(dynamodb.clone(), table.clone())),
             deliveries: Arc::new(DynamoDbDeliveryLog::new(dynamodb, table, config.retention)),
         };
         Self {

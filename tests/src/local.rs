@@ -247,7 +247,7 @@ impl LocalStack {
     }
 
     /// Route a request as API Gateway does (template.yaml): `POST /v1/events`
-    /// to the event intake, everything else to the config API.
+    /// and `POST /in/{token}` to the event intake, everything else to the config API.
     pub async fn call(&self, req: Request) -> Response<Body> {
         route(&self.functions, req).await
     }
@@ -564,7 +564,12 @@ async fn poll_once(
 }
 
 async fn route(functions: &Functions, req: Request) -> Response<Body> {
-    if req.method() == http::Method::POST && req.uri().path() == "/v1/events" {
+    let path = req.uri().path();
+    let to_intake = path == "/v1/events"
+        || path
+            .strip_prefix("/in/")
+            .is_some_and(|token| !token.is_empty() && !token.contains('/'));
+    if req.method() == http::Method::POST && to_intake {
         event_intake::handle(&functions.event_intake, req).await
     } else {
         config_api::handle(&functions.config_api, req).await

@@ -3,7 +3,9 @@ use chathooks::api::*;
 use chathooks::app::auth::{is_admin, tenant_for_key};
 use chathooks::app::caller::{Caller, identify};
 use chathooks::app::integrations::{IntegrationView, test_send};
-use chathooks::app::{AppError, api_keys, catalogue, preview, rocketchat_settings, stats, tenants};
+use chathooks::app::{
+    AppError, api_keys, catalogue, preview, rocketchat_settings, sources, stats, tenants,
+};
 use chathooks::domain::ValidationError;
 use chathooks::domain::delivery::DeliveryStatus;
 use chathooks::domain::ids::TenantId;
@@ -283,8 +285,45 @@ pub async fn dispatch(api: &ConfigApi, route: &Route, params: &[String], req: &R
             let d = api.deliveries.retry(t()?, id).await?;
             Ok(json_response(StatusCode::ACCEPTED, &d))
         }
-        // Served by the event-intake function; `routes::find` never matches it here.
-        IngestEvents => Err(ApiError::not_found("route")),
+        // Served by the event-intake function; `routes::find` never matches them here.
+        IngestEvents | ReceiveSourcePost => Err(ApiError::not_found("route")),
+        CreateSource => {
+            let base = crate::portal::public_base(api.public_url.as_deref(), req);
+            let created = sources::create(
+                &*api.stores.sources,
+                t()?,
+                json_body(req)?,
+                &base,
+                chrono::Utc::now(),
+            )
+            .await?;
+            Ok(json_response(StatusCode::CREATED, &created))
+        }
+        ListSources => {
+            let list = sources::list(&*api.stores.sources, t()?, chrono::Utc::now()).await?;
+            Ok(json_response(StatusCode::OK, &list))
+        }
+        GetSource => {
+            let view = sources::get(&*api.stores.sources, t()?, id, chrono::Utc::now()).await?;
+            Ok(json_response(StatusCode::OK, &view))
+        }
+        DeleteSource => {
+            sources::delete(&*api.stores.sources, t()?, id, chrono::Utc::now()).await?;
+            Ok(no_content())
+        }
+        RotateSourceUrl => {
+            let base = crate::portal::public_base(api.public_url.as_deref(), req);
+            let rotated = sources::rotate(
+                &*api.stores.sources,
+                t()?,
+                id,
+                json_body(req)?,
+                &base,
+                chrono::Utc::now(),
+            )
+            .await?;
+            Ok(json_response(StatusCode::OK, &rotated))
+        }
         SetRocketchatSettings => {
             rocketchat_settings::apply(&api.integrations, t()?, json_body(req)?).await?;
             Ok(json_response(

@@ -182,6 +182,18 @@ pub fn document() -> Value {
                 error_response("not found, or another tenant's: the two are indistinguishable"),
             );
         }
+        if route.id == crate::routes::RouteId::ReceiveSourcePost {
+            answers.insert(
+                "401".into(),
+                error_response("no source has this URL, or the platform's credential is missing or wrong: nothing was queued"),
+            );
+            answers.insert("403".into(), error_response(SUSPENDED));
+            answers.insert(
+                "404".into(),
+                error_response("the source was deleted: nothing was queued"),
+            );
+            answers.insert("413".into(), error_response("body too large"));
+        }
         if route.request.is_some() {
             answers.insert("413".into(), error_response("body too large"));
             answers.insert("415".into(), error_response("not JSON"));

@@ -10,6 +10,9 @@ use chathooks::app::integrations::{
 use chathooks::app::portal::{CreatedPortalSession, NewPortalSession, SessionView};
 use chathooks::app::preview::{Preview, PreviewRequest};
 use chathooks::app::rocketchat_settings::LivechatWebhookSettings;
+use chathooks::app::sources::{
+    CreatedSource, NewSource, RotateSource, RotatedSource, SourceAnswer, SourceList, SourceView,
+};
 use chathooks::app::stats::IntegrationStats;
 use chathooks::app::tenants::{
     CreatedTenant, DeletionInProgress, NewTenant, TenantPage, TenantPatch, TenantView,
@@ -61,6 +64,12 @@ pub enum RouteId {
     IngestEvents,
     SetRocketchatSettings,
     GetRocketchatSettings,
+    CreateSource,
+    ListSources,
+    GetSource,
+    DeleteSource,
+    RotateSourceUrl,
+    ReceiveSourcePost,
 }
 
 /// How a route authenticates.
@@ -254,6 +263,12 @@ pub const ROUTES: &[Route] = &[
     route!(POST "/v1/events" => IngestEvents, API_KEY, "Post one event or {\"events\": [...]}: 202 once queued, 200 for a repeated id", body::<EventsBody>(), 202 body::<EventsAnswer>(), &[], &[200], EventIntake),
     route!(POST "/api/v1/omnichannel/integrations" => SetRocketchatSettings, ROCKETCHAT, "Rocket.Chat-compatible webhook settings", body::<LivechatWebhookSettings>(), 200 body::<RocketChatSuccess>(), &[]),
     route!(GET "/api/v1/omnichannel/integrations" => GetRocketchatSettings, ROCKETCHAT, "Current Rocket.Chat-compatible webhook settings", NONE, 200 body::<RocketChatSettings>(), &[]),
+    route!(POST "/v1/sources" => CreateSource, WRITE, "Create a source: a URL (shown once) a platform posts its own webhooks to, each fanned out to every integration", body::<NewSource>(), 201 body::<CreatedSource>(), &[]),
+    route!(GET "/v1/sources" => ListSources, READ, "The tenant's sources (never their URLs nor secrets)", NONE, 200 body::<SourceList>(), &[]),
+    route!(GET "/v1/sources/{id}" => GetSource, READ, "Read a source", NONE, 200 body::<SourceView>(), &[]),
+    route!(DELETE "/v1/sources/{id}" => DeleteSource, WRITE, "Delete a source: its URLs answer 404 from the next post on", NONE, 204 NONE, &[]),
+    route!(POST "/v1/sources/{id}/rotate" => RotateSourceUrl, WRITE, "A new URL for the source (shown once); the current one keeps working for the grace period", body::<RotateSource>(), 200 body::<RotatedSource>(), &[]),
+    route!(POST "/in/{token}" => ReceiveSourcePost, PUBLIC, "A platform's own webhook (Rocket.Chat, LiveChat, Olark, AmplifyReach JSON or Olark's form post), checked against the source's secret, parsed into the canonical event and fanned out: 200 once queued", NONE, 200 body::<SourceAnswer>(), &[], &[], EventIntake),
 ];
 
 pub enum Matched {

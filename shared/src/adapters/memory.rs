@@ -787,3 +787,115 @@ mod tests {
         assert!(first.next_cursor.is_some());
     }
 }
+
+/// A token's source, and until when it answers "deleted" once the source is.
+type SourceToken = (crate::domain::source::SourceId, Option<DateTime<Utc>>);
+
+/// Sources and the tokens naming them (a token of a deleted source keeps
+/// its tombstone).
+#[derive(Default)]
+pub struct MemorySourceStore {
+    sources: Mutex<BTreeMap<crate::domain::source::SourceId, crate::domain::source::Source>>,
+    /// By token hash.
+    tokens: Mutex<HashMap<String, SourceToken>>,
+}
+
+impl MemorySourceStore {
+    /// Whether any token is stored under this key (tests check what is kept).
+    pub fn holds_token_hash(&self, key: &str) -> bool {
+        lock(&self.tokens).contains_key(key)
+    }
+}
+
+#[async_trait]
+impl SourceStore for MemorySourceStore {
+    async fn create(&self, source: &crate::domain::source::Source) -> Result<(), StoreError> {
+        let mut sources = lock(&self.sources);
+        let mut tokens = lock(&self.tokens);
+        if sources.contains_key(&source.id) || tokens.contains_key(&source.token_hash) {
+            return Err(StoreError::AlreadyExists);
+        }
+        tokens.insert(source.token_hash.clone(), (source.id.clone(), None));
+        sources.insert(source.id.clone(), source.clone());
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &crate::domain::source::SourceId,
+    ) -> Result<Option<crate::domain::source::Source>, StoreError> {
+        Ok(lock(&self.sources)
+            .get(id)
+            .filter(|s| &s.tenant_id == tenant)
+            .cloned())
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<crate::domain::source::Source>, StoreError> {
+        Ok(lock(&self.sources)
+            .values()
+            .filter(|s| &s.tenant_id == tenant)
+            .cloned()
+            .collect())
+    }
+
+    async fn rotate(
+        &self,
+        previous: &crate::domain::source::Source,
+        next: &crate::domain::source::Source,
+    ) -> Result<bool, StoreError> {
+        let mut sources = lock(&self.sources);
+        let mut tokens = lock(&self.tokens);
+        match sources.get(&previous.id) {
+            Some(stored) if stored == previous => {}
+            _ => return Ok(false),
+        }
+        if tokens.contains_key(&next.token_hash) {
+            return Err(StoreError::AlreadyExists);
+        }
+        if let Some(older) = &previous.previous_token {
+            tokens.remove(&older.hash);
+        }
+        if next.previous_token.is_none() {
+            tokens.remove(&previous.token_hash);
+        }
+        tokens.insert(next.token_hash.clone(), (next.id.clone(), None));
+        sources.insert(next.id.clone(), next.clone());
+        Ok(true)
+    }
+
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        id: &crate::domain::source::SourceId,
+        deleted_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut sources = lock(&self.sources);
+        if sources.get(id).is_none_or(|s| &s.tenant_id != tenant) {
+            return Ok(false);
+        }
+        sources.remove(id);
+        for (source, until) in lock(&self.tokens).values_mut() {
+            if source == id {
+                *until = Some(deleted_until);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn by_token_hash(&self, token_hash: &str) -> Result<Option<SourceLookup>, StoreError> {
+        let Some((id, deleted)) = lock(&self.tokens).get(token_hash).cloned() else {
+            return Ok(None);
+        };
+        if deleted.is_some() {
+            return Ok(Some(SourceLookup::Deleted));
+        }
+        Ok(lock(&self.sources)
+            .get(&id)
+            .cloned()
+            .map(SourceLookup::Live))
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::domain::ValidationError;
 use crate::ports::{
     AttemptStats, ChatDeliveries, DeliveryLog, EventStore, IntegrationStore, PortalSessionStore,
-    QueueError, StoreError, TenantStore,
+    QueueError, SourceStore, StoreError, TenantStore,
 };
 
 pub mod api_keys;
@@ -25,6 +25,7 @@ pub mod portal;
 pub mod preview;
 pub mod retry;
 pub mod rocketchat_settings;
+pub mod sources;
 pub mod stats;
 pub mod tenants;
 
@@ -64,4 +65,6 @@ pub struct Stores {
     pub stats: Arc<dyn AttemptStats>,
     /// The delivery log by conversation.
     pub chats: Arc<dyn ChatDeliveries>,
+    /// Sources and their URL tokens.
+    pub sources: Arc<dyn SourceStore>,
 }

@@ -12,6 +12,7 @@ pub mod retry;
 pub mod samples;
 pub mod secret;
 pub mod signing;
+pub mod source;
 pub mod ssrf;
 pub mod target_url;
 pub mod tenant;

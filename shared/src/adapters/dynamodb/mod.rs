@@ -19,6 +19,7 @@ pub mod integrations;
 pub mod keys;
 pub mod listing;
 pub mod portal;
+pub mod sources;
 pub mod stats;
 pub mod tenants;
 
@@ -27,6 +28,7 @@ pub use deliveries::DynamoDbDeliveryLog;
 pub use events::DynamoDbEventStore;
 pub use integrations::DynamoDbIntegrationStore;
 pub use portal::DynamoDbPortalSessionStore;
+pub use sources::DynamoDbSourceStore;
 pub use stats::DynamoDbAttemptStats;
 pub use tenants::DynamoDbTenantStore;
 
