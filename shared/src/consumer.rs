@@ -111,8 +111,13 @@ where
             return false;
         }
     };
-    match handle(message, record.receive).await {
+    let receive = record.receive;
+    match handle(message, receive).await {
         Ok(()) => true,
+        Err(e) if receive.is_last() => {
+            tracing::error!(error = %e, "message moves to the dead-letter queue");
+            false
+        }
         Err(e) => {
             tracing::warn!(error = %e, "message left for redelivery");
             false

@@ -106,7 +106,7 @@ pub async fn tenant_for_key_at(
         }
     };
     if let Err(e) = recorded {
-        tracing::warn!(tenant_id = %tenant.id, error = %e, "could not record an API key's use");
+        tracing::warn!(tenant_id = %tenant.id, error = %crate::telemetry::chain(&e), "could not record an API key's use");
     }
     Ok(tenant.id)
 }

@@ -44,13 +44,10 @@ pub async fn record_dead_letter(
     now: DateTime<Utc>,
 ) {
     let reason = format!("could not be processed, moved to the dead-letter queue: {error}");
-    match fail_without_attempt(log, job, &reason, now).await {
-        Ok(()) => {
-            tracing::error!(delivery_id = %job.delivery_id, error = %crate::telemetry::chain(error), "delivery dead-lettered")
-        }
-        Err(e) => {
-            tracing::error!(delivery_id = %job.delivery_id, error = %crate::telemetry::chain(error), log_error = %crate::telemetry::chain(&e), "delivery dead-lettered and could not be marked failed")
-        }
+    // The error itself is logged once, by the consumer, as the message moves
+    // to the dead-letter queue; only a failure to record it is logged here.
+    if let Err(e) = fail_without_attempt(log, job, &reason, now).await {
+        tracing::error!(delivery_id = %job.delivery_id, error = %crate::telemetry::chain(&e), "a dead-lettered delivery could not be marked failed");
     }
 }
 
