@@ -31,4 +31,5 @@ mod provision;
 mod security_ssrf;
 mod security_tenants;
 mod soak;
+mod sources;
 mod tenants_admin;
