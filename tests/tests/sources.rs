@@ -288,6 +288,23 @@ async fn a_wrong_url_or_credential_queues_nothing_and_a_repeat_is_delivered_once
         .await,
         post_json(&format!("{}/in/not-a-token", tenant.base), &[], &session).await,
     ];
+    // (LiveChat's recommended `https://user:password@...` URL: Basic credentials)
+    let mut no_body_secret = livechat_started();
+    no_body_secret.as_object_mut().unwrap().remove("token");
+    let basic = |password: &str| {
+        use base64::Engine;
+        let pair = format!("livechat:{password}");
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    };
+    let wrong_basic = basic("lc-secret-Pw9");
+    let refused_basic = post_json(&lc, &[("authorization", &wrong_basic)], &no_body_secret).await;
+    assert_eq!(refused_basic.status, 401, "{:?}", refused_basic.body);
+    let right_basic = basic(LC_SECRET);
+    let by_basic = post_json(&lc, &[("authorization", &right_basic)], &no_body_secret).await;
+    queued(&by_basic, false);
     // THEN each is a 401 naming no secret
     for answer in &refused {
         assert_eq!(answer.status, 401, "{:?}", answer.body);
@@ -410,6 +427,15 @@ async fn sources_are_the_tenants_own_rotate_with_a_grace_and_delete_for_good() {
         .await;
     assert_eq!(bad.status, 400);
     assert_eq!(bad.body["error"]["field"], "secret", "{:?}", bad.body);
+
+    // a payload whose event would not fit where any event does is a 413
+    let lines: Vec<String> = (0..4000)
+        .map(|i| format!("Visitor: line {i} {}", "x".repeat(140)))
+        .collect();
+    let huge = json!({"type": "Chat Transcript", "data": {"chat_transcript": lines.join("\n")}});
+    let too_large = post_json(&url, &[], &huge).await;
+    assert_eq!(too_large.status, 413, "{:?}", too_large.body);
+    assert_eq!(too_large.body["error"]["code"], "payload_too_large");
 
     // rotating: the new URL works, the old one through the grace
     let rotated = a

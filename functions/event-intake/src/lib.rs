@@ -6,6 +6,7 @@ use chathooks::app::AppError;
 use chathooks::app::auth::{admit, authenticate};
 use chathooks::app::intake::Intake;
 use chathooks::app::sources::{self, Post, Refused, SourceAnswer};
+use chathooks::domain::event::MAX_EVENT_BYTES;
 use chathooks::domain::intake_body::parse_events;
 use chathooks::formats::rocketchat::TOKEN_HEADER;
 use chathooks::ports::{SourceStore, TenantStore};
@@ -99,6 +100,17 @@ async fn receive(api: &IntakeApi, req: &Request, token: &str) -> Result<Response
             tracing::warn!(source_id = %source.id, platform = %source.platform, "a post to a source carried no valid credential");
         }
     })?;
+    // The event a platform's payload makes must fit where any event does.
+    let size = serde_json::to_vec(&event).map_or(usize::MAX, |json| json.len());
+    if size > MAX_EVENT_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the event read from this payload is {size} bytes; the limit is {MAX_EVENT_BYTES}"
+            ),
+        ));
+    }
     let results = api.intake.accept(&tenant.id, &[event]).await?;
     let result = &results[0];
     Ok(json_response(
