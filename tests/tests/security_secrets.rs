@@ -3,9 +3,10 @@
 //! TRACE for the project's crates so nothing of ours is filtered) while the
 //! run uses every kind of secret: the admin key, tenant API keys, webhook
 //! secrets (generated, supplied, rotated), a Basic-auth password in an
-//! integration URL, a Rocket.Chat token, custom header values; through
-//! failing deliveries, retries, test-sends, manual retries and a target that
-//! refuses connections. None of the secret strings (nor the Basic-auth
+//! integration URL, a Rocket.Chat token, custom header values, a source's
+//! URL tokens and platform secret; through failing deliveries, retries,
+//! test-sends, manual retries, a target that refuses connections and posts
+//! to a source with a wrong credential. None of the secret strings (nor the Basic-auth
 //! credentials in base64) may appear in any captured line.
 
 use base64::Engine;
@@ -202,6 +203,50 @@ async fn no_secret_ever_appears_in_the_logs() {
     // failed authentications
     let bad = admin.with_key(format!("{}x", tenant.key.clone().unwrap()));
     assert_eq!(bad.get("/v1/integrations").await.status, 401);
+    // a source: its URL token and platform secret, posts with the right and
+    // a wrong credential, a rotation, a deletion
+    let source_secret = "src-secret-Zx81Qp";
+    let source = tenant
+        .post(
+            "/v1/sources",
+            &json!({"name": "rc", "platform": "rocketchat", "secret": source_secret}),
+        )
+        .await;
+    assert_eq!(source.status, 201, "{:?}", source.body);
+    secrets.push(("source secret".into(), source_secret.into()));
+    let source_post = |url: String, token: &'static str| async move {
+        let offline = json!({"type": "LivechatOfflineMessage", "sentAt": "2026-11-21T10:00:00Z",
+                             "visitor": {"name": "n", "email": "n@example.com"}, "message": "m"});
+        reqwest::Client::new()
+            .post(url)
+            .header("content-type", "application/json")
+            .header("X-RocketChat-Livechat-Token", token)
+            .body(offline.to_string())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let url = source.body["url"].as_str().unwrap().to_string();
+    let token_of = |url: &str| url.rsplit('/').next().unwrap().to_string();
+    secrets.push(("source URL token".into(), token_of(&url)));
+    assert_eq!(source_post(url.clone(), "src-secret-Zx81Qp").await, 200);
+    assert_eq!(source_post(url.clone(), "wrong-secret").await, 401);
+    let source_id = source.body["id"].as_str().unwrap();
+    let rotated = tenant
+        .post(&format!("/v1/sources/{source_id}/rotate"), &json!({}))
+        .await;
+    assert_eq!(rotated.status, 200, "{:?}", rotated.body);
+    let rotated_url = rotated.body["url"].as_str().unwrap().to_string();
+    secrets.push(("rotated source URL token".into(), token_of(&rotated_url)));
+    assert_eq!(
+        source_post(rotated_url.clone(), "src-secret-Zx81Qp").await,
+        200
+    );
+    let deleted = tenant.delete(&format!("/v1/sources/{source_id}")).await;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(source_post(rotated_url, "src-secret-Zx81Qp").await, 404);
     let got = receiver.received();
     assert!(got.len() >= 6, "{}", got.len());
 
