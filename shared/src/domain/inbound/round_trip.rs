@@ -9,6 +9,8 @@
 //!    transcripts), the event parsed back equals the event restricted to the
 //!    fields the format carries ([`carried`], written down in FORMATS.md,
 //!    "What a source gets back").
+//! 3. Any post (random bytes, golden payloads with any node replaced) is
+//!    parsed or refused, never a panic, and what is parsed the intake accepts.
 use chrono::{DateTime, SubsecRound, Utc};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -414,6 +416,90 @@ proptest! {
             } else {
                 prop_assert_eq!(carried(format, &back), carried(format, &event));
             }
+        }
+    }
+}
+
+/// Every golden payload of a platform format, as its platform would post it.
+fn golden_posts() -> Vec<(Platform, Value)> {
+    cases()
+        .into_iter()
+        .filter_map(|(format, _, raw)| {
+            let platform = PLATFORMS.iter().find(|(f, _)| *f == format)?.1;
+            let golden: Value = serde_json::from_str(raw).unwrap();
+            Some((platform, golden["expected"].clone()))
+        })
+        .collect()
+}
+
+/// `value` with the node reached by `path` (indices into objects' values
+/// and arrays, modulo their lengths) replaced by `with`.
+fn replaced(mut value: Value, path: &[usize], with: Value) -> Value {
+    fn at<'a>(node: &'a mut Value, path: &[usize]) -> &'a mut Value {
+        let Some((step, rest)) = path.split_first() else {
+            return node;
+        };
+        let descend = match node {
+            Value::Object(map) => !map.is_empty(),
+            Value::Array(items) => !items.is_empty(),
+            _ => false,
+        };
+        if !descend {
+            return node;
+        }
+        match node {
+            Value::Object(map) => {
+                let n = map.len();
+                at(map.values_mut().nth(step % n).unwrap(), rest)
+            }
+            Value::Array(items) => {
+                let n = items.len();
+                at(&mut items[step % n], rest)
+            }
+            other => other,
+        }
+    }
+    *at(&mut value, path) = with;
+    value
+}
+
+fn any_json() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        "\\PC{0,20}".prop_map(Value::from),
+        Just(json!([])),
+        Just(json!({})),
+        Just(json!("1307116657.1")),
+        Just(json!("2016-06-01T18:41:16.856Z")),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Whatever a post holds, parsing answers an event or an error: it never panics.
+    #[test]
+    fn any_post_parses_or_is_refused(
+        bytes in proptest::collection::vec(any::<u8>(), 0..256),
+        which in 0usize..64,
+        path in proptest::collection::vec(any::<usize>(), 0..6),
+        with in any_json(),
+    ) {
+        for platform in super::Platform::ALL {
+            let _ = parse(platform, Some("application/json"), &bytes);
+            let _ = parse(platform, Some("application/x-www-form-urlencoded"), &bytes);
+        }
+        let posts = golden_posts();
+        let (platform, payload) = &posts[which % posts.len()];
+        let changed = replaced(payload.clone(), &path, with);
+        let body = changed.to_string();
+        let _ = parse(*platform, Some("application/json"), body.as_bytes());
+        if let Ok(inbound) = parse(*platform, Some("application/json"), body.as_bytes()) {
+            // an event a source accepts is one the intake accepts
+            prop_assert!(Event::parse(&serde_json::to_string(&inbound.event).unwrap()).is_ok());
         }
     }
 }
