@@ -11,7 +11,6 @@ use chathooks_tests::fixtures::*;
 use chathooks_tests::receiver::{Received, Receiver};
 use chathooks_tests::verify::assert_signed;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 /// The payload of a golden file (`shared/src/formats/golden/...`).
 fn golden(raw: &str) -> Value {
@@ -332,8 +331,11 @@ async fn a_wrong_url_or_credential_queues_nothing_and_a_repeat_is_delivered_once
     .await;
     assert_eq!(bad.status, 400, "{:?}", bad.body);
 
-    // WHEN the same post comes twice (a platform's retry)
+    // WHEN the same post comes again after it was delivered (a platform
+    // retrying, e.g. after its own timeout: Rocket.Chat waits 10 s)
     let first = queued(&post_json(&rc, &token, &session).await, false);
+    receiver.wait_for(1, WAIT).await;
+    wait_idle(&stack).await;
     let again = queued(&post_json(&rc, &token, &session).await, true);
     assert_eq!(first, again);
     // AND an Olark transcript, then the same conversation with one more message
@@ -347,10 +349,11 @@ async fn a_wrong_url_or_credential_queues_nothing_and_a_repeat_is_delivered_once
     let more = queued(&form_post(&longer).await, false);
     assert_ne!(shorter, more);
 
-    // THEN the receiver gets the session once and both transcripts, nothing else
+    // THEN the receiver gets the session once and both transcripts, nothing
+    // else (a repeat racing the first delivery's attempt would be delivered
+    // again under the same `webhook-id`: receivers dedupe on it)
     receiver.wait_for(3, WAIT).await;
     wait_idle(&stack).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let got = receiver.received();
     let mut ids: Vec<String> = got
         .iter()
@@ -518,4 +521,79 @@ async fn a_deleted_tenants_sources_are_purged_with_it() {
     assert!(left.is_empty(), "{left:?}");
     let answer = post_json(&url, &[], &livechat_started()).await;
     assert_eq!(answer.status, 401, "{:?}", answer.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_dynamodb_source_store_keeps_its_conditions() {
+    use chathooks::adapters::dynamodb::DynamoDbSourceStore;
+    use chathooks::domain::ids::TenantId;
+    use chathooks::domain::inbound::Platform;
+    use chathooks::domain::source::{Source, SourceId, hash};
+    use chathooks::ports::{SourceLookup, SourceStore, StoreError};
+
+    let (client, table) = fresh_table().await.unwrap();
+    let store = DynamoDbSourceStore::new(client, table);
+    let now = chrono::Utc::now();
+    let tenant = TenantId::generate();
+    let source = Source {
+        id: SourceId::generate(),
+        tenant_id: tenant.clone(),
+        name: "rc".into(),
+        platform: Platform::Rocketchat,
+        secret_hash: Some(hash("s")),
+        created_at: now,
+        token_hash: hash("t1"),
+        previous_token: None,
+    };
+    // created once; a second create of the same items is refused
+    store.create(&source).await.unwrap();
+    assert!(matches!(
+        store.create(&source).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    let live = |found: Option<SourceLookup>| match found {
+        Some(SourceLookup::Live(s)) => s,
+        other => panic!("{other:?}"),
+    };
+    let found = live(store.by_token_hash(&hash("t1")).await.unwrap());
+    assert_eq!(found.secret_hash, source.secret_hash);
+    assert_eq!(found.created_at.timestamp(), now.timestamp());
+    let other = TenantId::generate();
+    assert_eq!(store.get(&other, &source.id).await.unwrap(), None);
+    assert!(store.list(&other).await.unwrap().is_empty());
+
+    // a rotation from what was read: the new token and the old one in grace
+    let stored = store.get(&tenant, &source.id).await.unwrap().unwrap();
+    let next = stored.rotated(hash("t2"), now, chrono::Duration::hours(1));
+    assert!(store.rotate(&stored, &next).await.unwrap());
+    assert_eq!(
+        live(store.by_token_hash(&hash("t2")).await.unwrap()).token_hash,
+        hash("t2")
+    );
+    assert!(store.by_token_hash(&hash("t1")).await.unwrap().is_some());
+    // a rotation from a stale read changes nothing
+    let stale = stored.rotated(hash("t3"), now, chrono::Duration::hours(1));
+    assert!(!store.rotate(&stored, &stale).await.unwrap());
+    assert_eq!(store.by_token_hash(&hash("t3")).await.unwrap(), None);
+    // a second rotation drops the first token at once
+    let current = store.get(&tenant, &source.id).await.unwrap().unwrap();
+    let last = current.rotated(hash("t4"), now, chrono::Duration::zero());
+    assert!(store.rotate(&current, &last).await.unwrap());
+    for gone in ["t1", "t2"] {
+        assert_eq!(
+            store.by_token_hash(&hash(gone)).await.unwrap(),
+            None,
+            "{gone}"
+        );
+    }
+    // another tenant cannot delete it; its owner can, and its URL is a tombstone
+    let until = now + chrono::Duration::days(30);
+    assert!(!store.delete(&other, &source.id, until).await.unwrap());
+    assert!(store.delete(&tenant, &source.id, until).await.unwrap());
+    assert!(!store.delete(&tenant, &source.id, until).await.unwrap());
+    assert_eq!(
+        store.by_token_hash(&hash("t4")).await.unwrap(),
+        Some(SourceLookup::Deleted)
+    );
+    assert!(store.list(&tenant).await.unwrap().is_empty());
 }
