@@ -227,6 +227,20 @@ pub fn parse(body: &[u8]) -> Result<Inbound, ValidationError> {
             })
             .flatten()
     });
+    if chat.is_none()
+        && matches!(
+            kind,
+            EventType::ChatStarted | EventType::ChatClosed | EventType::ChatTagsChanged
+        )
+    {
+        return Err(ValidationError::field(
+            "chat",
+            format!(
+                "a `{}` post without LiveChat's `chat` data type names no chat: choose `chat` among the webhook's data types",
+                p.event_type
+            ),
+        ));
+    }
     let ticket = p.ticket.map(ticket).transpose()?;
     let canned_response = p
         .canned_response
@@ -463,5 +477,13 @@ mod tests {
         );
         let bad = r#"{"event_type": "chat_ended", "chat": {"id": 5}}"#;
         assert!(err(bad).starts_with("chat.id:"), "{}", err(bad));
+        // seed 001's own example: chat_started with the visitor data type only
+        let visitor_only = r#"{"event_type": "chat_started", "token": "t", "license_id": "1",
+            "visitor": {"id": "S1354547427.0c151b0e1b", "name": "John", "email": "john.smith@gmail.com", "custom_variables": []}}"#;
+        assert!(
+            err(visitor_only).contains("choose `chat` among the webhook's data types"),
+            "{}",
+            err(visitor_only)
+        );
     }
 }
