@@ -1,6 +1,8 @@
 """The portal in a real headless Chromium against the local stack."""
 import json
 import time
+import urllib.error
+import urllib.request
 
 from playwright.sync_api import expect
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -22,6 +24,9 @@ WRITE_BUTTONS = [
     "Rotate secret",
     "Retry now",
     "Recover failed deliveries",
+    "Create source",
+    "Rotate URL",
+    "Delete source",
 ]
 
 
@@ -136,6 +141,7 @@ def test_revoked_garbage_and_missing_links_show_the_expired_view(stack, tenant, 
 
 def test_read_only_link_shows_no_write_control_and_the_api_refuses_writes(tenant, new_page, receiver):
     created = integration(tenant, receiver.url, name="Read me")
+    source = tenant.ok("POST", "/v1/sources", {"name": "Read-only source", "platform": "livechat"}, status=201)
     accepted = post_event(tenant, "chat-ro")
     delivery_id = accepted["deliveries"][0]["id"]
     delivery_status(tenant, delivery_id, "succeeded")
@@ -143,13 +149,16 @@ def test_read_only_link_shows_no_write_control_and_the_api_refuses_writes(tenant
     s = open_portal(page, tenant, read_only=True)
     expect(page.get_by_text("Read-only")).to_be_visible()
     expect(page.get_by_role("link", name="Read me")).to_be_visible()
-    views = ["#/", f"#/i/{created['id']}", f"#/i/{created['id']}/settings", f"#/d/{delivery_id}", "#/events", "#/new"]
+    views = ["#/", f"#/i/{created['id']}", f"#/i/{created['id']}/settings", f"#/d/{delivery_id}", "#/events", "#/new", "#/sources"]
     for route in views:
         goto(page, route)
         for name in WRITE_BUTTONS:
             expect(page.get_by_role("button", name=name, exact=True)).to_have_count(0)
             expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
         expect(page.locator("input[type=checkbox], input[type=radio]")).to_have_count(0)
+    goto(page, "#/sources")
+    expect(page.locator("article.source")).to_contain_text("Read-only source")
+    expect(page.locator("article.source")).to_contain_text("LiveChat")
     goto(page, f"#/i/{created['id']}")
     expect(page.locator(".tabs a")).to_have_text(["Deliveries", "Settings"])
     expect(page.locator("tbody tr")).to_have_count(1)
@@ -166,12 +175,17 @@ def test_read_only_link_shows_no_write_control_and_the_api_refuses_writes(tenant
         ("POST", f"/v1/integrations/{iid}/preview", {"event_type": "chat.closed"}),
         ("POST", f"/v1/integrations/{iid}/recover", {"since": "2026-01-01T00:00:00Z"}),
         ("POST", f"/v1/deliveries/{did}/retry", None),
+        ("POST", "/v1/sources", {"name": "x", "platform": "olark"}),
+        ("POST", f"/v1/sources/{source['id']}/rotate", {}),
+        ("DELETE", f"/v1/sources/{source['id']}", None),
     ]
     for method, path, body in writes:
         code, answer = ro.call(method, path, body)
         assert code == 403, f"{method} {path}: {code} {answer}"
         assert answer["error"]["code"] == "read_only"
     assert ro.call("GET", f"/v1/integrations/{iid}")[0] == 200
+    assert [s["id"] for s in ro.ok("GET", "/v1/sources")["items"]] == [source["id"]]
+    assert ro.ok("GET", f"/v1/sources/{source['id']}")["name"] == "Read-only source"
     assert tenant.ok("GET", f"/v1/integrations/{iid}")["name"] == "Read me"
     assert receiver.count() == 1
 
@@ -580,3 +594,107 @@ def test_format_options_through_the_form(tenant, new_page, receiver):
     assert changed["format"] == "olark"
     assert sorted(changed["events"]) == ["chat.closed", "chat.started"]
     assert changed["format_options"] == {"extra_events": True}
+
+
+# ---- sources ---------------------------------------------------------------------
+
+
+def rocketchat_session():
+    """Seed 002's LivechatSession example, as the golden file reproduces it."""
+    golden = ROOT / "shared" / "src" / "formats" / "golden" / "rocketchat" / "chat_closed.json"
+    return json.loads(golden.read_text())["expected"]
+
+
+def post_to_source(url, body, token=None):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    req.add_header("content-type", "application/json")
+    if token:
+        req.add_header("X-RocketChat-Livechat-Token", token)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+
+
+def test_a_source_made_in_the_page_relays_rocketchat_then_rotates_and_is_deleted(stack, tenant, new_page, receiver, console):
+    hook = integration(tenant, receiver.url, name="CRM")
+    page = new_page()
+    open_portal(page, tenant, "#/sources")
+    expect(page.locator("main h1")).to_have_text("Sources")
+    expect(page.get_by_text("No sources yet")).to_be_visible()
+
+    # create: the URL is shown once, with a copy button
+    page.get_by_label("Name").fill("Rocket.Chat production")
+    page.get_by_label("Platform", exact=True).select_option("rocketchat")
+    page.get_by_label("Platform secret (optional)").fill("rc-secret-token")
+    page.get_by_role("button", name="Create source").click()
+    shown = page.locator("[data-source-url]")
+    expect(shown).to_have_count(1)
+    url = shown.inner_text()
+    assert url.startswith(f"{stack['base']}/in/"), url
+    expect(page.get_by_role("button", name="Copy URL")).to_be_visible()
+    expect(page.get_by_text("it is not shown again")).to_be_visible()
+    card = page.locator("article.source")
+    expect(card).to_have_count(1)
+    expect(card).to_contain_text("Rocket.Chat production")
+    expect(card.locator(".badge")).to_have_text(["Rocket.Chat", "Secret set"])
+    listed = tenant.ok("GET", "/v1/sources")["items"]
+    assert [s["name"] for s in listed] == ["Rocket.Chat production"] and listed[0]["has_secret"] is True
+    shot(page, "sources")
+
+    # the list never carries the URL: a fresh load shows none
+    goto(page, "#/")
+    goto(page, "#/sources")
+    expect(page.locator("article.source")).to_have_count(1)
+    expect(page.locator("[data-source-url]")).to_have_count(0)
+    assert url.rsplit("/", 1)[1] not in page.content()
+
+    # Rocket.Chat's post reaches the integration and its delivery log
+    session = rocketchat_session()
+    assert post_to_source(url, session, "wrong-token")[0] == 401
+    code, answer = post_to_source(url, session, "rc-secret-token")
+    assert code == 200 and answer["success"] is True, answer
+    sent = receiver.wait(1)
+    delivered = json.loads(sent["body"])
+    assert delivered["type"] == "chat.closed"
+    assert session["_id"] in sent["body"].decode()
+    goto(page, f"#/i/{hook['id']}")
+    expect(page.locator(".log-table tbody tr")).to_have_count(1)
+
+    # rotate: a new URL once; the old one keeps working through the grace
+    goto(page, "#/sources")
+    page.get_by_role("button", name="Rotate URL").click()
+    expect(page.get_by_role("dialog")).to_contain_text("keeps working for 24 hours")
+    page.get_by_role("dialog").get_by_role("button", name="Rotate URL").click()
+    expect(page.locator("[data-source-url]")).to_have_count(1)
+    new_url = page.locator("[data-source-url]").inner_text()
+    assert new_url != url and new_url.startswith(f"{stack['base']}/in/")
+    expect(page.locator(".url-once")).to_contain_text("The previous one keeps working until")
+    expect(page.locator("article.source .source-grace")).to_contain_text("The previous URL keeps working until")
+    offline = dict(session, _id=session["_id"] + "-rotated")
+    assert post_to_source(new_url, offline, "rc-secret-token")[0] == 200
+    assert post_to_source(url, dict(offline, _id=session["_id"] + "-old-url"), "rc-secret-token")[0] == 200
+    receiver.wait(3)
+
+    # delete: both URLs answer 404 and nothing more is delivered
+    page.get_by_role("button", name="Delete source").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("Source “Rocket.Chat production” deleted.")).to_be_visible()
+    expect(page.locator("article.source")).to_have_count(0)
+    expect(page.get_by_text("No sources yet")).to_be_visible()
+    assert tenant.ok("GET", "/v1/sources")["items"] == []
+    for u in (url, new_url):
+        assert post_to_source(u, dict(session, _id="after-delete"), "rc-secret-token")[0] == 404
+    assert receiver.count() == 3
+
+    # a narrow screen shows the list without sideways scrolling
+    narrow = new_page(375)
+    open_portal(narrow, tenant, "#/sources")
+    narrow.get_by_label("Name").fill("Olark")
+    narrow.get_by_label("Platform", exact=True).select_option("olark")
+    narrow.get_by_role("button", name="Create source").click()
+    expect(narrow.locator("[data-source-url]")).to_have_count(1)
+    expect(narrow.locator("article.source")).to_contain_text("No secret")
+    assert narrow.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shot(narrow, "sources")

@@ -77,6 +77,29 @@ async fn a_portal_session_is_scoped_expires_and_is_revoked_at_once() {
     assert_eq!(renamed.status, 200, "{:?}", renamed.body);
     assert_eq!(portal.get(&format!("{path}/secret")).await.status, 200);
 
+    // AND it manages the tenant's sources, their URLs shown when issued
+    let made = portal
+        .post(
+            "/v1/sources",
+            &json!({"name": "from the portal", "platform": "rocketchat"}),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    assert!(made.body["url"].as_str().unwrap().contains("/in/"));
+    let source = format!("/v1/sources/{}", made.body["id"].as_str().unwrap());
+    let rotated = portal.post(&format!("{source}/rotate"), &json!({})).await;
+    assert_eq!(rotated.status, 200, "{:?}", rotated.body);
+    assert_ne!(rotated.body["url"], made.body["url"]);
+    let scratch = portal
+        .post(
+            "/v1/sources",
+            &json!({"name": "scratch", "platform": "olark"}),
+        )
+        .await;
+    let scratch = format!("/v1/sources/{}", scratch.body["id"].as_str().unwrap());
+    assert_eq!(portal.delete(&scratch).await.status, 204);
+    assert_eq!(tenant.get(&scratch).await.status, 404);
+
     // AND a portal token never manages access, tenants, events or Rocket.Chat settings
     assert_error(
         &portal.post("/v1/portal/sessions", &json!({})).await,
@@ -146,6 +169,8 @@ async fn a_portal_session_is_scoped_expires_and_is_revoked_at_once() {
         "/v1/event-types".to_string(),
         "/v1/event-types/chat.closed/samples".to_string(),
         "/v1/deliveries?chat_id=chat-1".to_string(),
+        "/v1/sources".to_string(),
+        source.clone(),
     ] {
         let answer = viewer.get(&read).await;
         assert_eq!(answer.status, 200, "{read}: {:?}", answer.body);
@@ -185,6 +210,17 @@ async fn a_portal_session_is_scoped_expires_and_is_revoked_at_once() {
             "/v1/deliveries/msg_0123/retry".into(),
             None,
         ),
+        (
+            reqwest::Method::POST,
+            "/v1/sources".into(),
+            Some(json!({"name": "x", "platform": "olark"})),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{source}/rotate"),
+            Some(json!({})),
+        ),
+        (reqwest::Method::DELETE, source.clone(), None),
     ];
     for (method, route, body) in &writes {
         let answer = viewer.send(method.clone(), route, body.as_ref()).await;
@@ -192,9 +228,11 @@ async fn a_portal_session_is_scoped_expires_and_is_revoked_at_once() {
     }
     // and nothing changed
     assert_eq!(tenant.get(&path).await.body["name"], "from the portal");
+    let sources = tenant.get("/v1/sources").await.body;
+    assert_eq!(sources["items"].as_array().unwrap().len(), 1, "{sources:?}");
     assert_eq!(receiver.received().len(), 0);
 
-    // GIVEN another tenant THEN its sessions and integrations are out of reach
+    // GIVEN another tenant THEN its sessions, integrations and sources are out of reach
     let (other, _) = tenant_with_id(&admin).await;
     let (theirs, their_session) = session(&other, json!({})).await;
     assert_error(
@@ -203,6 +241,15 @@ async fn a_portal_session_is_scoped_expires_and_is_revoked_at_once() {
         "not_found",
         None,
     );
+    let stranger = tenant.with_key(&theirs);
+    assert_error(&stranger.get(&source).await, 404, "not_found", None);
+    assert_error(
+        &stranger.post(&format!("{source}/rotate"), &json!({})).await,
+        404,
+        "not_found",
+        None,
+    );
+    assert_eq!(stranger.get("/v1/sources").await.body["items"], json!([]));
     let their_id = their_session["id"].as_str().unwrap();
     assert_error(
         &tenant

@@ -5,6 +5,7 @@ import { loading, empty, failure } from "./states.js";
 import { integrationsView, integrationView, newIntegrationView } from "./integrations.js";
 import { deliveryView, conversationView } from "./deliveries.js";
 import { catalogueView } from "./catalogue.js";
+import { sourcesView } from "./sources.js";
 
 const root = document.getElementById("app");
 let session = null;
@@ -28,6 +29,7 @@ function parseRoute() {
   if (parts[0] === "d" && parts[1]) return { view: "delivery", id: parts[1], nav: "integrations" };
   if (parts[0] === "chats" && parts[1]) return { view: "conversation", id: parts[1], nav: "integrations" };
   if (parts[0] === "events") return { view: "events", nav: "events" };
+  if (parts[0] === "sources") return { view: "sources", nav: "sources" };
   return { view: "notfound", nav: "" };
 }
 
@@ -46,7 +48,7 @@ function shell(route) {
         "div",
         { class: "topbar-inner" },
         h("a", { href: "#/", class: "brand" }, h("img", { src: "/portal/icon.svg", alt: "", width: 22, height: 22 }), h("span", null, "Webhooks")),
-        h("nav", { class: "nav", "aria-label": "Sections" }, navLink("#/", "Integrations", "integrations"), navLink("#/events", "Event catalogue", "events")),
+        h("nav", { class: "nav", "aria-label": "Sections" }, navLink("#/", "Integrations", "integrations"), navLink("#/sources", "Sources", "sources"), navLink("#/events", "Event catalogue", "events")),
         h(
           "div",
           { class: "session" },
@@ -93,6 +95,9 @@ async function render() {
         break;
       case "events":
         await catalogueView(main, ctx);
+        break;
+      case "sources":
+        await sourcesView(main, ctx);
         break;
       default:
         replace(main, h("h1", { class: "page-title" }, "Page not found"), empty("There is nothing here.", null, h("a", { href: "#/", class: "btn" }, "Back to integrations")));

@@ -28,6 +28,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("integrations.js", "text/javascript; charset=utf-8"),
     asset!("deliveries.js", "text/javascript; charset=utf-8"),
     asset!("catalogue.js", "text/javascript; charset=utf-8"),
+    asset!("sources.js", "text/javascript; charset=utf-8"),
     asset!("icon.svg", "image/svg+xml"),
 ];
 
