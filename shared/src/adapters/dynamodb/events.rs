@@ -19,7 +19,8 @@ use std::io::Read;
 
 use super::keys::{EVENT_SK, EXPIRES_AT, PK, SK, event_pk};
 use super::{
-    Item, batch_get, epoch, is_condition_failure, s, string_attr, to_attribute, unavailable,
+    Item, batch_get, epoch, get_consistent, is_condition_failure, s, string_attr, to_attribute,
+    unavailable,
 };
 use crate::domain::event::{Event, MAX_EVENT_BYTES};
 use crate::domain::ids::{EventId, TenantId};
@@ -56,17 +57,7 @@ impl DynamoDbEventStore {
     /// The stored item, read strongly consistently (the token decides which
     /// jobs may send, so a stale read must not be trusted).
     async fn read(&self, tenant: &TenantId, id: &EventId) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(event_pk(tenant, id)))
-            .key(SK, s(EVENT_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.item)
+        get_consistent(&self.client, &self.table, event_pk(tenant, id), EVENT_SK).await
     }
 }
 

@@ -120,6 +120,25 @@ impl ConditionFailure for aws_sdk_dynamodb::operation::delete_item::DeleteItemEr
     }
 }
 
+/// The item at (`pk`, `sk`), read strongly consistent.
+pub(crate) async fn get_consistent(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: impl Into<String>,
+    sk: impl Into<String>,
+) -> Result<Option<Item>, StoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .key(keys::PK, s(pk))
+        .key(keys::SK, s(sk))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(unavailable)?;
+    Ok(out.item)
+}
+
 /// Every item of partition `pk` whose sort key starts with `prefix`, every
 /// page, strongly consistent (a tenant's API keys, its portal sessions).
 pub(crate) async fn query_prefix(

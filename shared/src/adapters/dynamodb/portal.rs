@@ -14,7 +14,8 @@ use chrono::{DateTime, Utc};
 
 use super::keys::{EXPIRES_AT, PK, SK, tenant_pk};
 use super::{
-    Item, build_error, create_all, epoch, query_prefix, s, string_attr, to_attribute, unavailable,
+    Item, build_error, create_all, epoch, get_consistent, query_prefix, s, string_attr,
+    to_attribute, unavailable,
 };
 use crate::domain::ids::{PortalSessionId, TenantId};
 use crate::ports::{PortalSession, PortalSessionStore, StoreError};
@@ -137,32 +138,20 @@ impl PortalSessionStore for DynamoDbPortalSessionStore {
     }
 
     async fn by_token_hash(&self, token_hash: &str) -> Result<Option<PortalSession>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(session_pk(token_hash)))
-            .key(SK, s(SESSION_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.item.as_ref().map(session_from_item).transpose()
+        let item = get_consistent(
+            &self.client,
+            &self.table,
+            session_pk(token_hash),
+            SESSION_SK,
+        )
+        .await?;
+        item.as_ref().map(session_from_item).transpose()
     }
 
     async fn revoke(&self, tenant: &TenantId, id: &PortalSessionId) -> Result<bool, StoreError> {
         let sk = index_sk(id);
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(tenant_pk(tenant)))
-            .key(SK, s(&sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let Some(item) = out.item else {
+        let Some(item) = get_consistent(&self.client, &self.table, tenant_pk(tenant), &sk).await?
+        else {
             return Ok(false);
         };
         let hash = string_attr(&item, "token_hash", "portal session index")?.to_string();

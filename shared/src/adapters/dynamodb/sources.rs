@@ -19,7 +19,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 use chrono::{DateTime, Utc};
 
 use super::keys::{PK, SK, tenant_pk};
-use super::{Item, build_error, create_all, epoch, query_prefix, s, string_attr, unavailable};
+use super::{
+    Item, build_error, create_all, epoch, get_consistent, query_prefix, s, string_attr, unavailable,
+};
 use crate::domain::ids::TenantId;
 use crate::domain::inbound::Platform;
 use crate::domain::source::{PreviousToken, Source, SourceId};
@@ -122,17 +124,7 @@ impl DynamoDbSourceStore {
     }
 
     async fn get_item(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.item)
+        get_consistent(&self.client, &self.table, pk, sk).await
     }
 
     fn delete_token(&self, token_hash: &str) -> Result<TransactWriteItem, StoreError> {

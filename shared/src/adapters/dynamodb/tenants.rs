@@ -37,8 +37,8 @@ use super::keys::{
     GSI1, GSI1PK, GSI1SK, KEY_SK, PK, SK, TENANT_SK, key_pk, sort_timestamp, tenant_pk,
 };
 use super::{
-    Item, batch_get, build_error, create_all, is_condition_failure, query_prefix, s, string_attr,
-    unavailable,
+    Item, batch_get, build_error, create_all, get_consistent, is_condition_failure, query_prefix,
+    s, string_attr, unavailable,
 };
 use crate::domain::api_key::{ApiKey, LAST_USED_GRANULARITY};
 use crate::domain::ids::{ApiKeyId, TenantId};
@@ -220,17 +220,7 @@ fn table_key(item: &Item) -> Option<Item> {
 
 impl DynamoDbTenantStore {
     async fn tenant_item(&self, id: &TenantId) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(tenant_pk(id)))
-            .key(SK, s(TENANT_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.item)
+        get_consistent(&self.client, &self.table, tenant_pk(id), TENANT_SK).await
     }
 
     /// Delete items by table key, 25 per request (a few requests at once).
@@ -417,17 +407,8 @@ impl TenantStore for DynamoDbTenantStore {
     }
 
     async fn key_by_hash(&self, key_hash: &str) -> Result<Option<StoredKey>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(key_pk(key_hash)))
-            .key(SK, s(KEY_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.item.as_ref().map(key_from_item).transpose()
+        let item = get_consistent(&self.client, &self.table, key_pk(key_hash), KEY_SK).await?;
+        item.as_ref().map(key_from_item).transpose()
     }
 
     async fn adopt_key(&self, key: &ApiKey, key_hash: &str) -> Result<(), StoreError> {
@@ -673,17 +654,14 @@ impl TenantStore for DynamoDbTenantStore {
     }
 
     async fn revoke_key(&self, tenant: &TenantId, id: &ApiKeyId) -> Result<Revoked, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(tenant_pk(tenant)))
-            .key(SK, s(key_index_sk(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let Some(index) = out.item else {
+        let Some(index) = get_consistent(
+            &self.client,
+            &self.table,
+            tenant_pk(tenant),
+            key_index_sk(id),
+        )
+        .await?
+        else {
             return Ok(Revoked::NotFound);
         };
         let hash = string_attr(&index, "key_hash", "API key index")?.to_string();
