@@ -20,6 +20,10 @@ API_KEY = "chk_example_3f9c2a71d04b4e8fa6b51c0d9e7f2a38"
 TENANT = "ten_0193c5e1a7b07000a1b2c3d4e5f60718"
 INTEGRATION = "int_0193c5e1a7b07c3e8f2d4a6b9c1e3f50"
 DELIVERY = "msg_5f1c9a0e7b3d2a4c6e8f0a1b2c3d4e5f"
+# A source's URL token (`chs_` + 43 base62 characters); the tests replace it
+# with the token of a source they create from config-api-create-source.
+SOURCE_TOKEN = "chs_ExampleSourceToken0123456789abcdefghijklmno"
+ROCKETCHAT_TOKEN = "rc-secret-token"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
@@ -142,6 +146,12 @@ ROCKETCHAT_SETTINGS = {
 }
 
 
+# Seed 002's LivechatSession example, as the golden file reproducing it holds it.
+ROCKETCHAT_SESSION = json.loads(
+    (ROOT / "shared" / "src" / "formats" / "golden" / "rocketchat" / "chat_closed.json").read_text()
+)["expected"]
+
+
 def http_event(n, method, path, route_key, body=None, query="", auth=API_KEY, extra_headers=None):
     headers = {
         "accept": "application/json",
@@ -189,6 +199,8 @@ def http_event(n, method, path, route_key, body=None, query="", auth=API_KEY, ex
     }
     if route_key.endswith("/{proxy+}"):
         event["pathParameters"] = {"proxy": path.lstrip("/")}
+    elif route_key.endswith("/{token}"):
+        event["pathParameters"] = {"token": path.rsplit("/", 1)[1]}
     if body is not None:
         event["body"] = json.dumps(body, separators=(",", ":"))
     event["isBase64Encoded"] = False
@@ -287,6 +299,25 @@ SAMPLES = {
         18, "POST", "/v1/portal/sessions", {"read_only": True, "expires_in_seconds": 3600}
     ),
     "config-api-integration-stats": config_api(19, "GET", f"{I}/stats"),
+    "config-api-create-api-key": config_api(20, "POST", "/v1/api-keys", {"name": "CRM sync"}),
+    "config-api-list-api-keys": config_api(21, "GET", "/v1/api-keys"),
+    "config-api-list-tenants": config_api(22, "GET", "/v1/tenants", query="limit=20", auth=ADMIN_KEY),
+    "config-api-update-tenant": config_api(23, "PATCH", f"/v1/tenants/{TENANT}", {"suspended": False}, auth=ADMIN_KEY),
+    "config-api-create-source": config_api(
+        24,
+        "POST",
+        "/v1/sources",
+        {"name": "Rocket.Chat production", "platform": "rocketchat", "secret": ROCKETCHAT_TOKEN},
+    ),
+    "event-intake-rocketchat-session": http_event(
+        25,
+        "POST",
+        f"/in/{SOURCE_TOKEN}",
+        "POST /in/{token}",
+        ROCKETCHAT_SESSION,
+        auth=None,
+        extra_headers={"x-rocketchat-livechat-token": ROCKETCHAT_TOKEN},
+    ),
     "event-intake-chat-closed": http_event(16, "POST", "/v1/events", "POST /v1/events", CHAT_CLOSED),
     "event-intake-batch": http_event(17, "POST", "/v1/events", "POST /v1/events", BATCH),
     "dispatcher-delivery": sqs_event("DeliveryQueue", [job("delivery.v1", 1, CHAT_CLOSED)]),

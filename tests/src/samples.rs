@@ -4,19 +4,20 @@
 use std::path::Path;
 
 /// The samples that make what the others refer to: the tenant, the
-/// integration, the accepted events, and the queue messages.
-pub const SETUP_SAMPLES: [&str; 6] = [
+/// integration, the source, the accepted events, and the queue messages.
+pub const SETUP_SAMPLES: [&str; 7] = [
     "config-api-create-tenant.json",
     "config-api-create-integration.json",
+    "config-api-create-source.json",
     "event-intake-chat-closed.json",
     "event-intake-batch.json",
     "dispatcher-delivery.json",
     "retry-scheduler-retry.json",
 ];
 
-/// The config-api samples run after the setup ones, with their statuses;
-/// the deletion last.
-pub const CONFIG_API_SAMPLES: [(&str, u16); 15] = [
+/// The API samples run after the setup ones, with their statuses; the
+/// deletion last.
+pub const CONFIG_API_SAMPLES: [(&str, u16); 20] = [
     ("config-api-list-integrations.json", 200),
     ("config-api-get-integration.json", 200),
     ("config-api-update-integration.json", 200),
@@ -31,6 +32,11 @@ pub const CONFIG_API_SAMPLES: [(&str, u16); 15] = [
     ("config-api-openapi.json", 200),
     ("config-api-create-portal-session.json", 201),
     ("config-api-integration-stats.json", 200),
+    ("event-intake-rocketchat-session.json", 200),
+    ("config-api-create-api-key.json", 201),
+    ("config-api-list-api-keys.json", 200),
+    ("config-api-list-tenants.json", 200),
+    ("config-api-update-tenant.json", 200),
     ("config-api-delete-integration.json", 204),
 ];
 
@@ -56,6 +62,7 @@ pub const SAMPLE_ROCKETCHAT_USER: &str = "rbAXPnMktTFbNpwtJ";
 pub const SAMPLE_INTEGRATION: &str = "int_0193c5e1a7b07c3e8f2d4a6b9c1e3f50";
 pub const SAMPLE_DELIVERY: &str = "msg_5f1c9a0e7b3d2a4c6e8f0a1b2c3d4e5f";
 pub const SAMPLE_TARGET: &str = "https://crm.example.com/hooks/chat";
+pub const SAMPLE_SOURCE_TOKEN: &str = "chs_ExampleSourceToken0123456789abcdefghijklmno";
 /// What `Real::apply` leaves where the sample's admin key was, for the
 /// stack's own admin key.
 pub const ADMIN_PLACEHOLDER: &str = "ADMIN_KEY_PLACEHOLDER";
@@ -68,6 +75,7 @@ pub struct Real {
     pub integration: String,
     pub delivery: String,
     pub target: String,
+    pub source_token: String,
 }
 
 impl Real {
@@ -81,11 +89,25 @@ impl Real {
             (SAMPLE_INTEGRATION, &self.integration),
             (SAMPLE_DELIVERY, &self.delivery),
             (SAMPLE_TARGET, &self.target),
+            (SAMPLE_SOURCE_TOKEN, &self.source_token),
         ] {
             if !to.is_empty() {
                 s = s.replace(from, to);
             }
         }
         s
+    }
+
+    /// Keep the URL token of the source `config-api-create-source.json`
+    /// made (its answer's `url` ends in `/in/<token>`).
+    pub fn set_source(&mut self, created: &serde_json::Value) -> Result<(), String> {
+        let url = created["url"]
+            .as_str()
+            .ok_or(format!("no url in {created}"))?;
+        let (_, token) = url
+            .rsplit_once("/in/")
+            .ok_or(format!("not a source URL: {url}"))?;
+        self.source_token = token.to_string();
+        Ok(())
     }
 }

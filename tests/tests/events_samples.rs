@@ -32,9 +32,26 @@ fn sqs_event(name: &str, real: &Real) -> SqsEvent {
         .unwrap_or_else(|e| panic!("{name} is not an SQS event: {e}"))
 }
 
+/// Whether the receiver got, within `WAIT`, the standard webhook of the event `id`.
+async fn delivered(receiver: &Receiver, id: &Value) -> Option<Value> {
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::time::Instant::now() < deadline {
+        let found = receiver
+            .received()
+            .iter()
+            .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap_or(Value::Null))
+            .find(|body| &body["data"]["id"] == id);
+        if found.is_some() {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    None
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_sample_event_runs_through_its_handler() {
-    let stack = start(LocalOptions::default()).await;
+    let mut stack = start(LocalOptions::default()).await;
     let receiver = Receiver::start().await;
     let mut real = Real {
         target: receiver.url("/hooks/chat"),
@@ -51,6 +68,11 @@ async fn every_sample_event_runs_through_its_handler() {
     let (status, body) = invoke_http(&stack, "config-api-create-integration.json", &real).await;
     assert_eq!(status, 201, "{body}");
     real.integration = body["id"].as_str().unwrap().to_string();
+
+    // A Rocket.Chat source: its URL's token is what the source post's sample names.
+    let (status, body) = invoke_http(&stack, "config-api-create-source.json", &real).await;
+    assert_eq!(status, 201, "{body}");
+    real.set_source(&body).unwrap();
 
     // The intake samples.
     let (status, body) = invoke_http(&stack, "event-intake-chat-closed.json", &real).await;
@@ -77,10 +99,21 @@ async fn every_sample_event_runs_through_its_handler() {
     .await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
 
-    // Every config-api sample, the deletion last.
+    // Every other API sample, the deletion last.
     for (name, want) in CONFIG_API_SAMPLES {
         let (status, body) = invoke_http(&stack, name, &real).await;
         assert_eq!(status, want, "{name}: {body}");
+        if name == "event-intake-rocketchat-session.json" {
+            // Rocket.Chat's post is a chat.closed of its conversation,
+            // delivered to the tenant's integration by the queue's consumers.
+            assert_eq!(body["success"], true, "{name}: {body}");
+            stack.start_consumers();
+            let got = delivered(&receiver, &body["event_id"])
+                .await
+                .unwrap_or_else(|| panic!("{name}: {body} was not delivered"));
+            assert_eq!(got["type"], "chat.closed", "{got}");
+            assert_eq!(got["data"]["chat"]["id"], "fasd6f5a4sd6f8a4sdf", "{got}");
+        }
     }
 
     // No sample is left out of this test.

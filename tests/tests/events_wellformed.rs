@@ -6,7 +6,9 @@ use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::sqs::SqsEvent;
 use chathooks::domain::catalogue::EventType;
 use chathooks::domain::event::{Event, MAX_BATCH_EVENTS};
+use chathooks::domain::inbound::{self, Platform};
 use chathooks::domain::message::QueueMessage;
+use chathooks::domain::source;
 use chathooks_tests::moto::workspace_root;
 use chathooks_tests::provision::Template;
 use std::path::PathBuf;
@@ -86,6 +88,12 @@ fn every_function_has_samples_and_every_sample_names_its_function() {
         "config-api-openapi",
         "event-intake-chat-closed",
         "event-intake-batch",
+        "config-api-create-source",
+        "event-intake-rocketchat-session",
+        "config-api-create-api-key",
+        "config-api-list-api-keys",
+        "config-api-list-tenants",
+        "config-api-update-tenant",
         "dispatcher-delivery",
         "retry-scheduler-retry",
     ] {
@@ -136,6 +144,13 @@ fn api_samples_are_http_api_requests_on_a_declared_route() {
                 path,
                 "{stem}"
             );
+        } else if let Some(prefix) = template_path.strip_suffix("{token}") {
+            let token = &request.path_parameters["token"];
+            assert_eq!(format!("{prefix}{token}"), path, "{stem}");
+            assert!(
+                source::is_token(token),
+                "{stem}: {token} is not a source token"
+            );
         } else {
             assert_eq!(template_path, path, "{stem}");
         }
@@ -154,12 +169,20 @@ fn api_samples_are_http_api_requests_on_a_declared_route() {
         }
         checked += 1;
     }
-    assert!(checked >= 17, "only {checked} API samples");
+    assert!(checked >= 23, "only {checked} API samples");
 }
 
-/// An intake body is one event or `{"events": [...]}`; each must be valid.
+/// An intake body is one event or `{"events": [...]}`, each valid; a post
+/// to a source is its platform's own payload, which its parser reads.
 fn check_events_in(stem: &str, body: &serde_json::Value) {
     if !stem.starts_with("event-intake-") {
+        return;
+    }
+    if stem == "event-intake-rocketchat-session" {
+        let raw = serde_json::to_vec(body).unwrap();
+        let inbound = inbound::parse(Platform::Rocketchat, Some("application/json"), &raw)
+            .unwrap_or_else(|e| panic!("{stem}: Rocket.Chat's parser refused it: {e}"));
+        assert_eq!(inbound.event.kind, EventType::ChatClosed, "{stem}");
         return;
     }
     let events: Vec<serde_json::Value> = match body.get("events") {
@@ -221,4 +244,23 @@ fn sqs_samples_carry_queue_messages_of_their_consumer() {
             assert!(record.message_id.is_some() && record.receipt_handle.is_some());
         }
     }
+}
+
+#[test]
+fn the_source_post_sample_carries_the_secret_its_source_is_created_with() {
+    let find = |stem: &str| {
+        let (_, json) = samples().into_iter().find(|(s, _)| s == stem).unwrap();
+        serde_json::from_value::<ApiGatewayV2httpRequest>(json).unwrap()
+    };
+    let created = find("config-api-create-source");
+    let body: serde_json::Value = serde_json::from_str(created.body.as_deref().unwrap()).unwrap();
+    assert_eq!(body["platform"], "rocketchat");
+    let post = find("event-intake-rocketchat-session");
+    assert_eq!(
+        post.headers
+            .get("x-rocketchat-livechat-token")
+            .and_then(|v| v.to_str().ok()),
+        body["secret"].as_str()
+    );
+    assert!(!post.headers.contains_key("authorization"));
 }

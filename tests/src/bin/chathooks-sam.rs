@@ -265,8 +265,9 @@ fn text(body: &Value, pointer: &str) -> Result<String, BoxError> {
 }
 
 /// What a sample refers to, made through the functions in SAM's containers:
-/// the tenant, the integration (its target the local receiver) and, for
-/// samples naming a delivery, an accepted event.
+/// the tenant, the integration (its target the local receiver), a source
+/// (for the source post's sample) and, for samples naming a delivery, an
+/// accepted event.
 fn prepare(sam: &Sam, receiver: &Receiver, real: &mut Real, up_to: &str) -> Result<(), BoxError> {
     real.target = receiver.url("/hooks/chat");
     let name = "config-api-create-tenant.json";
@@ -282,6 +283,12 @@ fn prepare(sam: &Sam, receiver: &Receiver, real: &mut Real, up_to: &str) -> Resu
         return Ok(());
     }
     real.integration = text(&body, "/id")?;
+    let name = "config-api-create-source.json";
+    let body = expect(name, sam.invoke_http(name, real)?, 201)?;
+    if up_to == name {
+        return Ok(());
+    }
+    real.set_source(&body)?;
     let name = "event-intake-chat-closed.json";
     let body = expect(name, sam.invoke_http(name, real)?, 202)?;
     real.delivery = text(&body, "/deliveries/0/id")?;
