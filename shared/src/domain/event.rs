@@ -356,6 +356,27 @@ fn required_sections(kind: EventType) -> &'static [&'static str] {
 }
 
 impl Event {
+    /// An event of `kind` with its id and time and nothing else: what a
+    /// parser or a sample fills in.
+    pub fn bare(id: EventId, kind: EventType, occurred_at: DateTime<Utc>) -> Event {
+        Event {
+            id,
+            kind,
+            occurred_at,
+            chat: None,
+            visitor: None,
+            agent: None,
+            message: None,
+            pre_chat_survey: Vec::new(),
+            offline_message: None,
+            lead: None,
+            ticket: None,
+            canned_response: None,
+            forward: None,
+            tags_change: None,
+        }
+    }
+
     /// Parse one event from JSON, naming the problem on failure.
     pub fn from_json(value: serde_json::Value) -> Result<Self, ValidationError> {
         let event: Event = serde_json::from_value(value)

@@ -112,22 +112,7 @@ fn survey() -> Vec<SurveyAnswer> {
 }
 
 fn bare(kind: EventType, now: DateTime<Utc>) -> Event {
-    Event {
-        id: EventId::generate(),
-        kind,
-        occurred_at: now,
-        chat: None,
-        visitor: None,
-        agent: None,
-        message: None,
-        pre_chat_survey: Vec::new(),
-        offline_message: None,
-        lead: None,
-        ticket: None,
-        canned_response: None,
-        forward: None,
-        tags_change: None,
-    }
+    Event::bare(EventId::generate(), kind, now)
 }
 
 /// A sample event of `kind` happening at `now`, with a fresh id.

@@ -49,37 +49,9 @@ fn data<T: for<'de> Deserialize<'de>>(value: serde_json::Value) -> Result<T, Val
 
 pub fn parse(body: &[u8]) -> Result<Inbound, ValidationError> {
     let p: Payload = json_body(Platform::Amplifyreach, body)?;
-    let kind = TYPES
-        .iter()
-        .find(|(name, _)| *name == p.kind)
-        .map(|(_, kind)| *kind)
-        .ok_or_else(|| {
-            ValidationError::field(
-                "type",
-                format!(
-                    "unknown AmplifyReach webhook type `{}`; known: {}",
-                    p.kind.chars().take(64).collect::<String>(),
-                    TYPES.map(|(name, _)| name).join(", ")
-                ),
-            )
-        })?;
+    let kind = super::kind_named(&TYPES, &p.kind, "type", "AmplifyReach webhook type")?;
     // Built at a fixed time, so the id does not depend on when it arrived.
-    let mut event = Event {
-        id: EventId::generate(),
-        kind,
-        occurred_at: DateTime::UNIX_EPOCH,
-        chat: None,
-        visitor: None,
-        agent: None,
-        message: None,
-        pre_chat_survey: Vec::new(),
-        offline_message: None,
-        lead: None,
-        ticket: None,
-        canned_response: None,
-        forward: None,
-        tags_change: None,
-    };
+    let mut event = Event::bare(EventId::generate(), kind, DateTime::UNIX_EPOCH);
     let mut conversation = None;
     match kind {
         EventType::ChatClosed => {

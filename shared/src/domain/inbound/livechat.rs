@@ -189,20 +189,7 @@ pub const TYPES: [(&str, EventType); 6] = [
 
 pub fn parse(body: &[u8]) -> Result<Inbound, ValidationError> {
     let p: Payload = json_body(Platform::Livechat, body)?;
-    let kind = TYPES
-        .iter()
-        .find(|(name, _)| *name == p.event_type)
-        .map(|(_, kind)| *kind)
-        .ok_or_else(|| {
-            ValidationError::field(
-                "event_type",
-                format!(
-                    "unknown LiveChat event type `{}`; known: {}",
-                    p.event_type.chars().take(64).collect::<String>(),
-                    TYPES.map(|(name, _)| name).join(", ")
-                ),
-            )
-        })?;
+    let kind = super::kind_named(&TYPES, &p.event_type, "event_type", "LiveChat event type")?;
     let body_secret = p.secret_key.clone().or_else(|| p.token.clone());
     // The format writes `""` for a visitor it does not know.
     let visitor = p.visitor.filter(|v| !v.id.is_empty()).map(|v| Visitor {

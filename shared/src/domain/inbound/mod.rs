@@ -15,6 +15,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::ValidationError;
+use super::catalogue::EventType;
 use super::event::Event;
 use super::ids::EventId;
 
@@ -127,6 +128,31 @@ pub(crate) fn json_body<'a, T: Deserialize<'a>>(
 /// (16 bytes of SHA-256, hex) over the platform, the conversation, the type
 /// and the event's content (everything but its id). A conversation id that
 /// is not short printable ASCII is replaced by its own digest.
+/// The event type a platform's type name stands for in its table, or an
+/// error on `field` naming the unknown name and listing the known ones.
+fn kind_named(
+    types: &[(&str, EventType)],
+    name: &str,
+    field: &str,
+    what: &str,
+) -> Result<EventType, ValidationError> {
+    types
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, kind)| *kind)
+        .ok_or_else(|| {
+            let known: Vec<&str> = types.iter().map(|(known, _)| *known).collect();
+            ValidationError::field(
+                field,
+                format!(
+                    "unknown {what} `{}`; known: {}",
+                    name.chars().take(64).collect::<String>(),
+                    known.join(", ")
+                ),
+            )
+        })
+}
+
 pub fn derive_id(platform: Platform, conversation: Option<&str>, event: &Event) -> EventId {
     let mut content = event.clone();
     content.id = EventId::parse("-").unwrap_or_else(|_| EventId::generate());

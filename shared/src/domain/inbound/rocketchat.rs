@@ -109,20 +109,7 @@ pub const TYPES: [(&str, EventType); 8] = [
 
 pub fn parse(body: &[u8]) -> Result<Inbound, ValidationError> {
     let p: Payload = json_body(Platform::Rocketchat, body)?;
-    let kind = TYPES
-        .iter()
-        .find(|(name, _)| *name == p.kind)
-        .map(|(_, kind)| *kind)
-        .ok_or_else(|| {
-            ValidationError::field(
-                "type",
-                format!(
-                    "unknown Rocket.Chat webhook type `{}`; known: {}",
-                    p.kind.chars().take(64).collect::<String>(),
-                    TYPES.map(|(name, _)| name).join(", ")
-                ),
-            )
-        })?;
+    let kind = super::kind_named(&TYPES, &p.kind, "type", "Rocket.Chat webhook type")?;
     let event = if kind == EventType::OfflineMessage {
         offline(p)?
     } else {
