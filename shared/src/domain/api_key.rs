@@ -109,17 +109,8 @@ pub fn shown_prefix(key: &str) -> String {
     key.chars().take(SHOWN_PREFIX_LEN).collect()
 }
 
-/// A key's name: 1-100 characters without control characters.
-pub fn validate_name(name: &str) -> Result<String, ValidationError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ValidationError::field(
-            "name",
-            "must be 1-100 characters without control characters",
-        ));
-    }
-    Ok(name.to_string())
-}
+/// A key's name: 1-100 characters without control characters (trimmed).
+pub use super::validation::short_name as validate_name;
 
 /// An expiry, when given, must be in the future.
 pub fn validate_expiry(

@@ -120,25 +120,10 @@ pub fn is_token(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric())
 }
 
-/// Equal byte strings, compared in time that depends on their lengths only.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+pub use super::validation::constant_time_eq;
 
-/// A source's name: 1-100 characters without control characters.
-pub fn validate_name(name: &str) -> Result<String, ValidationError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ValidationError::field(
-            "name",
-            "must be 1-100 characters without control characters",
-        ));
-    }
-    Ok(name.to_string())
-}
+/// A source's name: 1-100 characters without control characters (trimmed).
+pub use super::validation::short_name as validate_name;
 
 /// The platform's credential: 1-256 printable characters, no spaces (it
 /// travels in a header, a JSON field or a URL's user info).

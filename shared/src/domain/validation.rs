@@ -44,3 +44,22 @@ impl fmt::Display for ValidationError {
 }
 
 impl std::error::Error for ValidationError {}
+
+/// A short name people give a thing (an API key, a source): 1-100
+/// characters without control characters, trimmed.
+pub fn short_name(name: &str) -> Result<String, ValidationError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ValidationError::field(
+            "name",
+            "must be 1-100 characters without control characters",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// Equal byte strings, compared in time that depends on their lengths only
+/// (tokens, hashes, secrets).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
