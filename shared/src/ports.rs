@@ -13,7 +13,7 @@ use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, ErrorKind};
 use crate::domain::event::Event;
 use crate::domain::ids::{ApiKeyId, DeliveryId, EventId, IntegrationId, PortalSessionId, TenantId};
 use crate::domain::integration::Integration;
-use crate::domain::message::QueueMessage;
+use crate::domain::message::{DeliveryJob, QueueMessage};
 use crate::domain::target_url::TargetUrl;
 use crate::domain::tenant::TenantStatus;
 
@@ -493,4 +493,47 @@ pub trait SourceStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// What the token with this SHA-256 (hex) names, read strongly.
     async fn by_token_hash(&self, token_hash: &str) -> Result<Option<SourceLookup>, StoreError>;
+}
+
+/// The chats' delivery sequences of ordered integrations
+/// (`domain::sequence`): one per integration and chat, in position order.
+#[async_trait]
+pub trait SequenceStore: Send + Sync {
+    /// Put deliveries in their sequences (not parked); `Ok` once all are stored.
+    async fn append(
+        &self,
+        entries: &[crate::domain::sequence::SequenceEntry],
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// The first entry of the job's sequence, read strongly.
+    async fn head(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        chat: &str,
+    ) -> Result<Option<crate::domain::sequence::SequenceEntry>, StoreError>;
+    /// Mark `entry` parked, only while `head` is still in the sequence (one
+    /// atomic write): `false` when `head` has left meanwhile (or `entry`
+    /// has), so the caller looks at the head again. Whoever removes `head`
+    /// afterwards sees the mark (`remove` then `head`, both strong).
+    async fn park(
+        &self,
+        entry: &crate::domain::sequence::SequenceEntry,
+        head: &crate::domain::sequence::SequenceEntry,
+    ) -> Result<bool, StoreError>;
+    /// Clear the mark once its job was sent again; nothing when the entry is gone.
+    async fn unpark(
+        &self,
+        entry: &crate::domain::sequence::SequenceEntry,
+    ) -> Result<(), StoreError>;
+    /// Take the job's delivery out of its sequence; nothing when it is not in it.
+    async fn remove(&self, job: &DeliveryJob) -> Result<(), StoreError>;
+    /// The integration's entries of one chat (`Some`) or of every chat, in
+    /// sequence order per chat.
+    async fn entries(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        chat: Option<&str>,
+    ) -> Result<Vec<crate::domain::sequence::SequenceEntry>, StoreError>;
 }

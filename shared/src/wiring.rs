@@ -6,7 +6,8 @@ use std::sync::Arc;
 use crate::adapters::aws::{dynamodb_client, load_sdk_config, sqs_client};
 use crate::adapters::dynamodb::{
     DynamoDbAttemptStats, DynamoDbChatDeliveries, DynamoDbDeliveryLog, DynamoDbEventStore,
-    DynamoDbIntegrationStore, DynamoDbPortalSessionStore, DynamoDbSourceStore, DynamoDbTenantStore,
+    DynamoDbIntegrationStore, DynamoDbPortalSessionStore, DynamoDbSequenceStore,
+    DynamoDbSourceStore, DynamoDbTenantStore,
 };
 use crate::adapters::egress::{EgressConfig, HttpWebhookSender};
 use crate::adapters::sqs::SqsJobQueue;
@@ -63,6 +64,7 @@ impl Wiring {
             stats: Arc::new(DynamoDbAttemptStats::new(dynamodb.clone(), table.clone())),
             chats: Arc::new(DynamoDbChatDeliveries::new(dynamodb.clone(), table.clone())),
             sources: Arc::new(DynamoDbSourceStore::new(dynamodb.clone(), table.clone())),
+            sequences: Arc::new(DynamoDbSequenceStore::new(dynamodb.clone(), table.clone())),
             deliveries: Arc::new(DynamoDbDeliveryLog::new(dynamodb, table, config.retention)),
         };
         Self {
@@ -104,6 +106,7 @@ impl Wiring {
             integrations: self.stores.integrations.clone(),
             events: self.stores.events.clone(),
             delivery_queue: self.delivery_queue.clone(),
+            sequences: self.stores.sequences.clone(),
             clock: Arc::new(SystemClock),
             retention: self.config.retention,
             cache: TtlCache::new(self.config.integration_cache_ttl),
@@ -117,6 +120,8 @@ impl Wiring {
             events: self.stores.events.clone(),
             log: self.stores.deliveries.clone(),
             retry_queue: self.retry_queue.clone(),
+            delivery_queue: self.delivery_queue.clone(),
+            sequences: self.stores.sequences.clone(),
             sender,
             clock: Arc::new(SystemClock),
             tenants: self.stores.tenants.clone(),
@@ -149,6 +154,8 @@ impl Wiring {
             clock: Arc::new(SystemClock),
             policy: self.config.url_policy(),
             secret_grace: self.config.secret_grace,
+            sequences: self.stores.sequences.clone(),
+            delivery_queue: self.delivery_queue.clone(),
         }
     }
 
@@ -166,6 +173,8 @@ impl Wiring {
             integrations: self.stores.integrations.clone(),
             events: self.stores.events.clone(),
             delivery_queue: self.delivery_queue.clone(),
+            sequences: self.stores.sequences.clone(),
+            retention: self.config.retention,
         }
     }
 }

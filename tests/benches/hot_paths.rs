@@ -38,6 +38,7 @@ fn integration(tenant: &TenantId, format: Format) -> Integration {
         secret: None,
         timeout_ms: None,
         retry_policy: None,
+        ordering: None,
         headers: None,
         enabled: None,
         format_options: Some(FormatOptions {

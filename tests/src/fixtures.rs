@@ -432,6 +432,7 @@ pub fn retargeted(
         secret: Some(base.secret().expose().to_string()),
         timeout_ms: Some(base.timeout_ms()),
         retry_policy: Some(base.retry_policy().clone()),
+        ordering: None,
         headers: Some(base.headers().clone()),
         enabled: Some(true),
         format_options: Some(base.format_options().clone()),

@@ -34,6 +34,7 @@ fn integration(tenant: &TenantId, name: &str) -> Integration {
         timeout_ms: Some(5_000),
         // An untagged list of numbers: the shape most likely to break item mapping.
         retry_policy: Some(RetryPolicy::Custom(vec![1, 60, 3_600])),
+        ordering: None,
         headers: Some([("X-Api-Key".to_string(), "k".to_string())].into()),
         enabled: None,
         format_options: Some(FormatOptions {
@@ -78,6 +79,7 @@ fn delivery(
         last_status_code: None,
         last_error: None,
         link: None,
+        waiting_for: None,
     }
 }
 

@@ -23,6 +23,7 @@ fn message(delay_seconds: u32) -> OutgoingMessage {
             created_at: Utc::now(),
             acceptance_token: None,
             repeat: false,
+            ordered: None,
         }),
         delay_seconds,
     }

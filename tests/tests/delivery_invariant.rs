@@ -107,6 +107,7 @@ async fn the_log_never_shows_a_state_without_the_attempt_that_set_it() {
         last_status_code: Some(500),
         last_error: Some("HTTP 500".into()),
         link: None,
+        waiting_for: None,
     };
     log.record_attempt(&delivery, &attempt(1, t0, 500))
         .await

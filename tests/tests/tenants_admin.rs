@@ -261,6 +261,7 @@ async fn write_log(
                 last_status_code: Some(500),
                 last_error: Some("HTTP 500".into()),
                 link: None,
+                waiting_for: None,
             };
             let attempt = |number| Attempt {
                 number,

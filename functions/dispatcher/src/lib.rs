@@ -43,6 +43,9 @@ pub async fn handle(dispatcher: &Dispatcher, event: SqsEvent) -> SqsBatchRespons
                         metrics.count(JOBS_STOOD_DOWN, &[], 1);
                         tracing::info!(delivery_id = %job.delivery_id, reason = %reason, "job stood down")
                     }
+                    Outcome::Waiting { behind } => {
+                        tracing::info!(delivery_id = %job.delivery_id, waiting_for = %behind, "ordered delivery waiting its turn")
+                    }
                 }
                 Ok(())
             }

@@ -899,3 +899,119 @@ impl SourceStore for MemorySourceStore {
             .map(SourceLookup::Live))
     }
 }
+
+/// The chats' sequences, keyed like the table's: integration, chat, position.
+#[derive(Default)]
+pub struct MemorySequenceStore {
+    entries: Mutex<BTreeMap<SequenceKey, crate::domain::sequence::SequenceEntry>>,
+}
+
+type SequenceKey = (
+    TenantId,
+    IntegrationId,
+    String,
+    crate::domain::sequence::Position,
+    DeliveryId,
+);
+
+fn sequence_key(job: &crate::domain::message::DeliveryJob) -> Option<SequenceKey> {
+    let o = job.ordered.as_ref()?;
+    Some((
+        job.tenant_id.clone(),
+        job.integration_id.clone(),
+        o.chat.clone(),
+        o.position,
+        job.delivery_id.clone(),
+    ))
+}
+
+impl MemorySequenceStore {
+    /// Every stored entry, in key order.
+    pub fn all(&self) -> Vec<crate::domain::sequence::SequenceEntry> {
+        lock(&self.entries).values().cloned().collect()
+    }
+}
+
+#[async_trait]
+impl SequenceStore for MemorySequenceStore {
+    async fn append(
+        &self,
+        entries: &[crate::domain::sequence::SequenceEntry],
+        _expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut all = lock(&self.entries);
+        for e in entries {
+            if let Some(key) = sequence_key(&e.job) {
+                all.insert(key, e.clone());
+            }
+        }
+        Ok(())
+    }
+
+    async fn head(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        chat: &str,
+    ) -> Result<Option<crate::domain::sequence::SequenceEntry>, StoreError> {
+        Ok(lock(&self.entries)
+            .iter()
+            .find(|((t, i, c, ..), _)| t == tenant && i == integration && c == chat)
+            .map(|(_, e)| e.clone()))
+    }
+
+    async fn park(
+        &self,
+        entry: &crate::domain::sequence::SequenceEntry,
+        head: &crate::domain::sequence::SequenceEntry,
+    ) -> Result<bool, StoreError> {
+        let mut all = lock(&self.entries);
+        let (Some(mine), Some(theirs)) = (sequence_key(&entry.job), sequence_key(&head.job)) else {
+            return Ok(false);
+        };
+        if !all.contains_key(&theirs) {
+            return Ok(false);
+        }
+        match all.get_mut(&mine) {
+            Some(e) => {
+                e.parked = true;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn unpark(
+        &self,
+        entry: &crate::domain::sequence::SequenceEntry,
+    ) -> Result<(), StoreError> {
+        if let Some(key) = sequence_key(&entry.job)
+            && let Some(e) = lock(&self.entries).get_mut(&key)
+        {
+            e.parked = false;
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, job: &crate::domain::message::DeliveryJob) -> Result<(), StoreError> {
+        if let Some(key) = sequence_key(job) {
+            lock(&self.entries).remove(&key);
+        }
+        Ok(())
+    }
+
+    async fn entries(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        chat: Option<&str>,
+    ) -> Result<Vec<crate::domain::sequence::SequenceEntry>, StoreError> {
+        Ok(lock(&self.entries)
+            .iter()
+            .filter(|((t, i, c, ..), _)| {
+                t == tenant && i == integration && chat.is_none_or(|chat| c == chat)
+            })
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+}

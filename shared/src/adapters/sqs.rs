@@ -115,6 +115,7 @@ mod tests {
                 created_at: chrono::Utc::now(),
                 acceptance_token: None,
                 repeat: false,
+                ordered: None,
             }),
             delay_seconds,
         }

@@ -8,10 +8,12 @@ use super::AppError;
 use crate::domain::ValidationError;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, IntegrationId, TenantId};
+use crate::domain::integration::{Integration, Ordering};
 use crate::domain::message::{DeliveryJob, QueueMessage};
+use crate::domain::sequence::SequenceEntry;
 use crate::ports::{
     Clock, DeliveryLog, DeliveryQuery, EventStore, IntegrationStore, JobQueue, OutgoingMessage,
-    Page,
+    Page, SequenceStore,
 };
 
 /// Most deliveries one recover call re-queues.
@@ -30,6 +32,11 @@ pub struct Deliveries {
     pub integrations: Arc<dyn IntegrationStore>,
     pub events: Arc<dyn EventStore>,
     pub delivery_queue: Arc<dyn JobQueue>,
+    /// An ordered delivery re-delivered by hand keeps or takes its place
+    /// in its chat's sequence (`ordering::place_again`).
+    pub sequences: Arc<dyn SequenceStore>,
+    /// How long a place taken in a sequence is kept (the events' retention).
+    pub retention: chrono::Duration,
 }
 
 fn delivery_id(raw: &str) -> Result<DeliveryId, AppError> {
@@ -53,21 +60,16 @@ impl Deliveries {
         integration: &str,
         query: DeliveryQuery,
     ) -> Result<Page<Delivery>, AppError> {
-        let id = self.own_integration(tenant, integration).await?;
-        Ok(self.log.list(tenant, &id, &query).await?)
+        let integration = self.own_integration(tenant, integration).await?;
+        Ok(self.log.list(tenant, integration.id(), &query).await?)
     }
 
-    async fn own_integration(
-        &self,
-        tenant: &TenantId,
-        raw: &str,
-    ) -> Result<IntegrationId, AppError> {
+    async fn own_integration(&self, tenant: &TenantId, raw: &str) -> Result<Integration, AppError> {
         let id = IntegrationId::parse(raw).map_err(|_| AppError::NotFound("integration"))?;
         self.integrations
             .get(tenant, &id)
             .await?
-            .ok_or(AppError::NotFound("integration"))?;
-        Ok(id)
+            .ok_or(AppError::NotFound("integration"))
     }
 
     /// Re-deliver now: one more attempt through the delivery queue.
@@ -79,7 +81,8 @@ impl Deliveries {
             .ok_or(AppError::NotFound("delivery"))?;
         // Only a missing integration is a conflict: a store error is an
         // outage (503) or a bug (500), as everywhere else.
-        self.own_integration(tenant, delivery.integration_id.as_str())
+        let integration = self
+            .own_integration(tenant, delivery.integration_id.as_str())
             .await
             .map_err(|e| match e {
                 AppError::NotFound(_) => {
@@ -88,17 +91,25 @@ impl Deliveries {
                 other => other,
             })?;
         let seen = delivery.attempts;
-        let (delivery, message) = self.requeue(delivery).await?;
+        let (delivery, message, place) = self.requeue(delivery, &integration, 0).await?;
+        if let Some(place) = place {
+            self.sequences.append(&[place], self.expiry()).await?;
+        }
         self.delivery_queue.send(&[message]).await?;
         // The job may already have run: then its outcome stays in the log.
         self.log.update_unless_moved(&delivery, seen).await?;
         Ok(delivery)
     }
 
+    /// The job that re-delivers `delivery`, and the place it takes at the
+    /// end of its chat's sequence when its integration orders by chat and
+    /// it holds none (`index`: its rank among the deliveries re-queued together).
     async fn requeue(
         &self,
         mut delivery: Delivery,
-    ) -> Result<(Delivery, OutgoingMessage), AppError> {
+        integration: &Integration,
+        index: usize,
+    ) -> Result<(Delivery, OutgoingMessage, Option<SequenceEntry>), AppError> {
         // Refuse now, rather than fail at dispatch, when the event is gone.
         self.events
             .get(&delivery.tenant_id, &delivery.event_id)
@@ -108,7 +119,7 @@ impl Deliveries {
                     "the delivery's event is past its retention and cannot be replayed".into(),
                 )
             })?;
-        let job = DeliveryJob {
+        let mut job = DeliveryJob {
             delivery_id: delivery.id.clone(),
             tenant_id: delivery.tenant_id.clone(),
             integration_id: delivery.integration_id.clone(),
@@ -118,8 +129,17 @@ impl Deliveries {
             created_at: delivery.created_at,
             acceptance_token: None,
             repeat: false,
+            ordered: None,
         };
         let now = self.clock.now();
+        let mut place = None;
+        if let (Ordering::Chat, Some(chat)) = (integration.ordering(), delivery.chat_id.as_deref())
+        {
+            let (order, new) =
+                super::ordering::place_again(&*self.sequences, &job, chat, now, index).await?;
+            job.ordered = Some(order);
+            place = new;
+        }
         delivery.status = DeliveryStatus::Pending;
         delivery.next_attempt_at = Some(now);
         delivery.updated_at = now;
@@ -129,10 +149,18 @@ impl Deliveries {
                 body: QueueMessage::DeliveryV1(job),
                 delay_seconds: 0,
             },
+            place,
         ))
     }
 
-    /// Re-queue the integration's failed deliveries created in [since, until).
+    /// When a place taken now in a sequence expires (the events' retention).
+    fn expiry(&self) -> DateTime<Utc> {
+        self.clock.now() + self.retention
+    }
+
+    /// Re-queue the integration's failed deliveries created in [since,
+    /// until), oldest first (so an ordered integration's chats get them
+    /// back in their order, at the end of their sequences).
     pub async fn recover(
         &self,
         tenant: &TenantId,
@@ -140,7 +168,7 @@ impl Deliveries {
         since: DateTime<Utc>,
         until: Option<DateTime<Utc>>,
     ) -> Result<usize, AppError> {
-        let id = self.own_integration(tenant, integration).await?;
+        let integration = self.own_integration(tenant, integration).await?;
         if until.is_some_and(|u| u <= since) {
             return Err(ValidationError::field("until", "must be after `since`").into());
         }
@@ -151,35 +179,47 @@ impl Deliveries {
             limit: 100,
             ..Default::default()
         };
-        let mut count = 0;
+        let mut failed = Vec::new();
         loop {
-            let page = self.log.list(tenant, &id, &query).await?;
+            let page = self.log.list(tenant, integration.id(), &query).await?;
+            failed.extend(page.items);
+            match page.next_cursor {
+                Some(c) if failed.len() < MAX_RECOVER => query.cursor = Some(c),
+                _ => break,
+            }
+        }
+        // The listing is newest first: the newest beyond the cap wait for the
+        // next call. Replayed oldest first; the deliveries of one post share
+        // their creation time, and an ordered chat's failed one after the
+        // other, so the time each failed keeps their order.
+        failed.truncate(MAX_RECOVER);
+        failed.sort_by_key(|d| (d.created_at, d.updated_at));
+        let mut count = 0;
+        for chunk in failed.chunks(100) {
             let mut messages = Vec::new();
+            let mut places = Vec::new();
             let mut updated = Vec::new();
-            for d in page.items {
-                if count >= MAX_RECOVER {
-                    break;
-                }
+            for d in chunk {
                 let seen = d.attempts;
-                match self.requeue(d).await {
-                    Ok((d, m)) => {
+                match self.requeue(d.clone(), &integration, count).await {
+                    Ok((d, m, place)) => {
                         updated.push((d, seen));
                         messages.push(m);
+                        places.extend(place);
                         count += 1;
                     }
                     Err(AppError::Conflict(_)) => continue,
                     Err(e) => return Err(e),
                 }
             }
+            if !places.is_empty() {
+                self.sequences.append(&places, self.expiry()).await?;
+            }
             if !messages.is_empty() {
                 self.delivery_queue.send(&messages).await?;
                 for (d, seen) in &updated {
                     self.log.update_unless_moved(d, *seen).await?;
                 }
-            }
-            match page.next_cursor {
-                Some(c) if count < MAX_RECOVER => query.cursor = Some(c),
-                _ => break,
             }
         }
         Ok(count)
@@ -261,6 +301,8 @@ mod tests {
             integrations,
             events,
             delivery_queue: Arc::new(RunsAtOnce(log.clone())),
+            sequences: Arc::new(crate::adapters::memory::MemorySequenceStore::default()),
+            retention: chrono::Duration::days(30),
         };
         // WHEN it is retried and the job succeeds before `retry` writes `pending`
         deliveries.retry(&tenant, failed.id.as_str()).await.unwrap();
@@ -282,6 +324,7 @@ mod tests {
             created_at: Utc::now(),
             acceptance_token: None,
             repeat: false,
+            ordered: None,
         };
         let mut delivery = Delivery::pending(&job, Utc::now());
         delivery.attempts = 1;

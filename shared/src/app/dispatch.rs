@@ -9,11 +9,13 @@ use super::batch_reads::BatchReads;
 use super::failure::fail_without_attempt;
 use super::outbound::prepare;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, link_from_response};
+use crate::domain::ids::DeliveryId;
 use crate::domain::integration::{Integration, deliverable};
 use crate::domain::message::{DeliveryJob, QueueMessage, ReceiveCount, RetryJob};
+use crate::domain::sequence::{InOrder, SequenceEntry, Turn, turn};
 use crate::ports::{
     Clock, DeliveryLog, EventStore, IntegrationStore, JobQueue, OutgoingMessage, SendOutcome,
-    StoredEvent, TenantStore, WebhookSender,
+    SequenceStore, StoreError, StoredEvent, TenantStore, WebhookSender,
 };
 
 #[derive(Debug, Clone)]
@@ -39,6 +41,11 @@ pub enum Outcome {
     },
     /// Not sent and not logged: another job of the same delivery is the valid one.
     StoodDown(StandDown),
+    /// An ordered delivery not attempted yet: `behind` is its chat's head;
+    /// its job is sent again once the head is done.
+    Waiting {
+        behind: DeliveryId,
+    },
 }
 
 /// Why a job stood down instead of sending (`Dispatcher::stand_down_reason`).
@@ -75,6 +82,10 @@ pub struct Dispatcher {
     pub events: Arc<dyn EventStore>,
     pub log: Arc<dyn DeliveryLog>,
     pub retry_queue: Arc<dyn JobQueue>,
+    /// Where a parked ordered delivery's job goes again once its turn comes.
+    pub delivery_queue: Arc<dyn JobQueue>,
+    /// The chats' sequences of ordered integrations.
+    pub sequences: Arc<dyn SequenceStore>,
     pub sender: Arc<dyn WebhookSender>,
     pub clock: Arc<dyn Clock>,
     pub settings: DispatchSettings,
@@ -89,6 +100,67 @@ pub struct Dispatcher {
 pub fn queue_delay(delay: Duration, max_queue_delay: u32) -> u32 {
     let secs = delay.as_millis().div_ceil(1000);
     u32::try_from(secs).unwrap_or(u32::MAX).min(max_queue_delay)
+}
+
+/// Times an ordered job looks at its sequence again when the head moved
+/// while it parked.
+const TURN_ROUNDS: usize = 5;
+
+/// What the dispatcher read for a job.
+struct Found<'a> {
+    stored: Option<std::borrow::Cow<'a, StoredEvent>>,
+    integration: Option<Integration>,
+    tenant: Option<crate::domain::tenant::TenantStatus>,
+}
+
+/// Where an ordered job stands (`Dispatcher::take_turn`).
+enum Taken {
+    Go(SequenceEntry),
+    Wait {
+        placed: SequenceEntry,
+        head: DeliveryId,
+    },
+    Left,
+}
+
+fn is_final(d: &Delivery) -> bool {
+    d.status != DeliveryStatus::Pending
+}
+
+/// An intake job whose request's token a repeat of the event superseded,
+/// or a repeat's job for an integration created after the event was first
+/// accepted.
+fn superseded(
+    job: &DeliveryJob,
+    stored: Option<&StoredEvent>,
+    integration: Option<&Integration>,
+) -> Option<StandDown> {
+    let (Some(token), Some(stored)) = (&job.acceptance_token, stored) else {
+        return None;
+    };
+    if stored.acceptance_token.as_ref() != Some(token) {
+        return Some(StandDown::Superseded);
+    }
+    if job.repeat
+        && let (Some(i), Some(received)) = (integration, stored.received_at)
+        && i.created_at() > received
+    {
+        return Some(StandDown::IntegrationNewerThanEvent);
+    }
+    None
+}
+
+/// A copy of a job whose attempt the log already has.
+fn copy_of_logged(
+    job: &DeliveryJob,
+    logged: Option<&Delivery>,
+    receive: ReceiveCount,
+) -> Option<StandDown> {
+    let logged = logged?;
+    (logged.attempts >= job.attempt).then_some(StandDown::AttemptLogged {
+        attempt: job.attempt,
+        receive: receive.count,
+    })
 }
 
 impl Dispatcher {
@@ -122,12 +194,42 @@ impl Dispatcher {
             reads.integration(job, &*self.integrations),
             reads.tenant_status(job, &*self.tenants),
         )?;
+        if let Some(order) = &job.ordered {
+            let found = Found {
+                stored,
+                integration,
+                tenant,
+            };
+            return self.deliver_in_order(job, order, found, receive, now).await;
+        }
         if let Some(reason) = self
             .stand_down_reason(job, stored.as_deref(), integration.as_ref(), receive)
             .await?
         {
             return Ok(Outcome::StoodDown(reason));
         }
+        let found = Found {
+            stored,
+            integration,
+            tenant,
+        };
+        self.attempt(job, found, now).await
+    }
+
+    /// The attempt itself, once the job may make it: refused for a
+    /// suspended tenant, failed without a request when the integration or
+    /// the event is gone, otherwise sent and settled.
+    async fn attempt(
+        &self,
+        job: &DeliveryJob,
+        found: Found<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, AppError> {
+        let Found {
+            stored,
+            integration,
+            tenant,
+        } = found;
         if let Some(refused) = super::tenants::refuse_delivery(tenant, &*self.log, job, now).await?
         {
             return Ok(refused);
@@ -147,6 +249,151 @@ impl Dispatcher {
         let outcome = self.sender.send(&request).await;
         let chat_id = stored.event.chat.as_ref().map(|c| c.id.as_str());
         self.settle(job, &integration, chat_id, outcome, now).await
+    }
+
+    /// An ordered job (`domain::sequence`): attempted only as its chat's
+    /// head; otherwise parked behind the head, or, once its delivery has
+    /// left the sequence, not attempted again by a copy. A head that
+    /// succeeded or finally failed moves the sequence on.
+    async fn deliver_in_order(
+        &self,
+        job: &DeliveryJob,
+        order: &InOrder,
+        found: Found<'_>,
+        receive: ReceiveCount,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, AppError> {
+        // A superseded intake job never touches the sequence: the repeat's job does.
+        if let Some(reason) = superseded(job, found.stored.as_deref(), found.integration.as_ref()) {
+            return Ok(Outcome::StoodDown(reason));
+        }
+        let logged = self.log.get(&job.tenant_id, &job.delivery_id).await?;
+        let logged = logged.map(|(d, _)| d);
+        let placed = match self.take_turn(job, order).await? {
+            Taken::Go(placed) => placed,
+            Taken::Wait { placed, head } => {
+                return self.wait_behind(&placed, head, logged, now).await;
+            }
+            Taken::Left => {
+                if let Some(reason) = copy_of_logged(job, logged.as_ref(), receive) {
+                    // Done: whatever its head's release left undone is done now.
+                    if logged.as_ref().is_some_and(is_final) {
+                        self.move_on(job).await?;
+                    }
+                    return Ok(Outcome::StoodDown(reason));
+                }
+                // Out of every sequence yet not done (its place was undone
+                // after a refused intake): attempted as an unordered one.
+                return self.attempt(job, found, now).await;
+            }
+        };
+        let ended = found.integration.as_ref().is_none_or(|i| !i.enabled());
+        let done = logged.as_ref().is_some_and(is_final);
+        // A head whose integration ended is failed now (its scheduled retry
+        // may be hours away), so what waits behind it ends too.
+        if let Some(reason) = copy_of_logged(job, logged.as_ref(), receive)
+            && (done || !ended)
+        {
+            if done {
+                self.move_on(&placed.job).await?;
+            }
+            return Ok(Outcome::StoodDown(reason));
+        }
+        let outcome = self.attempt(job, found, now).await?;
+        if matches!(outcome, Outcome::Succeeded | Outcome::Failed { .. }) {
+            self.move_on(&placed.job).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Look at the job's sequence: its head goes; another waits, parked
+    /// behind the head as one atomic write with the head still there, so
+    /// whoever moves the head on afterwards sees it parked and sends it.
+    async fn take_turn(&self, job: &DeliveryJob, order: &InOrder) -> Result<Taken, AppError> {
+        let (tenant, integration) = (&job.tenant_id, &job.integration_id);
+        // A repeat's job finds the place its event's first acceptance made.
+        let placed = if job.repeat {
+            let entries = self
+                .sequences
+                .entries(tenant, integration, Some(&order.chat))
+                .await?;
+            match entries
+                .into_iter()
+                .find(|e| e.delivery_id() == &job.delivery_id)
+            {
+                Some(e) => e,
+                None => return Ok(Taken::Left),
+            }
+        } else {
+            SequenceEntry::new(job.clone()).ok_or(StoreError::Internal(
+                "an ordered job without its place".into(),
+            ))?
+        };
+        for _ in 0..TURN_ROUNDS {
+            let head = self
+                .sequences
+                .head(tenant, integration, &order.chat)
+                .await?;
+            match turn(&placed.job, placed.in_order(), head.as_ref()) {
+                Turn::Go => return Ok(Taken::Go(placed)),
+                Turn::Left => return Ok(Taken::Left),
+                Turn::WaitFor(ahead) => {
+                    if let Some(head) = head
+                        && self.sequences.park(&placed, &head).await?
+                    {
+                        return Ok(Taken::Wait {
+                            placed,
+                            head: ahead,
+                        });
+                    }
+                }
+            }
+        }
+        Err(StoreError::Unavailable("the chat's sequence kept moving: try again".into()).into())
+    }
+
+    /// Show the parked delivery as pending, waiting for `head`, unless the
+    /// log has moved on (its released job may have run already).
+    async fn wait_behind(
+        &self,
+        placed: &SequenceEntry,
+        head: DeliveryId,
+        logged: Option<Delivery>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, AppError> {
+        let job = &placed.job;
+        let mut delivery = logged.unwrap_or_else(|| Delivery::pending(job, now));
+        let seen = delivery.attempts;
+        delivery.status = DeliveryStatus::Pending;
+        delivery.next_attempt_at = None;
+        delivery.waiting_for = Some(head.clone());
+        delivery.updated_at = now;
+        self.log.update_unless_moved(&delivery, seen).await?;
+        Ok(Outcome::Waiting { behind: head })
+    }
+
+    /// The head is done: take it out of its sequence, then send the next
+    /// delivery's job again if it was parked (its own job came and went).
+    async fn move_on(&self, head: &DeliveryJob) -> Result<(), AppError> {
+        let Some(order) = &head.ordered else {
+            return Ok(());
+        };
+        self.sequences.remove(head).await?;
+        let next = self
+            .sequences
+            .head(&head.tenant_id, &head.integration_id, &order.chat)
+            .await?;
+        if let Some(next) = next.filter(|n| n.parked) {
+            self.delivery_queue
+                .send(&[OutgoingMessage {
+                    body: QueueMessage::DeliveryV1(next.released_job()),
+                    delay_seconds: 0,
+                }])
+                .await?;
+            // Sent: a copy of this job moving on again must not send it twice.
+            self.sequences.unpark(&next).await?;
+        }
+        Ok(())
     }
 
     async fn fail_without_attempt(
@@ -175,21 +422,10 @@ impl Dispatcher {
         integration: Option<&Integration>,
         receive: ReceiveCount,
     ) -> Result<Option<StandDown>, AppError> {
-        let repeat_of_event = match (&job.acceptance_token, stored) {
-            (Some(token), Some(stored)) => {
-                if stored.acceptance_token.as_ref() != Some(token) {
-                    return Ok(Some(StandDown::Superseded));
-                }
-                if job.repeat
-                    && let (Some(i), Some(received)) = (integration, stored.received_at)
-                    && i.created_at() > received
-                {
-                    return Ok(Some(StandDown::IntegrationNewerThanEvent));
-                }
-                job.repeat
-            }
-            _ => false,
-        };
+        if let Some(reason) = superseded(job, stored, integration) {
+            return Ok(Some(reason));
+        }
+        let repeat_of_event = job.repeat && job.acceptance_token.is_some() && stored.is_some();
         let may_be_a_copy = receive.is_repeat() || job.attempt > 1;
         if !repeat_of_event && !may_be_a_copy {
             return Ok(None);
@@ -200,13 +436,7 @@ impl Dispatcher {
         if repeat_of_event {
             return Ok(Some(StandDown::AlreadyLogged));
         }
-        if logged.attempts >= job.attempt {
-            return Ok(Some(StandDown::AttemptLogged {
-                attempt: job.attempt,
-                receive: receive.count,
-            }));
-        }
-        Ok(None)
+        Ok(copy_of_logged(job, Some(&logged), receive))
     }
 
     /// Decide what comes after the attempt, and log it. The log's record of
@@ -353,6 +583,14 @@ impl Dispatcher {
             sent.duration,
         );
         if disable_reason.is_some() {
+            // Every chat's head fails now, and what waits behind it after it.
+            super::ordering::release_heads(
+                &*self.sequences,
+                &*self.delivery_queue,
+                integration.tenant_id(),
+                integration.id(),
+            )
+            .await;
             self.metrics.count_for(
                 crate::metrics::INTEGRATIONS_DISABLED,
                 integration.tenant_id().as_str(),
@@ -416,6 +654,8 @@ mod tests {
             events: events.clone(),
             log: log.clone(),
             retry_queue: retry.clone(),
+            delivery_queue: Arc::new(MemoryQueue::default()),
+            sequences: Arc::new(MemorySequenceStore::default()),
             sender: sender.clone(),
             clock: clock.clone(),
             tenants: Arc::new(crate::adapters::memory::MemoryTenantStore::default()),

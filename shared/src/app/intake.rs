@@ -12,7 +12,10 @@ use crate::domain::event::Event;
 use crate::domain::ids::{DeliveryId, EventId, IntegrationId, TenantId};
 use crate::domain::integration::Integration;
 use crate::domain::message::{DeliveryJob, QueueMessage};
-use crate::ports::{Clock, EventStore, InsertOutcome, IntegrationStore, JobQueue, OutgoingMessage};
+use crate::domain::sequence::{InOrder, Ordering, Position, SequenceEntry};
+use crate::ports::{
+    Clock, EventStore, InsertOutcome, IntegrationStore, JobQueue, OutgoingMessage, SequenceStore,
+};
 
 /// What the intake answers for one event.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
@@ -33,6 +36,8 @@ pub struct Intake {
     pub integrations: Arc<dyn IntegrationStore>,
     pub events: Arc<dyn EventStore>,
     pub delivery_queue: Arc<dyn JobQueue>,
+    /// Where ordered deliveries take their place before their jobs are queued.
+    pub sequences: Arc<dyn SequenceStore>,
     pub clock: Arc<dyn Clock>,
     pub retention: chrono::Duration,
     /// A tenant's integrations, kept for a short time in the warm Lambda.
@@ -51,10 +56,37 @@ pub fn plan(
     integrations: &[Integration],
     now: DateTime<Utc>,
 ) -> Vec<DeliveryJob> {
+    plan_at(tenant, event, 0, integrations, now)
+}
+
+/// `plan` for the `index`-th event of a post: a job for an integration
+/// with `ordering: chat` and an event with a chat carries the delivery's
+/// place in the chat's sequence (`domain::sequence`).
+pub fn plan_at(
+    tenant: &TenantId,
+    event: &Event,
+    index: usize,
+    integrations: &[Integration],
+    now: DateTime<Utc>,
+) -> Vec<DeliveryJob> {
+    let chat = event
+        .chat
+        .as_ref()
+        .map(|c| c.id.as_str())
+        .filter(|c| !c.is_empty());
     integrations
         .iter()
         .filter(|i| i.wants(event.kind))
-        .map(|i| DeliveryJob::first(tenant, &event.id, event.kind, i.id(), now))
+        .map(|i| {
+            let mut job = DeliveryJob::first(tenant, &event.id, event.kind, i.id(), now);
+            if let (Ordering::Chat, Some(chat)) = (i.ordering(), chat) {
+                job.ordered = Some(InOrder {
+                    chat: chat.to_string(),
+                    position: Position::at(now, index),
+                });
+            }
+            job
+        })
         .collect()
 }
 
@@ -128,8 +160,16 @@ impl Intake {
 
         let mut answers = Vec::with_capacity(events.len());
         let mut messages = Vec::new();
-        for ((event, outcome), queue) in events.iter().zip(&outcomes).zip(queue_as) {
-            let jobs = plan(tenant, event, &integrations, now);
+        let mut entries = Vec::new();
+        for (index, ((event, outcome), queue)) in
+            events.iter().zip(&outcomes).zip(queue_as).enumerate()
+        {
+            let jobs = plan_at(tenant, event, index, &integrations, now);
+            // A first acceptance places its ordered deliveries; a repeat's
+            // jobs find the places the first one made.
+            if *outcome == InsertOutcome::New {
+                entries.extend(jobs.iter().cloned().filter_map(SequenceEntry::new));
+            }
             let deliveries = jobs
                 .iter()
                 .map(|j| PlannedDelivery {
@@ -153,10 +193,18 @@ impl Intake {
                 deliveries,
             });
         }
+        // Places first: a job must find its delivery in its sequence.
+        if !entries.is_empty()
+            && let Err(err) = self.sequences.append(&entries, expires_at).await
+        {
+            self.forget(tenant, events, &outcomes, &token, &[]).await;
+            return Err(err.into());
+        }
         if !messages.is_empty()
             && let Err(err) = self.delivery_queue.send(&messages).await
         {
-            self.forget(tenant, events, &outcomes, &token).await;
+            self.forget(tenant, events, &outcomes, &token, &entries)
+                .await;
             return Err(err.into());
         }
         let duplicates = answers.iter().filter(|a| a.duplicate).count() as u64;
@@ -170,16 +218,24 @@ impl Intake {
         Ok(answers)
     }
 
-    /// After the queue refused the jobs: undo this request's new inserts, so
-    /// a re-post is accepted as new. Best effort: an insert left behind is
-    /// still safe, as a re-post then re-tokens it and queues its jobs.
+    /// After the queue refused the jobs: undo this request's new inserts and
+    /// places in sequences, so a re-post is accepted as new. Best effort: an
+    /// insert left behind is still safe, as a re-post then re-tokens it and
+    /// queues its jobs, which find their places.
     async fn forget(
         &self,
         tenant: &TenantId,
         events: &[Event],
         outcomes: &[InsertOutcome],
         token: &str,
+        entries: &[SequenceEntry],
     ) {
+        let unplace = entries.iter().map(|e| self.sequences.remove(&e.job));
+        if let Err(err) = try_join_all(unplace).await {
+            tracing::warn!(error = %crate::telemetry::chain(&err), "could not undo the sequence places of a refused intake");
+            // Kept with their events, for the re-post to find.
+            return;
+        }
         let undo = events
             .iter()
             .zip(outcomes)
@@ -223,6 +279,7 @@ mod tests {
             integrations: integrations.clone(),
             events: events.clone(),
             delivery_queue: queue.clone(),
+            sequences: Arc::new(crate::adapters::memory::MemorySequenceStore::default()),
             clock: Arc::new(crate::ports::SystemClock),
             retention: chrono::Duration::days(30),
             cache: TtlCache::new(std::time::Duration::ZERO),

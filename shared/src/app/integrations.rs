@@ -16,7 +16,9 @@ use crate::domain::retry::RetryPolicy;
 use crate::domain::samples::sample_event;
 use crate::domain::secret::WebhookSecret;
 use crate::domain::target_url::UrlPolicy;
-use crate::ports::{Clock, DeliveryLog, IntegrationStore, Page, WebhookSender};
+use crate::ports::{
+    Clock, DeliveryLog, IntegrationStore, JobQueue, Page, SequenceStore, WebhookSender,
+};
 
 pub use crate::domain::integration::{IntegrationPatch, NewIntegration};
 
@@ -34,6 +36,7 @@ pub struct IntegrationView {
     pub events: BTreeSet<EventType>,
     pub timeout_ms: u32,
     pub retry_policy: RetryPolicy,
+    pub ordering: Ordering,
     pub headers: BTreeMap<String, String>,
     pub format_options: FormatOptions,
     pub enabled: bool,
@@ -59,6 +62,7 @@ impl From<&Integration> for IntegrationView {
             events: i.events().clone(),
             timeout_ms: i.timeout_ms(),
             retry_policy: i.retry_policy().clone(),
+            ordering: i.ordering(),
             headers: i.headers().clone(),
             format_options,
             enabled: i.enabled(),
@@ -83,6 +87,10 @@ pub struct Integrations {
     pub clock: Arc<dyn Clock>,
     pub policy: UrlPolicy,
     pub secret_grace: chrono::Duration,
+    /// Deleting or disabling an integration ends what waits in its chats'
+    /// sequences (`ordering::release_heads`).
+    pub sequences: Arc<dyn SequenceStore>,
+    pub delivery_queue: Arc<dyn JobQueue>,
 }
 
 impl Integrations {
@@ -136,16 +144,24 @@ impl Integrations {
                     .map_err(AppError::from)
             })
             .await?;
+        if patch.enabled == Some(false) {
+            self.end_sequences(tenant, updated.id()).await;
+        }
         Ok(IntegrationView::from(&updated))
     }
 
     pub async fn delete(&self, tenant: &TenantId, id: &str) -> Result<(), AppError> {
         let id = IntegrationId::parse(id).map_err(|_| AppError::NotFound("integration"))?;
         if self.store.delete(tenant, &id).await? {
+            self.end_sequences(tenant, &id).await;
             Ok(())
         } else {
             Err(AppError::NotFound("integration"))
         }
+    }
+
+    async fn end_sequences(&self, tenant: &TenantId, id: &IntegrationId) {
+        super::ordering::release_heads(&*self.sequences, &*self.delivery_queue, tenant, id).await;
     }
 
     /// Replace the secret; the old one keeps signing for `grace`. Answers the
@@ -283,6 +299,7 @@ pub(crate) mod tests {
             secret: None,
             timeout_ms: None,
             retry_policy: None,
+            ordering: None,
             headers: None,
             enabled: None,
             format_options: None,
@@ -301,6 +318,7 @@ pub(crate) mod tests {
             secret: None,
             timeout_ms: None,
             retry_policy: None,
+            ordering: None,
             headers: None,
             enabled: None,
             format_options: None,
@@ -459,6 +477,8 @@ pub(crate) mod tests {
             clock: Arc::new(crate::ports::SystemClock),
             policy: OPEN,
             secret_grace: chrono::Duration::hours(24),
+            sequences: Arc::new(crate::adapters::memory::MemorySequenceStore::default()),
+            delivery_queue: Arc::new(crate::adapters::memory::MemoryQueue::default()),
         };
         (service, i)
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::domain::ValidationError;
 use crate::ports::{
     AttemptStats, ChatDeliveries, DeliveryLog, EventStore, IntegrationStore, PortalSessionStore,
-    QueueError, SourceStore, StoreError, TenantStore,
+    QueueError, SequenceStore, SourceStore, StoreError, TenantStore,
 };
 
 pub mod api_keys;
@@ -20,6 +20,9 @@ pub mod dispatch;
 pub mod failure;
 pub mod intake;
 pub mod integrations;
+pub mod ordering;
+#[cfg(test)]
+mod ordering_tests;
 pub mod outbound;
 pub mod portal;
 pub mod preview;
@@ -67,4 +70,6 @@ pub struct Stores {
     pub chats: Arc<dyn ChatDeliveries>,
     /// Sources and their URL tokens.
     pub sources: Arc<dyn SourceStore>,
+    /// The chats' sequences of ordered integrations.
+    pub sequences: Arc<dyn SequenceStore>,
 }

@@ -50,13 +50,17 @@ impl RetryScheduler {
             });
         }
         let job = &retry.job;
-        let integration = self
-            .integrations
-            .get(&job.tenant_id, &job.integration_id)
-            .await?;
-        if let Err(reason) = deliverable(integration) {
-            fail_without_attempt(&*self.log, job, &reason, now).await?;
-            return Ok(RetryOutcome::Dropped { reason });
+        // An ordered delivery always goes to the dispatcher: failed there,
+        // it also moves its chat's sequence on (`domain::sequence`).
+        if job.ordered.is_none() {
+            let integration = self
+                .integrations
+                .get(&job.tenant_id, &job.integration_id)
+                .await?;
+            if let Err(reason) = deliverable(integration) {
+                fail_without_attempt(&*self.log, job, &reason, now).await?;
+                return Ok(RetryOutcome::Dropped { reason });
+            }
         }
         self.delivery_queue
             .send(&[OutgoingMessage {
@@ -115,6 +119,7 @@ mod tests {
                 created_at: clock.now(),
                 acceptance_token: None,
                 repeat: false,
+                ordered: None,
             },
             due_at: clock.now() + chrono::Duration::seconds(due_in_secs),
         };

@@ -165,6 +165,7 @@ pub async fn apply(
                 secret: None,
                 timeout_ms: Some(timeout),
                 retry_policy: Some(RetryPolicy::Named(NamedPolicy::Rocketchat)),
+                ordering: None,
                 headers: None,
                 enabled: Some(!events.is_empty()),
                 format_options: Some(options),

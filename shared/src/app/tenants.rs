@@ -244,6 +244,7 @@ mod tests {
             created_at: Utc::now(),
             acceptance_token: None,
             repeat: false,
+            ordered: None,
         };
         // an active tenant's job goes on
         let active = refuse_delivery(

@@ -68,6 +68,10 @@ pub struct Delivery {
     /// A link the receiver returned (`link`, `url` or `integrationUrl`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// An ordered delivery not attempted yet because this delivery of the
+    /// same chat is ahead of it (`ordering: chat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<DeliveryId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -97,7 +101,7 @@ impl Delivery {
             integration_id: job.integration_id.clone(),
             event_id: job.event_id.clone(),
             event_type: job.event_type,
-            chat_id: None,
+            chat_id: job.ordered.as_ref().map(|o| o.chat.clone()),
             status: DeliveryStatus::Pending,
             attempts: job.attempt.saturating_sub(1),
             created_at: job.created_at,
@@ -106,6 +110,7 @@ impl Delivery {
             last_status_code: None,
             last_error: None,
             link: None,
+            waiting_for: None,
         }
     }
 }
@@ -203,6 +208,7 @@ mod tests {
             last_status_code: None,
             last_error: None,
             link: None,
+            waiting_for: None,
         }
     }
 

@@ -9,6 +9,7 @@ use super::catalogue::EventType;
 use super::ids::{IntegrationId, TenantId};
 use super::retry::RetryPolicy;
 use super::secret::WebhookSecret;
+pub use super::sequence::Ordering;
 use super::target_url::{TargetUrl, UrlPolicy};
 
 pub const MIN_TIMEOUT_MS: u32 = 1_000;
@@ -147,6 +148,8 @@ pub struct Integration {
     retired_secrets: Vec<RetiredSecret>,
     timeout_ms: u32,
     retry_policy: RetryPolicy,
+    #[serde(default, skip_serializing_if = "Ordering::is_none")]
+    ordering: Ordering,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     headers: BTreeMap<String, String>,
     #[serde(default)]
@@ -200,6 +203,10 @@ impl Integration {
 
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.retry_policy
+    }
+
+    pub fn ordering(&self) -> Ordering {
+        self.ordering
     }
 
     pub fn headers(&self) -> &BTreeMap<String, String> {
@@ -390,6 +397,10 @@ pub struct NewIntegration {
     /// `standard` (default), `rocketchat`, `livechat`, `none`, or a list of delays in seconds.
     #[serde(default)]
     pub retry_policy: Option<RetryPolicy>,
+    /// `none` (default): deliveries go as they come. `chat`: the deliveries
+    /// of one chat go one at a time, in the order their events were accepted.
+    #[serde(default)]
+    pub ordering: Option<Ordering>,
     /// Custom headers sent with every delivery (not hop-by-hop, framing or `webhook-*` ones).
     #[serde(default)]
     pub headers: Option<BTreeMap<String, String>>,
@@ -415,6 +426,9 @@ pub struct IntegrationPatch {
     #[schemars(range(min = 1000, max = 30000))]
     pub timeout_ms: Option<u32>,
     pub retry_policy: Option<RetryPolicy>,
+    /// Applies to events accepted from then on; deliveries already in a
+    /// chat's sequence keep their order.
+    pub ordering: Option<Ordering>,
     pub headers: Option<BTreeMap<String, String>>,
     pub enabled: Option<bool>,
     pub format_options: Option<FormatOptions>,
@@ -546,6 +560,7 @@ impl Integration {
             retired_secrets: Vec::new(),
             timeout_ms,
             retry_policy,
+            ordering: input.ordering.unwrap_or_default(),
             headers,
             format_options,
             enabled: input.enabled.unwrap_or(true),
@@ -583,6 +598,7 @@ impl Integration {
             retired_secrets: Vec::new(),
             timeout_ms: DEFAULT_TIMEOUT_MS,
             retry_policy: RetryPolicy::STANDARD,
+            ordering: Ordering::None,
             headers: BTreeMap::new(),
             format_options,
             enabled: true,
@@ -626,6 +642,9 @@ impl Integration {
             let p = p.normalized();
             p.validate().map_err(|e| e.under("retry_policy"))?;
             i.retry_policy = p;
+        }
+        if let Some(o) = patch.ordering {
+            i.ordering = o;
         }
         if let Some(h) = patch.headers {
             validate_headers(&h)?;

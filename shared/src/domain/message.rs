@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalogue::EventType;
 use super::ids::{DeliveryId, EventId, IntegrationId, TenantId};
+use super::sequence::InOrder;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
@@ -39,6 +40,10 @@ pub struct DeliveryJob {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     #[serde(rename = "requeued")]
     pub repeat: bool,
+    /// Set when the delivery is ordered (`domain::sequence`): its chat and
+    /// place in the chat's sequence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordered: Option<InOrder>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,6 +113,7 @@ impl DeliveryJob {
             created_at: now,
             acceptance_token: None,
             repeat: false,
+            ordered: None,
         }
     }
 }
@@ -127,6 +133,7 @@ mod tests {
             created_at: Utc::now(),
             acceptance_token: None,
             repeat: false,
+            ordered: None,
         }
     }
 

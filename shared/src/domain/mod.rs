@@ -11,6 +11,7 @@ pub mod message;
 pub mod retry;
 pub mod samples;
 pub mod secret;
+pub mod sequence;
 pub mod signing;
 pub mod source;
 pub mod ssrf;

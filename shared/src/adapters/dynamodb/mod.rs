@@ -19,6 +19,7 @@ pub mod integrations;
 pub mod keys;
 pub mod listing;
 pub mod portal;
+pub mod sequences;
 pub mod sources;
 pub mod stats;
 pub mod tenants;
@@ -28,6 +29,7 @@ pub use deliveries::DynamoDbDeliveryLog;
 pub use events::DynamoDbEventStore;
 pub use integrations::DynamoDbIntegrationStore;
 pub use portal::DynamoDbPortalSessionStore;
+pub use sequences::DynamoDbSequenceStore;
 pub use sources::DynamoDbSourceStore;
 pub use stats::DynamoDbAttemptStats;
 pub use tenants::DynamoDbTenantStore;
@@ -139,8 +141,9 @@ pub(crate) async fn get_consistent(
     Ok(out.item)
 }
 
-/// Every item of partition `pk` whose sort key starts with `prefix`, every
-/// page, strongly consistent (a tenant's API keys, its portal sessions).
+/// Every item of partition `pk` whose sort key starts with `prefix` (the
+/// whole partition when it is empty), every page, strongly consistent (a
+/// tenant's API keys, its portal sessions, an integration's sequences).
 pub(crate) async fn query_prefix(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
@@ -150,12 +153,18 @@ pub(crate) async fn query_prefix(
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let out = client
+        let mut query = client
             .query()
             .table_name(table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(pk.clone()))
-            .expression_attribute_values(":prefix", s(prefix))
+            .expression_attribute_values(":pk", s(pk.clone()));
+        query = if prefix.is_empty() {
+            query.key_condition_expression("pk = :pk")
+        } else {
+            query
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", s(prefix))
+        };
+        let out = query
             .consistent_read(true)
             .set_exclusive_start_key(start)
             .send()
