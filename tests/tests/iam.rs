@@ -121,7 +121,8 @@ async fn every_call_of_every_function_is_allowed_by_its_role_and_only_by_it() {
 
     // AND a role is not a blanket grant: the same calls made as another
     // function are refused where that role lacks them (the intake may not
-    // send to the retry queue; the dispatcher may not send to its own queue)
+    // send to the retry queue; the retry scheduler may not consume the
+    // delivery queue)
     let as_function = |function: &str, call: &Call| Call {
         function: function.to_string(),
         ..call.clone()
@@ -131,11 +132,11 @@ async fn every_call_of_every_function_is_allowed_by_its_role_and_only_by_it() {
         .find(|c| c.function == DISPATCHER && c.action == "sqs:SendMessage")
         .expect("the dispatcher scheduled a retry");
     assert!(!policies.allows(&as_function(EVENT_INTAKE, retry_send)));
-    let delivery_send = calls
+    let delivery_receive = calls
         .iter()
-        .find(|c| c.function == EVENT_INTAKE && c.action == "sqs:SendMessage")
-        .expect("the intake queued jobs");
-    assert!(!policies.allows(&as_function(DISPATCHER, delivery_send)));
+        .find(|c| c.function == DISPATCHER && c.action == "sqs:ReceiveMessage")
+        .expect("the dispatcher consumed jobs");
+    assert!(!policies.allows(&as_function(RETRY_SCHEDULER, delivery_receive)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -25,6 +25,7 @@ mod events_wellformed;
 mod formats_e2e;
 mod iam;
 mod metrics;
+mod ordering;
 mod outage;
 mod portal_api;
 mod provision;

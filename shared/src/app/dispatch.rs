@@ -269,6 +269,11 @@ impl Dispatcher {
         }
         let logged = self.log.get(&job.tenant_id, &job.delivery_id).await?;
         let logged = logged.map(|(d, _)| d);
+        // A repeat's job for a delivery the first request's job got to (it
+        // was attempted, or parked and is released in its turn).
+        if job.repeat && logged.is_some() {
+            return Ok(Outcome::StoodDown(StandDown::AlreadyLogged));
+        }
         let placed = match self.take_turn(job, order).await? {
             Taken::Go(placed) => placed,
             Taken::Wait { placed, head } => {

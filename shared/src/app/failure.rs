@@ -28,6 +28,7 @@ pub async fn fail_without_attempt(
     let seen = delivery.attempts;
     delivery.status = DeliveryStatus::Failed;
     delivery.next_attempt_at = None;
+    delivery.waiting_for = None;
     delivery.last_error = Some(reason.to_string());
     delivery.updated_at = now;
     log.update_unless_moved(&delivery, seen).await?;

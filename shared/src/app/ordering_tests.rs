@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use super::cache::TtlCache;
 use super::deliveries::Deliveries;
-use super::dispatch::{DispatchSettings, Dispatcher, Outcome};
+use super::dispatch::{DispatchSettings, Dispatcher, Outcome, StandDown};
 use super::intake::Intake;
 use super::integrations::Integrations;
 use super::retry::RetryScheduler;
@@ -408,6 +408,31 @@ async fn a_repeated_event_is_delivered_once_in_its_first_place() {
     s.post(&events[1..2]).await;
     s.pump().await;
     assert_eq!(s.receiver.arrivals(), ids("a", 3));
+}
+
+#[tokio::test]
+async fn a_repeat_of_a_parked_event_meets_its_release_and_it_is_sent_once() {
+    let (s, _) = Stack::new(&[(Ordering::Chat, RetryPolicy::STANDARD)]).await;
+    let events = chat_events("a", "c1", 2);
+    s.post(&events).await;
+    let mut jobs = s.delivery.take();
+    // GIVEN the second job parked behind the first
+    let first = jobs.remove(0);
+    let parked = s.run(jobs.remove(0)).await;
+    assert!(matches!(parked, Outcome::Waiting { .. }), "{parked:?}");
+    // WHEN the client posts the second event again
+    s.post(&events[1..2]).await;
+    // THEN the repeat's job stands down: the parked one is released in its
+    // turn (were both to run at once, both would send)
+    let repeat = s.delivery.take().remove(0);
+    let outcome = s.run(repeat).await;
+    assert!(
+        matches!(outcome, Outcome::StoodDown(StandDown::AlreadyLogged)),
+        "{outcome:?}"
+    );
+    s.run(first).await;
+    s.pump().await;
+    assert_eq!(s.receiver.arrivals(), ids("a", 2));
 }
 
 #[tokio::test]

@@ -46,8 +46,13 @@ enum Guard {
     NotBeyond(u32),
 }
 /// The delivery's attributes that are left out when empty, so an update removes them.
-const OPTIONAL_ATTRIBUTES: [&str; 4] =
-    ["next_attempt_at", "last_status_code", "last_error", "link"];
+const OPTIONAL_ATTRIBUTES: [&str; 5] = [
+    "next_attempt_at",
+    "last_status_code",
+    "last_error",
+    "link",
+    "waiting_for",
+];
 
 pub struct DynamoDbDeliveryLog {
     client: Client,
