@@ -6,5 +6,6 @@
 pub mod aws_count;
 pub mod cost;
 pub mod fixtures;
+pub mod ordering;
 pub mod procstat;
 pub mod results;

@@ -68,6 +68,8 @@ enum Scenario {
     EmulatorPath(EmulatorPathArgs),
     /// A batch of ten deliveries to a receiver answering after one second, through the dispatcher handler.
     Batch10(Batch10Args),
+    /// What ordered delivery per chat adds: latency and AWS requests per delivery, unordered then ordered.
+    Ordering(chathooks_tests::bench::ordering::OrderingArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -169,6 +171,9 @@ async fn main() -> Result<(), BoxError> {
         Scenario::Emulator(args) => emulator(&args).await,
         Scenario::EmulatorPath(args) => emulator_path(&args).await,
         Scenario::Batch10(args) => batch10(&args).await,
+        Scenario::Ordering(args) => {
+            chathooks_tests::bench::ordering::run(&args, &command_line()).await
+        }
     }
 }
 
