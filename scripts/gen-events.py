@@ -272,7 +272,7 @@ SAMPLES = {
     "config-api-list-integrations": config_api(3, "GET", "/v1/integrations", query="limit=20"),
     "config-api-get-integration": config_api(4, "GET", I),
     "config-api-update-integration": config_api(
-        5, "PATCH", I, {"name": "CRM transcripts (EU)", "timeout_ms": 5000, "events": ["chat.closed"]}
+        5, "PATCH", I, {"name": "CRM transcripts (EU)", "timeout_ms": 5000, "events": ["chat.closed"], "ordering": "chat"}
     ),
     "config-api-delete-integration": config_api(6, "DELETE", I),
     "config-api-get-secret": config_api(7, "GET", f"{I}/secret"),
