@@ -303,6 +303,16 @@ mod tests {
         assert!(props("CreatedIntegration").contains_key("secret"));
         assert!(!props("IntegrationView").contains_key("secret"));
         assert!(props("DeliveryDetail").contains_key("attempts"));
+        // ordered delivery: the setting everywhere an integration is, and why a delivery waits
+        for dto in ["NewIntegration", "IntegrationPatch", "IntegrationView"] {
+            assert!(props(dto).contains_key("ordering"), "{dto}");
+        }
+        let ordering = schemas["Ordering"].to_string();
+        assert!(
+            ordering.contains(r#""none""#) && ordering.contains(r#""chat""#),
+            "{ordering}"
+        );
+        assert!(props("Delivery").contains_key("waiting_for"));
         assert!(props("Event").contains_key("type"));
         assert!(props("LivechatWebhookSettings").contains_key("LivechatWebhookOnClose"));
         assert_eq!(
