@@ -17,6 +17,20 @@ export function statusBadge(status) {
   return badge(label, kind);
 }
 
+/** The id of a delivery, shortened for a table cell (msg_ and 8 hex digits). */
+function shortId(id) {
+  return id.length > 12 ? `${id.slice(0, 12)}…` : id;
+}
+
+/** The delivery a pending ordered delivery waits for (an earlier one of its chat), or null. */
+function waitingOn(d) {
+  return d.status === "pending" && d.waiting_for ? d.waiting_for : null;
+}
+
+function waitingLink(id, text) {
+  return h("a", { href: `#/d/${enc(id)}`, class: "mono", title: id, "aria-label": `Waiting for delivery ${id}` }, text);
+}
+
 function lastResult(d) {
   if (d.last_status_code) return String(d.last_status_code);
   if (d.last_error) return d.last_error.length > 60 ? `${d.last_error.slice(0, 60)}…` : d.last_error;
@@ -125,7 +139,7 @@ function row(d, names) {
     h("td", { "data-label": "Created" }, h("a", { href: `#/d/${enc(d.id)}`, "aria-label": `Delivery of ${d.event_type} at ${formatDate(d.created_at)}` }, formatDate(d.created_at))),
     names ? h("td", { "data-label": "Integration" }, h("a", { href: `#/i/${enc(d.integration_id)}` }, names.get(d.integration_id) || d.integration_id)) : null,
     h("td", { "data-label": "Event", class: "mono" }, d.event_type),
-    h("td", { "data-label": "Status" }, statusBadge(d.status)),
+    h("td", { "data-label": "Status" }, h("div", { class: "status-cell" }, statusBadge(d.status), waitingOn(d) ? h("span", { class: "waiting" }, "Waiting for ", waitingLink(d.waiting_for, shortId(d.waiting_for))) : null)),
     h("td", { "data-label": "Attempts" }, String(d.attempt_count ?? "")),
     h("td", { "data-label": "Last result", class: "mono" }, lastResult(d)),
     h("td", { "data-label": "Chat", class: "mono" }, d.chat_id || "—"),
@@ -194,12 +208,31 @@ export async function deliveryView(main, ctx, id) {
       ["Attempts", String(detail.attempt_count)],
     ];
     if (detail.chat_id) rows.push(["Chat", h("span", { class: "mono" }, detail.chat_id)]);
+    const waiting = waitingOn(detail);
+    if (waiting) {
+      const ahead = h("p", { class: "ahead" });
+      rows.push([
+        "Waiting for",
+        h(
+          "div",
+          null,
+          waitingLink(waiting, waiting),
+          ahead,
+          h("p", { class: "hint" }, "An earlier delivery of this chat is ahead: this integration sends one chat's deliveries at a time, in order. This one is attempted once that delivery has succeeded or run out of retries."),
+        ),
+      ]);
+      aheadOf(ahead, waiting, ctx);
+    }
     if (detail.next_attempt_at) rows.push(["Next attempt due", when(detail.next_attempt_at)]);
     if (detail.link) rows.push(["Returned link", externalLink(detail.link)]);
     replace(summaryBox, dlist(rows));
     replace(attemptsBox);
     const attempts = [...(detail.attempts || [])].sort((a, b) => b.number - a.number);
-    if (!attempts.length) attemptsBox.appendChild(empty("No attempts yet", "The first attempt is logged once the dispatcher takes the delivery."));
+    if (!attempts.length) {
+      attemptsBox.appendChild(
+        empty("No attempts yet", waiting ? "The first attempt is made once the delivery it is waiting for is done." : "The first attempt is logged once the dispatcher takes the delivery."),
+      );
+    }
     for (const a of attempts) attemptsBox.appendChild(attemptCard(a));
   };
   const actions = h("div", { class: "actions" });
@@ -251,6 +284,27 @@ export async function deliveryView(main, ctx, id) {
     attemptsBox,
   );
   draw(d);
+}
+
+/** What the delivery ahead is doing: its event, status, attempts and next attempt. */
+async function aheadOf(slot, id, ctx) {
+  let a;
+  try {
+    a = await api("GET", `/v1/deliveries/${enc(id)}`);
+  } catch {
+    return; /* the link is enough */
+  }
+  if (!ctx.alive()) return;
+  const tried = a.attempt_count === 1 ? "1 attempt" : `${a.attempt_count} attempts`;
+  replace(
+    slot,
+    h("span", { class: "mono" }, a.event_type),
+    " · ",
+    statusBadge(a.status),
+    ` · ${tried}`,
+    a.last_status_code || a.last_error ? `, last: ${lastResult(a)}` : "",
+    a.next_attempt_at ? h("span", null, " · next attempt ", when(a.next_attempt_at)) : null,
+  );
 }
 
 function dlist(rows) {

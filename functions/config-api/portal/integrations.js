@@ -37,6 +37,16 @@ const RETRY_PRESETS = [
   { id: "custom", label: "Custom", schedule: "Your own delays in seconds, one per retry (at most 20, each at most 7 days)." },
 ];
 
+const ORDERINGS = [
+  { id: "none", label: "As they come (fastest)", desc: "Every delivery is sent as soon as its event arrives. Two events of one chat may reach the endpoint out of order, for example when the first one needs a retry." },
+  { id: "chat", label: "One chat at a time, in order", desc: "The deliveries of one chat are sent one after another, in the order the events came. While one fails and waits for its retry, the later ones of the same chat wait behind it; other chats keep flowing." },
+];
+
+function orderingText(o) {
+  const x = ORDERINGS.find((y) => y.id === (o || "none"));
+  return x ? x.label : String(o);
+}
+
 const LIVECHAT_DATA_TYPES = [
   { id: "chat", label: "Chat" },
   { id: "visitor", label: "Visitor" },
@@ -229,7 +239,7 @@ export async function integrationView(main, ctx, id, tab) {
       h(
         "div",
         { class: "head-main" },
-        h("div", { class: "title-row" }, h("h1", { class: "page-title" }, i.name), statusBadge(i), badge(formatLabel(i.format), "format")),
+        h("div", { class: "title-row" }, h("h1", { class: "page-title" }, i.name), statusBadge(i), badge(formatLabel(i.format), "format"), i.ordering === "chat" ? badge("One chat at a time", "format") : null),
         h("p", { class: "url mono" }, redactUrl(i.url)),
         disabledReason(i),
         healthSlot,
@@ -529,6 +539,7 @@ async function settingsPanel(panel, ctx, i) {
       ["Events", (i.events || []).join(", ")],
       ["Timeout", `${i.timeout_ms / 1000} s`],
       ["Retries", retryText(i.retry_policy)],
+      ["Delivery order", orderingText(i.ordering)],
       ["Custom headers", Object.keys(i.headers || {}).length ? Object.entries(i.headers).map(([k, v]) => `${k}: ${v}`).join("\n") : "none"],
     ];
     if (o.license_id) rows.push(["LiveChat license", o.license_id]);
@@ -604,6 +615,7 @@ function integrationForm(ctx, types, existing) {
     events: [],
     timeout_ms: 10000,
     retry_policy: "standard",
+    ordering: "none",
     headers: {},
     format_options: {},
     enabled: true,
@@ -731,6 +743,21 @@ function integrationForm(ctx, types, existing) {
   for (const r of fields.retry_policy.querySelectorAll("input[name=retry_policy]")) r.addEventListener("change", syncCustom);
   syncCustom();
 
+  const orderingId = x.ordering || "none";
+  fields.ordering = group(
+    "Delivery order",
+    ORDERINGS.map((o) => {
+      const id = `ordering-${o.id}`;
+      return h(
+        "div",
+        { class: "check radio" },
+        h("input", { type: "radio", id, name: "ordering", value: o.id, checked: o.id === orderingId }),
+        h("label", { for: id }, h("span", null, o.label), h("span", { class: "check-desc" }, o.desc)),
+      );
+    }),
+    { name: "ordering", hint: "Events without a chat are never held back. A delivery whose retries run out lets the next one of its chat go." },
+  );
+
   const headerRows = h("div", { class: "header-rows" });
   let headerSeq = 0;
   const addHeader = (k = "", v = "") => {
@@ -764,7 +791,7 @@ function integrationForm(ctx, types, existing) {
     h("div", { class: "form-section" }, h("h3", { class: "sub-title" }, "Endpoint"), fields.name, fields.url, fields.format),
     h("div", { class: "form-section" }, fields.events),
     optsBox,
-    h("div", { class: "form-section" }, h("h3", { class: "sub-title" }, "Delivery"), fields.timeout_ms, fields.retry_policy, fields.headers, fields.enabled),
+    h("div", { class: "form-section" }, h("h3", { class: "sub-title" }, "Delivery"), fields.timeout_ms, fields.retry_policy, fields.ordering, fields.headers, fields.enabled),
     formError,
     h("div", { class: "form-actions" }, submit, h("a", { href: existing ? `#/i/${enc(existing.id)}` : "#/", class: "btn btn-quiet" }, "Cancel")),
   );
@@ -777,6 +804,7 @@ function integrationForm(ctx, types, existing) {
       events: [...form.querySelectorAll("input[name=events]:checked")].map((b) => b.value),
       timeout_ms: Math.round(Number(timeout.value) * 1000),
       enabled: enabled.checked,
+      ordering: form.querySelector("input[name=ordering]:checked")?.value || "none",
     };
     const preset = form.querySelector("input[name=retry_policy]:checked")?.value || "standard";
     if (preset === "custom") {
@@ -857,6 +885,7 @@ function integrationForm(ctx, types, existing) {
       if (!same([...body.events].sort(), [...(existing.events || [])].sort()) || send.format) send.events = body.events;
       if (body.timeout_ms !== existing.timeout_ms) send.timeout_ms = body.timeout_ms;
       if (!same(body.retry_policy, existing.retry_policy)) send.retry_policy = body.retry_policy;
+      if (body.ordering !== (existing.ordering || "none")) send.ordering = body.ordering;
       if (!same(sortedKeys(body.headers), sortedKeys(existing.headers))) send.headers = body.headers;
       const norm = (opts) => {
         const n = sortedKeys(opts);

@@ -267,8 +267,15 @@ impl Dispatcher {
         if let Some(reason) = superseded(job, found.stored.as_deref(), found.integration.as_ref()) {
             return Ok(Outcome::StoodDown(reason));
         }
-        let logged = self.log.get(&job.tenant_id, &job.delivery_id).await?;
-        let logged = logged.map(|(d, _)| d);
+        // The intake's job on its first receive is the delivery's first
+        // job: the log has nothing of it yet (as for unordered jobs, the
+        // common case skips that read; it is made if the delivery turns out
+        // to have left its sequence). Any other job reads what the log has.
+        let first = job.attempt == 1
+            && !receive.is_repeat()
+            && !job.repeat
+            && job.acceptance_token.is_some();
+        let mut logged = if first { None } else { self.logged(job).await? };
         // A repeat's job for a delivery the first request's job got to (it
         // was attempted, or parked and is released in its turn).
         if job.repeat && logged.is_some() {
@@ -280,6 +287,9 @@ impl Dispatcher {
                 return self.wait_behind(&placed, head, logged, now).await;
             }
             Taken::Left => {
+                if first {
+                    logged = self.logged(job).await?;
+                }
                 if let Some(reason) = copy_of_logged(job, logged.as_ref(), receive) {
                     // Done: whatever its head's release left undone is done now.
                     if logged.as_ref().is_some_and(is_final) {
@@ -309,6 +319,12 @@ impl Dispatcher {
             self.move_on(&placed.job).await?;
         }
         Ok(outcome)
+    }
+
+    /// The delivery's state as the log has it.
+    async fn logged(&self, job: &DeliveryJob) -> Result<Option<Delivery>, AppError> {
+        let logged = self.log.get(&job.tenant_id, &job.delivery_id).await?;
+        Ok(logged.map(|(d, _)| d))
     }
 
     /// Look at the job's sequence: its head goes; another waits, parked

@@ -85,7 +85,10 @@ pub async fn run(args: &OrderingArgs, command: &str) -> Result<(), BoxError> {
             phase.delivered, args.events
         );
         for ((service, op), n) in &tally.requests {
-            println!("  {service:>9} {op:<22} {n:>7} = {:.3} per delivery", *n as f64 / d);
+            println!(
+                "  {service:>9} {op:<22} {n:>7} = {:.3} per delivery",
+                *n as f64 / d
+            );
         }
         let usage = Usage {
             api_requests: phase.posts as f64 / d,
@@ -102,7 +105,11 @@ pub async fn run(args: &OrderingArgs, command: &str) -> Result<(), BoxError> {
         record
             .figure(&format!("{ordering}_latency_p50"), p50, "ms")
             .figure(&format!("{ordering}_latency_p99"), p99, "ms")
-            .figure(&format!("{ordering}_sqs_per_delivery"), usage.sqs_requests, "requests")
+            .figure(
+                &format!("{ordering}_sqs_per_delivery"),
+                usage.sqs_requests,
+                "requests",
+            )
             .figure(&format!("{ordering}_wru_per_delivery"), usage.wru, "WRU")
             .figure(&format!("{ordering}_rru_per_delivery"), usage.rru, "RRU");
         phases.push((p50, p99, usage));
