@@ -254,6 +254,19 @@ impl Stack {
         }
     }
 
+    /// The config API's delivery log service on the same stores.
+    fn deliveries(&self) -> Deliveries {
+        Deliveries {
+            log: self.log.clone(),
+            clock: self.clock.clone(),
+            integrations: self.integrations.clone(),
+            events: self.intake.events.clone(),
+            delivery_queue: self.delivery.clone(),
+            sequences: self.sequences.clone(),
+            retention: chrono::Duration::days(30),
+        }
+    }
+
     async fn status(&self, event: &str, integration: &Integration) -> (DeliveryStatus, u32) {
         let id = DeliveryId::derive(
             &self.tenant,
@@ -513,15 +526,7 @@ async fn a_manual_retry_of_a_failed_ordered_delivery_goes_to_the_end_of_its_chat
     s.clock.advance(chrono::Duration::seconds(1));
     s.post(&chat_events("b", "c1", 1)).await;
     s.clock.advance(chrono::Duration::seconds(1));
-    let deliveries = Deliveries {
-        log: s.log.clone(),
-        clock: s.clock.clone(),
-        integrations: s.integrations.clone(),
-        events: s.intake.events.clone(),
-        delivery_queue: s.delivery.clone(),
-        sequences: s.sequences.clone(),
-        retention: chrono::Duration::days(30),
-    };
+    let deliveries = s.deliveries();
     let id = DeliveryId::derive(&s.tenant, &EventId::parse("a00").unwrap(), made[0].id());
     deliveries.retry(&s.tenant, id.as_str()).await.unwrap();
     s.pump().await;
@@ -548,15 +553,7 @@ async fn recovering_failed_ordered_deliveries_replays_them_in_their_order() {
     }
     s.post(&chat_events("a", "c1", 4)).await;
     s.pump().await;
-    let deliveries = Deliveries {
-        log: s.log.clone(),
-        clock: s.clock.clone(),
-        integrations: s.integrations.clone(),
-        events: s.intake.events.clone(),
-        delivery_queue: s.delivery.clone(),
-        sequences: s.sequences.clone(),
-        retention: chrono::Duration::days(30),
-    };
+    let deliveries = s.deliveries();
     let since = s.clock.now() - chrono::Duration::hours(1);
     let count = deliveries
         .recover(&s.tenant, made[0].id().as_str(), since, None)

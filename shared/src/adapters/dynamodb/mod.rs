@@ -226,6 +226,40 @@ pub(crate) async fn batch_get(
     Ok((found, left))
 }
 
+/// BatchWriteItem requests (puts or deletes, at most 25) until DynamoDB
+/// has processed every one, asking again with a growing pause for what it
+/// leaves unprocessed; `Unavailable` when it keeps leaving some.
+pub(crate) async fn batch_write(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    mut requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+) -> Result<(), StoreError> {
+    let mut rounds = 0u32;
+    while !requests.is_empty() {
+        rounds += 1;
+        if rounds > 12 {
+            return Err(StoreError::Unavailable(
+                "the table kept leaving writes unprocessed".into(),
+            ));
+        }
+        if rounds > 1 {
+            let wait = 50u64 << rounds.min(6);
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+        }
+        let out = client
+            .batch_write_item()
+            .request_items(table, requests)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        requests = out
+            .unprocessed_items
+            .and_then(|mut m| m.remove(table))
+            .unwrap_or_default();
+    }
+    Ok(())
+}
+
 /// Create every item, all or none, each only where its key is free:
 /// `AlreadyExists` when one is taken (a tenant and its key hash, a portal
 /// session and its index entry).

@@ -19,7 +19,8 @@ use chrono::{DateTime, Utc};
 
 use super::keys::{EXPIRES_AT, PK, SK};
 use super::{
-    Item, build_error, epoch, is_condition_failure, query_prefix, s, string_attr, unavailable,
+    Item, batch_write, build_error, epoch, is_condition_failure, query_prefix, s, string_attr,
+    unavailable,
 };
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::domain::message::DeliveryJob;
@@ -30,8 +31,6 @@ const JOB: &str = "job";
 const PARKED: &str = "parked";
 /// The most puts one BatchWriteItem request takes.
 const BATCH_WRITE_MAX: usize = 25;
-/// BatchWriteItem rounds before unprocessed puts count as an outage.
-const BATCH_WRITE_ROUNDS: usize = 5;
 
 pub fn sequence_pk(tenant: &TenantId, integration: &IntegrationId) -> String {
     format!("Q#{tenant}#{integration}")
@@ -117,32 +116,7 @@ impl SequenceStore for DynamoDbSequenceStore {
             puts.push(WriteRequest::builder().put_request(put).build());
         }
         for chunk in puts.chunks(BATCH_WRITE_MAX) {
-            let mut pending = chunk.to_vec();
-            for _ in 0..BATCH_WRITE_ROUNDS {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-            }
-            if !pending.is_empty() {
-                return Err(StoreError::Unavailable(
-                    format!(
-                        "{} sequence entries left unprocessed by BatchWriteItem",
-                        pending.len()
-                    )
-                    .into(),
-                ));
-            }
+            batch_write(&self.client, &self.table, chunk.to_vec()).await?;
         }
         Ok(())
     }

@@ -239,7 +239,7 @@ impl DynamoDbTenantStore {
     /// One BatchWriteItem of at most 25 deletes, asking again (with a
     /// growing pause) for what DynamoDB leaves unprocessed.
     async fn delete_chunk(&self, chunk: Vec<Item>) -> Result<(), StoreError> {
-        let mut requests = chunk
+        let requests = chunk
             .into_iter()
             .map(|key| {
                 DeleteRequest::builder()
@@ -249,31 +249,7 @@ impl DynamoDbTenantStore {
                     .map_err(build_error)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut rounds = 0u32;
-        while !requests.is_empty() {
-            rounds += 1;
-            if rounds > 12 {
-                return Err(StoreError::Unavailable(
-                    "the table kept leaving deletes unprocessed".into(),
-                ));
-            }
-            if rounds > 1 {
-                let wait = 50u64 << rounds.min(6);
-                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
-            }
-            let out = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, requests)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            requests = out
-                .unprocessed_items
-                .and_then(|mut m| m.remove(&self.table))
-                .unwrap_or_default();
-        }
-        Ok(())
+        super::batch_write(&self.client, &self.table, requests).await
     }
 
     /// Every item of one partition (a delivery and its attempts, a tenant's partition).
