@@ -189,10 +189,22 @@ impl Dispatcher {
         receive: ReceiveCount,
     ) -> Result<Outcome, AppError> {
         let now = self.clock.now();
-        let (stored, integration, tenant) = futures::try_join!(
+        // An ordered job's sequence head is read with the rest: one round trip.
+        let head = async {
+            match &job.ordered {
+                Some(o) => self
+                    .sequences
+                    .head(&job.tenant_id, &job.integration_id, &o.chat)
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        };
+        let (stored, integration, tenant, head) = futures::try_join!(
             reads.event(job, &*self.events),
             reads.integration(job, &*self.integrations),
             reads.tenant_status(job, &*self.tenants),
+            head,
         )?;
         if let Some(order) = &job.ordered {
             let found = Found {
@@ -200,7 +212,9 @@ impl Dispatcher {
                 integration,
                 tenant,
             };
-            return self.deliver_in_order(job, order, found, receive, now).await;
+            return self
+                .deliver_in_order(job, order, found, head.flatten(), receive, now)
+                .await;
         }
         if let Some(reason) = self
             .stand_down_reason(job, stored.as_deref(), integration.as_ref(), receive)
@@ -260,6 +274,7 @@ impl Dispatcher {
         job: &DeliveryJob,
         order: &InOrder,
         found: Found<'_>,
+        head: Option<SequenceEntry>,
         receive: ReceiveCount,
         now: DateTime<Utc>,
     ) -> Result<Outcome, AppError> {
@@ -281,7 +296,7 @@ impl Dispatcher {
         if job.repeat && logged.is_some() {
             return Ok(Outcome::StoodDown(StandDown::AlreadyLogged));
         }
-        let placed = match self.take_turn(job, order).await? {
+        let placed = match self.take_turn(job, order, head).await? {
             Taken::Go(placed) => placed,
             Taken::Wait { placed, head } => {
                 return self.wait_behind(&placed, head, logged, now).await;
@@ -330,7 +345,13 @@ impl Dispatcher {
     /// Look at the job's sequence: its head goes; another waits, parked
     /// behind the head as one atomic write with the head still there, so
     /// whoever moves the head on afterwards sees it parked and sends it.
-    async fn take_turn(&self, job: &DeliveryJob, order: &InOrder) -> Result<Taken, AppError> {
+    /// `head` is the sequence's head as read with the job's other reads.
+    async fn take_turn(
+        &self,
+        job: &DeliveryJob,
+        order: &InOrder,
+        head: Option<SequenceEntry>,
+    ) -> Result<Taken, AppError> {
         let (tenant, integration) = (&job.tenant_id, &job.integration_id);
         // A repeat's job finds the place its event's first acceptance made.
         let placed = if job.repeat {
@@ -350,11 +371,16 @@ impl Dispatcher {
                 "an ordered job without its place".into(),
             ))?
         };
+        let mut read_ahead = Some(head);
         for _ in 0..TURN_ROUNDS {
-            let head = self
-                .sequences
-                .head(tenant, integration, &order.chat)
-                .await?;
+            let head = match read_ahead.take() {
+                Some(head) => head,
+                None => {
+                    self.sequences
+                        .head(tenant, integration, &order.chat)
+                        .await?
+                }
+            };
             match turn(&placed.job, placed.in_order(), head.as_ref()) {
                 Turn::Go => return Ok(Taken::Go(placed)),
                 Turn::Left => return Ok(Taken::Left),

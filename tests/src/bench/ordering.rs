@@ -15,7 +15,7 @@ use super::aws_count::{AwsCounter, Tally};
 use super::cost::{self, Usage};
 use super::fixtures::closed_chat;
 use super::results;
-use crate::local::{Instruments, LocalOptions, new_tenant, running};
+use crate::local::{Instruments, LocalOptions, LocalStack, clients, new_tenant, running};
 use crate::receiver::{Receiver, Reply};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -58,7 +58,7 @@ pub async fn run(args: &OrderingArgs, command: &str) -> Result<(), BoxError> {
         args.events, args.chats, args.rate
     );
     let counter = AwsCounter::new();
-    let (_stack, admin) = running(LocalOptions {
+    let (stack, admin) = running(LocalOptions {
         instruments: Instruments {
             interceptor: Some(counter.shared()),
             ..Instruments::default()
@@ -137,13 +137,72 @@ pub async fn run(args: &OrderingArgs, command: &str) -> Result<(), BoxError> {
         added.rru,
         cost::PRICES_AS_OF
     );
+    // What bounds the difference on moto: its Query looks at every item of
+    // the table (moto/dynamodb/models/table.py), a GetItem at one; on
+    // DynamoDB both read only the items they return.
+    let (query_ms, get_ms, items) = moto_read_costs(&stack).await?;
+    println!(
+        "moto at the end of the run ({items} items in the table): a sequence's head Query {query_ms:.1} ms, a GetItem {get_ms:.1} ms (medians of 50)"
+    );
     record
+        .figure("moto_query_ms", query_ms, "ms")
+        .figure("moto_getitem_ms", get_ms, "ms")
         .figure("p50_ratio", p50_chat / p50_none, "x")
         .figure("added_cost_on_demand", on_demand, "$ per million")
         .figure("added_cost_provisioned", provisioned, "$ per million");
     let path = record.append()?;
     println!("figures appended to {}", path.display());
     Ok(())
+}
+
+/// Median milliseconds of 50 head Queries (an empty chat's sequence) and
+/// of 50 GetItems against the stack's table, and the table's item count.
+async fn moto_read_costs(stack: &LocalStack) -> Result<(f64, f64, usize), BoxError> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let (dynamodb, _) = clients(&stack.emulator).await;
+    let table = stack
+        .stack
+        .tables
+        .values()
+        .next()
+        .ok_or("the stack has no table")?
+        .clone();
+    let items = dynamodb
+        .scan()
+        .table_name(&table)
+        .select(aws_sdk_dynamodb::types::Select::Count)
+        .send()
+        .await?
+        .count as usize;
+    let s = |v: &str| AttributeValue::S(v.to_string());
+    let (mut query, mut get) = (Vec::new(), Vec::new());
+    for _ in 0..50 {
+        let t = Instant::now();
+        dynamodb
+            .query()
+            .table_name(&table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s("Q#probe#probe"))
+            .expression_attribute_values(":prefix", s("5:probe#"))
+            .consistent_read(true)
+            .limit(1)
+            .send()
+            .await?;
+        query.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        dynamodb
+            .get_item()
+            .table_name(&table)
+            .key("pk", s("E#probe#probe"))
+            .key("sk", s("EVENT"))
+            .consistent_read(true)
+            .send()
+            .await?;
+        get.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    query.sort_by(f64::total_cmp);
+    get.sort_by(f64::total_cmp);
+    Ok((percentile(&query, 0.5), percentile(&get, 0.5), items))
 }
 
 /// Post the events one at a time at the rate, to a fresh tenant whose one
