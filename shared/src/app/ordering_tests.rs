@@ -254,6 +254,18 @@ impl Stack {
         }
     }
 
+    /// The config API's integrations service on the same stores.
+    fn integrations_service(&self) -> Integrations {
+        Integrations {
+            store: self.integrations.clone(),
+            clock: self.clock.clone(),
+            policy: UrlPolicy::STRICT,
+            secret_grace: chrono::Duration::hours(24),
+            sequences: self.sequences.clone(),
+            delivery_queue: self.delivery.clone(),
+        }
+    }
+
     /// The config API's delivery log service on the same stores.
     fn deliveries(&self) -> Deliveries {
         Deliveries {
@@ -456,14 +468,7 @@ async fn deleting_the_integration_fails_what_waits_with_the_reason() {
     // the head failed with a retry a day away; the others wait
     s.drain().await;
     // WHEN the tenant deletes the integration
-    let service = Integrations {
-        store: s.integrations.clone(),
-        clock: s.clock.clone(),
-        policy: UrlPolicy::STRICT,
-        secret_grace: chrono::Duration::hours(24),
-        sequences: s.sequences.clone(),
-        delivery_queue: s.delivery.clone(),
-    };
+    let service = s.integrations_service();
     service
         .delete(&s.tenant, made[0].id().as_str())
         .await
@@ -488,6 +493,44 @@ async fn deleting_the_integration_fails_what_waits_with_the_reason() {
     // AND the head's own retry, a day later, changes nothing
     s.pump().await;
     assert_eq!(s.receiver.arrivals(), ["a00"]);
+}
+
+#[tokio::test]
+async fn disabling_the_integration_fails_what_waits_in_every_chat_with_the_reason() {
+    let (s, made) = Stack::new(&[(Ordering::Chat, RetryPolicy::Custom(vec![86_400]))]).await;
+    s.receiver.fail("a00", 1, 500);
+    s.receiver.fail("b00", 1, 500);
+    let mut events = chat_events("a", "c1", 2);
+    events.extend(chat_events("b", "c2", 2));
+    s.post(&events).await;
+    s.drain().await;
+    // WHEN the tenant disables the integration
+    let service = s.integrations_service();
+    let patch = IntegrationPatch {
+        enabled: Some(false),
+        ..IntegrationPatch::default()
+    };
+    service
+        .update(&s.tenant, made[0].id().as_str(), patch)
+        .await
+        .unwrap();
+    s.drain().await;
+    // THEN both chats' heads and what waited behind them failed with the reason, no request made
+    for e in ["a00", "a01", "b00", "b01"] {
+        let id = DeliveryId::derive(&s.tenant, &EventId::parse(e).unwrap(), made[0].id());
+        let (d, _) = s.log.get(&s.tenant, &id).await.unwrap().unwrap();
+        assert_eq!(d.status, DeliveryStatus::Failed, "{e}");
+        assert!(
+            d.last_error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("disabled"),
+            "{e}: {:?}",
+            d.last_error
+        );
+    }
+    assert_eq!(s.receiver.arrivals().len(), 2);
+    assert!(s.sequences.all().is_empty());
 }
 
 #[tokio::test]
