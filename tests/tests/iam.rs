@@ -121,8 +121,9 @@ async fn every_call_of_every_function_is_allowed_by_its_role_and_only_by_it() {
 
     // AND a role is not a blanket grant: the same calls made as another
     // function are refused where that role lacks them (the intake may not
-    // send to the retry queue; the retry scheduler may not consume the
-    // delivery queue)
+    // send to the retry queue nor consume the delivery queue; the consumers'
+    // AWSLambdaSQSQueueExecutionRole, which SAM adds to a function with an
+    // SQS event, allows receiving from any queue)
     let as_function = |function: &str, call: &Call| Call {
         function: function.to_string(),
         ..call.clone()
@@ -136,7 +137,7 @@ async fn every_call_of_every_function_is_allowed_by_its_role_and_only_by_it() {
         .iter()
         .find(|c| c.function == DISPATCHER && c.action == "sqs:ReceiveMessage")
         .expect("the dispatcher consumed jobs");
-    assert!(!policies.allows(&as_function(RETRY_SCHEDULER, delivery_receive)));
+    assert!(!policies.allows(&as_function(EVENT_INTAKE, delivery_receive)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
