@@ -116,8 +116,11 @@ sam-test: venv
 # Benchmarks, never part of `make test` (figures and commands: BENCHMARKS.md):
 # criterion hot paths, moto's SQS alone and each moto call of the delivery
 # path alone, the end-to-end runs (batch and single posts) on the local stack
-# (with the AWS request count and cost per million deliveries), a batch of ten
-# 1 s deliveries, and cold start of the release bootstraps (x86_64 host build).
+# (with the AWS request count and cost per million deliveries), CPU per
+# delivery (the stack's process less the load generator and receiver, and each
+# function on a thread of its own, with the product's own SDK clients:
+# --uninstrumented), the SDK's floor per empty call, a batch of ten 1 s
+# deliveries, and cold start of the release bootstraps (x86_64 host build).
 # Each run appends its figures to target/bench-results.jsonl (criterion keeps
 # target/criterion/); `python3 scripts/bench-table.py` prints BENCHMARKS.md's
 # tables from them.
@@ -132,9 +135,20 @@ bench: venv
 	$(BENCH) e2e --events 600 --integrations 1 --rate 10 --batch-size 100
 	$(BENCH) e2e --events 200 --integrations 5 --rate 5
 	$(BENCH) e2e --events 200 --integrations 1 --fail-first --rate 5
+	$(BENCH) e2e --events 2000 --integrations 1 --mode single --concurrency 16 --rate 0 --uninstrumented
+	$(BENCH) e2e --events 2000 --integrations 1 --batch-size 10 --concurrency 16 --rate 20 --uninstrumented
+	$(BENCH) e2e --events 2000 --integrations 1 --mode single --concurrency 16 --rate 0 --uninstrumented --keep-alive
+	$(BENCH) e2e --events 2000 --integrations 1 --batch-size 10 --concurrency 16 --rate 20 --uninstrumented --keep-alive
+	$(BENCH) sdk-floor --calls 1000
 	$(BENCH) batch10 --repeat 5
 	python3 scripts/cold-start.py --runs 20
 	python3 scripts/bench-table.py
+
+# A CPU profile of the single-post run as a flame graph (perf + inferno):
+# target/profile/flamegraph.svg and target/profile/top.txt (BENCHMARKS.md,
+# "Profile"). Builds with symbols and frame pointers in target/profile.
+profile: venv
+	scripts/profile.sh
 
 # Fault soak: SOAK_EVENTS events to two receivers failing 30 % of attempts
 # at random, posted SOAK_BATCH at a time at SOAK_RATE events/s (the pace moto's

@@ -79,7 +79,9 @@ where
             Ok(QueueMessage::RetryV1(retry)) => Some(retry.job.delivery_id.as_str()),
             Err(_) => None,
         };
-        let span = tracing::info_span!(
+        // At DEBUG: a span costs its fields' formatting on every message;
+        // the lines that matter name their delivery themselves.
+        let span = tracing::debug_span!(
             "sqs_message",
             message_id = %record.message_id,
             delivery_id = delivery_id.unwrap_or_default()
@@ -104,22 +106,27 @@ where
     Fut: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
+    let message_id = record.message_id;
     let message = match record.message {
         Ok(m) => m,
         Err(e) => {
-            tracing::error!(error = %e, "unreadable queue message; it will reach the dead-letter queue");
+            tracing::error!(message_id = %message_id, error = %e, "unreadable queue message; it will reach the dead-letter queue");
             return false;
         }
+    };
+    let delivery_id = match &message {
+        QueueMessage::DeliveryV1(job) => job.delivery_id.as_str().to_owned(),
+        QueueMessage::RetryV1(retry) => retry.job.delivery_id.as_str().to_owned(),
     };
     let receive = record.receive;
     match handle(message, receive).await {
         Ok(()) => true,
         Err(e) if receive.is_last() => {
-            tracing::error!(error = %e, "message moves to the dead-letter queue");
+            tracing::error!(message_id = %message_id, delivery_id = %delivery_id, error = %e, "message moves to the dead-letter queue");
             false
         }
         Err(e) => {
-            tracing::warn!(error = %e, "message left for redelivery");
+            tracing::warn!(message_id = %message_id, delivery_id = %delivery_id, error = %e, "message left for redelivery");
             false
         }
     }

@@ -28,6 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::bench::threads::FunctionThread;
 use crate::moto::{Emulator, sdk_config};
 use crate::provision::{Stack, provision, unique_prefix};
 
@@ -58,6 +59,14 @@ pub struct LocalOptions {
     /// against the IAM statements template.yaml grants it (`crate::iam`);
     /// on by default: a call a role does not allow fails the test.
     pub check_iam: bool,
+    /// Run each function's handler on a thread of its own
+    /// (`bench::threads::FunctionThread`), so its CPU time can be read apart
+    /// from the HTTP server's, the pollers' and the caller's.
+    pub function_threads: bool,
+    /// Reach moto through a keep-alive HTTP front (`bench::keepalive`): the
+    /// SDK clients reuse their connections as they do against AWS, where
+    /// moto closes every one after its response.
+    pub keep_alive: bool,
 }
 
 /// Observes one emulated event-source invocation: the queue's logical id,
@@ -71,6 +80,12 @@ pub type InvocationObserver = Arc<dyn Fn(&str, usize, Duration) + Send + Sync>;
 pub struct Instruments {
     pub interceptor: Option<aws_smithy_runtime_api::client::interceptors::SharedInterceptor>,
     pub on_invocation: Option<InvocationObserver>,
+    /// Where the functions write their metric lines (default: captured in
+    /// `LocalStack::metrics`).
+    pub metrics_sink: Option<Arc<dyn chathooks::metrics::MetricsSink>>,
+    /// The functions' clients exactly as the product builds them: no IAM
+    /// recorder (`LocalStack::iam` stays empty; turn `check_iam` off too).
+    pub bare_clients: bool,
 }
 
 impl std::fmt::Debug for Instruments {
@@ -78,6 +93,8 @@ impl std::fmt::Debug for Instruments {
         f.debug_struct("Instruments")
             .field("interceptor", &self.interceptor.is_some())
             .field("on_invocation", &self.on_invocation.is_some())
+            .field("metrics_sink", &self.metrics_sink.is_some())
+            .field("bare_clients", &self.bare_clients)
             .finish()
     }
 }
@@ -93,6 +110,8 @@ impl Default for LocalOptions {
             through_proxies: false,
             instruments: Instruments::default(),
             check_iam: true,
+            function_threads: false,
+            keep_alive: false,
         }
     }
 }
@@ -103,6 +122,37 @@ pub struct Functions {
     pub event_intake: event_intake::IntakeApi,
     pub dispatcher: chathooks::app::dispatch::Dispatcher,
     pub retry_scheduler: chathooks::app::retry::RetryScheduler,
+    /// Each function's own thread (`LocalOptions::function_threads`).
+    pub threads: Option<FunctionThreads>,
+}
+
+/// The functions' own threads, each a single-threaded runtime.
+pub struct FunctionThreads {
+    pub config_api: FunctionThread,
+    pub event_intake: FunctionThread,
+    pub dispatcher: FunctionThread,
+    pub retry_scheduler: FunctionThread,
+}
+
+impl FunctionThreads {
+    fn spawn() -> std::io::Result<Self> {
+        Ok(Self {
+            config_api: FunctionThread::spawn("config-api")?,
+            event_intake: FunctionThread::spawn("event-intake")?,
+            dispatcher: FunctionThread::spawn("dispatcher")?,
+            retry_scheduler: FunctionThread::spawn("retry-scheduler")?,
+        })
+    }
+
+    /// Each thread with its function's name.
+    pub fn all(&self) -> [&FunctionThread; 4] {
+        [
+            &self.config_api,
+            &self.event_intake,
+            &self.dispatcher,
+            &self.retry_scheduler,
+        ]
+    }
 }
 
 /// The switchable TCP proxies between the SDK clients and each moto server.
@@ -166,6 +216,16 @@ impl LocalStack {
                 emulator.sqs.endpoint.clone(),
             ),
         };
+        let mut fronts = Vec::new();
+        let (dynamodb_endpoint, sqs_endpoint) = if options.keep_alive {
+            let (dynamodb, dynamodb_task) =
+                crate::bench::keepalive::start(&dynamodb_endpoint).await?;
+            let (sqs, sqs_task) = crate::bench::keepalive::start(&sqs_endpoint).await?;
+            fronts.extend([dynamodb_task, sqs_task]);
+            (dynamodb, sqs)
+        } else {
+            (dynamodb_endpoint, sqs_endpoint)
+        };
         let (dynamodb_sdk, sqs_sdk) = (
             sdk_config(&dynamodb_endpoint).await,
             sdk_config(&sqs_endpoint).await,
@@ -174,13 +234,14 @@ impl LocalStack {
         // Clients as one function's role: the benchmark's interceptor, and
         // the IAM recorder when `function` is named.
         let clients_of = |function: Option<&str>| {
-            let mut dynamodb_conf = aws_sdk_dynamodb::config::Builder::from(&dynamodb_sdk);
-            let mut sqs_conf = aws_sdk_sqs::config::Builder::from(&sqs_sdk);
+            // The functions' own client configuration (chathooks::adapters::aws).
+            let mut dynamodb_conf = chathooks::adapters::aws::dynamodb_config(&dynamodb_sdk);
+            let mut sqs_conf = chathooks::adapters::aws::sqs_config(&sqs_sdk);
             if let Some(interceptor) = &options.instruments.interceptor {
                 dynamodb_conf.push_interceptor(interceptor.clone());
                 sqs_conf.push_interceptor(interceptor.clone());
             }
-            if let Some(function) = function {
+            if let Some(function) = function.filter(|_| !options.instruments.bare_clients) {
                 dynamodb_conf.push_interceptor(iam.interceptor(function));
                 sqs_conf.push_interceptor(iam.interceptor(function));
             }
@@ -208,15 +269,25 @@ impl LocalStack {
         use crate::iam::{CONFIG_API, DISPATCHER, EVENT_INTAKE, RETRY_SCHEDULER};
         // Each function with clients of its own, as each has its own role.
         let metrics = Arc::new(crate::metrics::CapturedMetrics::default());
+        let sink: Arc<dyn chathooks::metrics::MetricsSink> = match &options.instruments.metrics_sink
+        {
+            Some(sink) => sink.clone(),
+            None => metrics.clone(),
+        };
         let wiring = |function: &str| {
             let (dynamodb, sqs) = clients_of(Some(function));
-            Wiring::new(config.clone(), dynamodb, sqs).with_metrics_sink(metrics.clone())
+            Wiring::new(config.clone(), dynamodb, sqs).with_metrics_sink(sink.clone())
         };
         let functions = Arc::new(Functions {
             config_api: config_api::init_with(&wiring(CONFIG_API)),
             event_intake: event_intake::init_with(&wiring(EVENT_INTAKE)),
             dispatcher: dispatcher::init_with(&wiring(DISPATCHER)),
             retry_scheduler: retry_scheduler::init_with(&wiring(RETRY_SCHEDULER)),
+            threads: if options.function_threads {
+                Some(FunctionThreads::spawn()?)
+            } else {
+                None
+            },
         });
         // Lambda's event-source mappings poll and delete with the role of
         // the function they invoke.
@@ -241,7 +312,7 @@ impl LocalStack {
             metrics,
             esm_sqs,
             shutdown,
-            tasks: Vec::new(),
+            tasks: fronts,
             consumers: Vec::new(),
         })
     }
@@ -291,13 +362,39 @@ impl LocalStack {
             let f = self.functions.clone();
             let handler: Handler = Arc::new(move |event| {
                 let f = f.clone();
-                Box::pin(async move { dispatcher::handle(&f.dispatcher, event).await })
+                Box::pin(async move {
+                    match &f.threads {
+                        Some(threads) => {
+                            let g = f.clone();
+                            threads
+                                .dispatcher
+                                .run(move || async move {
+                                    dispatcher::handle(&g.dispatcher, event).await
+                                })
+                                .await
+                        }
+                        None => dispatcher::handle(&f.dispatcher, event).await,
+                    }
+                })
             });
             self.spawn_poller(delivery.clone(), delivery_in_flight.clone(), handler);
             let f = self.functions.clone();
             let handler: Handler = Arc::new(move |event| {
                 let f = f.clone();
-                Box::pin(async move { retry_scheduler::handle(&f.retry_scheduler, event).await })
+                Box::pin(async move {
+                    match &f.threads {
+                        Some(threads) => {
+                            let g = f.clone();
+                            threads
+                                .retry_scheduler
+                                .run(move || async move {
+                                    retry_scheduler::handle(&g.retry_scheduler, event).await
+                                })
+                                .await
+                        }
+                        None => retry_scheduler::handle(&f.retry_scheduler, event).await,
+                    }
+                })
             });
             self.spawn_poller(retry.clone(), retry_in_flight.clone(), handler);
         }
@@ -563,13 +660,28 @@ async fn poll_once(
     }
 }
 
-async fn route(functions: &Functions, req: Request) -> Response<Body> {
+async fn route(functions: &Arc<Functions>, req: Request) -> Response<Body> {
     let path = req.uri().path();
     let to_intake = path == "/v1/events"
         || path
             .strip_prefix("/in/")
             .is_some_and(|token| !token.is_empty() && !token.contains('/'));
-    if req.method() == http::Method::POST && to_intake {
+    let to_intake = req.method() == http::Method::POST && to_intake;
+    if let Some(threads) = &functions.threads {
+        let f = functions.clone();
+        return if to_intake {
+            threads
+                .event_intake
+                .run(move || async move { event_intake::handle(&f.event_intake, req).await })
+                .await
+        } else {
+            threads
+                .config_api
+                .run(move || async move { config_api::handle(&f.config_api, req).await })
+                .await
+        };
+    }
+    if to_intake {
         event_intake::handle(&functions.event_intake, req).await
     } else {
         config_api::handle(&functions.config_api, req).await
@@ -579,7 +691,7 @@ async fn route(functions: &Functions, req: Request) -> Response<Body> {
 /// Turn a hyper request into the `lambda_http::Request` API Gateway would
 /// deliver, invoke, and turn the response back.
 async fn serve_one(
-    functions: &Functions,
+    functions: &Arc<Functions>,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();

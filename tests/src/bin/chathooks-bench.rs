@@ -27,13 +27,16 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chathooks::domain::event::Event;
 use chathooks::domain::ids::{IntegrationId, TenantId};
 use chathooks::domain::message::QueueMessage;
+use chathooks_tests::bench::alloc::CountingAlloc;
 use chathooks_tests::bench::aws_count::{
     AwsCounter, sdk_indexes_of, sdk_item_size, sdk_key_string,
 };
 use chathooks_tests::bench::cost::{self, Usage};
 use chathooks_tests::bench::fixtures::closed_chat;
+use chathooks_tests::bench::logcount::{CountingMakeWriter, CountingMetricsSink, LineCounter};
 use chathooks_tests::bench::procstat::{cpu_seconds, own_pid, vm_hwm_kib, vm_rss_kib};
 use chathooks_tests::bench::results;
+use chathooks_tests::bench::threads::{ThreadGroup, process_cpu_ns};
 use chathooks_tests::client::ApiClient;
 use chathooks_tests::local::{Instruments, LocalOptions, LocalStack, clients, new_tenant, running};
 use chathooks_tests::receiver::{Receiver, Reply};
@@ -45,6 +48,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Every allocation counted by thread group (`bench::alloc`).
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
 
 /// The local stack's benchmarks; each run appends its figures to the
 /// results file (`target/bench-results.jsonl`, see `scripts/bench-table.py`).
@@ -68,6 +75,8 @@ enum Scenario {
     EmulatorPath(EmulatorPathArgs),
     /// A batch of ten deliveries to a receiver answering after one second, through the dispatcher handler.
     Batch10(Batch10Args),
+    /// The SDK's floor: CPU and allocations of one empty call against moto (a GetItem of a missing item, a ReceiveMessage of an empty queue), per client configuration.
+    SdkFloor(SdkFloorArgs),
     /// What ordered delivery per chat adds: latency and AWS requests per delivery, unordered then ordered.
     Ordering(chathooks_tests::bench::ordering::OrderingArgs),
 }
@@ -117,6 +126,20 @@ struct E2eArgs {
     /// The receiver answers each delivery's first attempt 503 (one retry each).
     #[arg(long)]
     fail_first: bool,
+    /// No request-counting interceptor and no IAM recorder on the functions'
+    /// SDK clients: the product's own clients, for the CPU figures (no cost
+    /// figures then).
+    #[arg(long)]
+    uninstrumented: bool,
+    /// Reach moto through a keep-alive HTTP front, so the functions' SDK
+    /// clients reuse connections as against AWS (moto closes each after its
+    /// response); the front's CPU counts as the harness's.
+    #[arg(long)]
+    keep_alive: bool,
+    /// Run the functions' handlers on the harness's runtime, as before
+    /// functions had threads of their own (no per-function CPU figures).
+    #[arg(long)]
+    shared_runtime: bool,
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +162,13 @@ struct EmulatorPathArgs {
     /// Samples per second.
     #[arg(long, default_value_t = 10.0)]
     rate: f64,
+}
+
+#[derive(Debug, Args)]
+struct SdkFloorArgs {
+    /// Calls measured per operation and configuration (after 20 to warm up).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    calls: u32,
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +201,7 @@ async fn main() -> Result<(), BoxError> {
         Scenario::Emulator(args) => emulator(&args).await,
         Scenario::EmulatorPath(args) => emulator_path(&args).await,
         Scenario::Batch10(args) => batch10(&args).await,
+        Scenario::SdkFloor(args) => sdk_floor(&args).await,
         Scenario::Ordering(args) => {
             chathooks_tests::bench::ordering::run(&args, &command_line()).await
         }
@@ -239,8 +270,19 @@ async fn e2e(args: &E2eArgs) -> Result<(), BoxError> {
     let counter = AwsCounter::new();
     let invocations = Arc::new(Mutex::new(Invocations::default()));
     let observed = invocations.clone();
+    // The product's log subscriber, its lines counted on their way to /dev/null.
+    let log_lines = LineCounter::default();
+    chathooks::telemetry::init_with_writer(CountingMakeWriter::new(log_lines.clone())?);
+    let metric_lines = LineCounter::default();
+    let instrumented = !args.uninstrumented;
+    // The load generator and the receiver on a runtime of their own, so
+    // their CPU time is set apart from the stack's.
+    let load = ThreadGroup::default();
+    let load_rt = load.runtime("load", 2)?;
     let instruments = Instruments {
-        interceptor: Some(counter.shared()),
+        interceptor: instrumented.then(|| counter.shared()),
+        metrics_sink: Some(Arc::new(CountingMetricsSink::new(metric_lines.clone())?)),
+        bare_clients: !instrumented,
         on_invocation: Some(Arc::new(move |queue: &str, records, took: Duration| {
             if let Ok(mut inv) = observed.lock() {
                 *inv.count.entry(queue.to_string()).or_default() += 1;
@@ -257,9 +299,18 @@ async fn e2e(args: &E2eArgs) -> Result<(), BoxError> {
         instruments,
         // Lambda's event-source mapping long-polls for 20 s.
         poll_wait_seconds: 20,
+        check_iam: instrumented,
+        function_threads: !args.shared_runtime,
+        keep_alive: args.keep_alive,
         ..LocalOptions::default()
     })
     .await?;
+    let threads: Vec<&chathooks_tests::bench::threads::FunctionThread> = stack
+        .functions
+        .threads
+        .as_ref()
+        .map(|t| t.all().to_vec())
+        .unwrap_or_default();
     let tenant = new_tenant(&admin).await;
 
     let arrivals: Arc<Mutex<Vec<Arrival>>> = Arc::new(Mutex::new(Vec::with_capacity(
@@ -268,23 +319,24 @@ async fn e2e(args: &E2eArgs) -> Result<(), BoxError> {
     let arrived = Arc::new(AtomicUsize::new(0));
     let seen: Arc<Mutex<HashSet<String>>> = Arc::new(Mutex::new(HashSet::new()));
     let (log, count) = (arrivals.clone(), arrived.clone());
-    let receiver = Receiver::scripted(move |_, req| {
-        let id = req.header("webhook-id").unwrap_or_default().to_string();
-        let first = seen
-            .lock()
-            .map(|mut s| s.insert(id.clone()))
-            .unwrap_or(true);
-        if let Ok(mut l) = log.lock() {
-            l.push(Arrival { id, at: req.at });
-        }
-        count.fetch_add(1, Ordering::SeqCst);
-        if fail_first && first {
-            Reply::status(503).after(delay)
-        } else {
-            Reply::status(200).after(delay)
-        }
-    })
-    .await;
+    let receiver = load_rt
+        .spawn(Receiver::scripted(move |_, req| {
+            let id = req.header("webhook-id").unwrap_or_default().to_string();
+            let first = seen
+                .lock()
+                .map(|mut s| s.insert(id.clone()))
+                .unwrap_or(true);
+            if let Ok(mut l) = log.lock() {
+                l.push(Arrival { id, at: req.at });
+            }
+            count.fetch_add(1, Ordering::SeqCst);
+            if fail_first && first {
+                Reply::status(503).after(delay)
+            } else {
+                Reply::status(200).after(delay)
+            }
+        }))
+        .await?;
     for k in 0..integrations {
         let created = tenant
             .post(
@@ -309,6 +361,7 @@ async fn e2e(args: &E2eArgs) -> Result<(), BoxError> {
     let failures = Arc::new(AtomicUsize::new(0));
     let run = uuid::Uuid::new_v4().simple().to_string();
     let cpu_before = cpu_seconds(own_pid()).unwrap_or(0.0);
+    let cpu_start = Cpu::sample(&load, &threads);
     let moto_cpu_before = (
         cpu_seconds(stack.emulator.sqs.pid()).unwrap_or(0.0),
         cpu_seconds(stack.emulator.dynamodb.pid()).unwrap_or(0.0),
@@ -317,15 +370,16 @@ async fn e2e(args: &E2eArgs) -> Result<(), BoxError> {
     let hard_stop = started + deadline;
     let mut workers = Vec::new();
     for _ in 0..concurrency {
+        // A client of its own, its connections driven on the load runtime.
         let (tenant, accepted, post_seconds, next, failures, run) = (
-            tenant.clone(),
+            ApiClient::new(tenant.base.clone(), tenant.key.clone()),
             accepted.clone(),
             post_seconds.clone(),
             next.clone(),
             failures.clone(),
             run.clone(),
         );
-        workers.push(tokio::spawn(async move {
+        workers.push(load_rt.spawn(async move {
             loop {
                 let p = next.fetch_add(1, Ordering::SeqCst);
                 if p >= posts || Instant::now() > hard_stop {
@@ -391,6 +445,7 @@ async fn e2e(args: &E2eArgs) -> Result<(), BoxError> {
     // Let stray duplicates (if any) show up.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let elapsed = started.elapsed();
+    let cpu_split = Cpu::sample(&load, &threads).since(&cpu_start);
     let cpu = cpu_seconds(own_pid()).unwrap_or(0.0) - cpu_before;
     let moto_cpu = (
         cpu_seconds(stack.emulator.sqs.pid()).unwrap_or(0.0) - moto_cpu_before.0,
@@ -482,6 +537,57 @@ async fn e2e(args: &E2eArgs) -> Result<(), BoxError> {
         mib(vm_hwm_kib(stack.emulator.dynamodb.pid())),
     );
 
+    let d = complete.max(1) as f64;
+    let per_d = |ns: u64| ns as f64 / 1e3 / d;
+    let stack_ns = cpu_split.process_ns.saturating_sub(cpu_split.load_ns);
+    let functions_ns: u64 = cpu_split.functions.iter().map(|f| f.cpu_ns).sum();
+    let stack_allocs = cpu_split
+        .process_allocs
+        .0
+        .saturating_sub(cpu_split.load_allocs.0);
+    println!(
+        "CPU per delivery ({complete} deliveries, {events} events; load {:.2}): the stack (this process less the load generator and receiver) {:.0} µs, {:.0} allocations",
+        load_average(),
+        per_d(stack_ns),
+        stack_allocs as f64 / d
+    );
+    for f in &cpu_split.functions {
+        println!(
+            "  {:<16} {:>7.0} µs per delivery, {:>6.0} allocations ({:.0} bytes) per delivery{}",
+            f.name,
+            per_d(f.cpu_ns),
+            f.allocs as f64 / d,
+            f.alloc_bytes as f64 / d,
+            if f.name == "event-intake" {
+                format!(
+                    ", {:.0} µs per event",
+                    f.cpu_ns as f64 / 1e3 / events.max(1) as f64
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    println!(
+        "  {:<16} {:>7.0} µs per delivery (the local HTTP server, the event-source pollers, the bench's bookkeeping)",
+        "harness",
+        per_d(stack_ns.saturating_sub(functions_ns))
+    );
+    println!(
+        "  load generator and receiver {:.0} µs per delivery (not counted)",
+        per_d(cpu_split.load_ns)
+    );
+    let (lines, bytes) = log_lines.get();
+    let (emf_lines, emf_bytes) = metric_lines.get();
+    println!(
+        "log lines per delivery {:.2} ({:.0} bytes); metric (EMF) lines per delivery {:.2} ({:.0} bytes); peak RSS of this process (stack and load together) {}",
+        lines as f64 / d,
+        bytes as f64 / d,
+        emf_lines as f64 / d,
+        emf_bytes as f64 / d,
+        mib(vm_hwm_kib(own_pid()))
+    );
+
     // Size the updated items and price the run.
     let resolved = resolve_update_sizes(&stack, &mut tally).await;
     let inv = invocations
@@ -493,7 +599,6 @@ async fn e2e(args: &E2eArgs) -> Result<(), BoxError> {
             billed_gb_seconds: i.billed_gb_seconds,
         })
         .unwrap_or_default();
-    let d = complete.max(1) as f64;
     let intake_gb_s: f64 = post_s
         .iter()
         .map(|s| (s * 1000.0).ceil() / 1000.0 * cost::LAMBDA_MEMORY_GB)
@@ -611,6 +716,27 @@ async fn e2e(args: &E2eArgs) -> Result<(), BoxError> {
         .figure("post_p50", percentile(&post_s, 50.0) * 1000.0, "ms")
         .figure("post_p99", percentile(&post_s, 99.0) * 1000.0, "ms")
         .figure("cpu_per_delivery", cpu / d * 1e6, "µs")
+        .figure("stack_cpu_per_delivery", per_d(stack_ns), "µs")
+        .figure(
+            "harness_cpu_per_delivery",
+            per_d(stack_ns.saturating_sub(functions_ns)),
+            "µs",
+        )
+        .figure("load_cpu_per_delivery", per_d(cpu_split.load_ns), "µs")
+        .figure(
+            "stack_allocs_per_delivery",
+            stack_allocs as f64 / d,
+            "allocations",
+        )
+        .figure("log_lines_per_delivery", lines as f64 / d, "lines")
+        .figure("log_bytes_per_delivery", bytes as f64 / d, "bytes")
+        .figure("emf_lines_per_delivery", emf_lines as f64 / d, "lines")
+        .figure("emf_bytes_per_delivery", emf_bytes as f64 / d, "bytes")
+        .figure(
+            "peak_rss",
+            vm_hwm_kib(own_pid()).map_or(f64::NAN, |k| k as f64 / 1024.0),
+            "MiB",
+        )
         .figure("moto_sqs_cpu", moto_cpu.0, "s")
         .figure("moto_dynamodb_cpu", moto_cpu.1, "s")
         .figure("cost_api_gateway", bill.api_gateway, "$/M")
@@ -623,7 +749,32 @@ async fn e2e(args: &E2eArgs) -> Result<(), BoxError> {
         .figure("cost_provisioned", provisioned.total(), "$/M")
         .figure("wru_per_delivery", tally.wru / d, "WRU")
         .figure("rru_per_delivery", tally.rru / d, "RRU");
+    for f in &cpu_split.functions {
+        run.figure(
+            &format!("{}_cpu_per_delivery", f.name),
+            per_d(f.cpu_ns),
+            "µs",
+        )
+        .figure(
+            &format!("{}_allocs_per_delivery", f.name),
+            f.allocs as f64 / d,
+            "allocations",
+        );
+        if f.name == "event-intake" {
+            run.figure(
+                "event-intake_cpu_per_event",
+                f.cpu_ns as f64 / 1e3 / events.max(1) as f64,
+                "µs",
+            );
+        }
+    }
+    if instrumented {
+        for ((service, op), n) in &tally.requests {
+            run.figure(&format!("aws_{service}_{op}"), *n as f64 / d, "requests");
+        }
+    }
     record(&run);
+    load_rt.shutdown_background();
     if !as_logged {
         std::process::exit(1);
     }
@@ -1026,4 +1177,224 @@ async fn batch10(args: &Batch10Args) -> Result<(), BoxError> {
         .figure("max", took[took.len() - 1], "s");
     record(&run);
     Ok(())
+}
+
+/// The 1-minute load average (`/proc/loadavg`), NaN if unknown.
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// One function's thread: CPU time and allocations.
+#[derive(Clone)]
+struct FunctionCpu {
+    name: String,
+    cpu_ns: u64,
+    allocs: u64,
+    alloc_bytes: u64,
+}
+
+/// The process's CPU time and allocations, with the load generator's and
+/// each function's apart.
+struct Cpu {
+    process_ns: u64,
+    load_ns: u64,
+    process_allocs: (u64, u64),
+    load_allocs: (u64, u64),
+    functions: Vec<FunctionCpu>,
+}
+
+impl Cpu {
+    fn sample(
+        load: &ThreadGroup,
+        functions: &[&chathooks_tests::bench::threads::FunctionThread],
+    ) -> Self {
+        Self {
+            process_ns: process_cpu_ns(),
+            load_ns: load.cpu_ns(),
+            process_allocs: chathooks_tests::bench::alloc::process(),
+            load_allocs: load.allocations(),
+            functions: functions
+                .iter()
+                .map(|f| {
+                    let (allocs, alloc_bytes) = f.group.allocations();
+                    FunctionCpu {
+                        name: f.name().to_string(),
+                        cpu_ns: f.group.cpu_ns(),
+                        allocs,
+                        alloc_bytes,
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// What happened between `before` and this sample.
+    fn since(self, before: &Cpu) -> Self {
+        let sub = |a: (u64, u64), b: (u64, u64)| (a.0.saturating_sub(b.0), a.1.saturating_sub(b.1));
+        Self {
+            process_ns: self.process_ns.saturating_sub(before.process_ns),
+            load_ns: self.load_ns.saturating_sub(before.load_ns),
+            process_allocs: sub(self.process_allocs, before.process_allocs),
+            load_allocs: sub(self.load_allocs, before.load_allocs),
+            functions: self
+                .functions
+                .iter()
+                .zip(&before.functions)
+                .map(|(a, b)| FunctionCpu {
+                    name: a.name.clone(),
+                    cpu_ns: a.cpu_ns.saturating_sub(b.cpu_ns),
+                    allocs: a.allocs.saturating_sub(b.allocs),
+                    alloc_bytes: a.alloc_bytes.saturating_sub(b.alloc_bytes),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One empty call per operation, `calls` times in a row on a thread of its
+/// own, per client configuration: the SDK's CPU floor per call (moto's own
+/// time is in its process, not counted).
+async fn sdk_floor(args: &SdkFloorArgs) -> Result<(), BoxError> {
+    use chathooks_tests::bench::threads::{FunctionThread, thread_cpu_ns};
+    let calls = args.calls;
+    let stack = LocalStack::start(LocalOptions {
+        check_iam: false,
+        ..LocalOptions::default()
+    })
+    .await?;
+    let table = stack.stack.table("Table").unwrap_or_default().to_string();
+    let queue = stack.queue_url("RetryQueue");
+    let (dynamodb_front, _dynamodb_task) =
+        chathooks_tests::bench::keepalive::start(&stack.emulator.dynamodb.endpoint).await?;
+    let (sqs_front, _sqs_task) =
+        chathooks_tests::bench::keepalive::start(&stack.emulator.sqs.endpoint).await?;
+    let mut variants: Vec<Variant> = Vec::new();
+    type Variant = (String, aws_sdk_dynamodb::Client, aws_sdk_sqs::Client);
+    for (transport, dynamodb_endpoint, sqs_endpoint) in [
+        (
+            "moto directly (a connection per call)",
+            &stack.emulator.dynamodb.endpoint,
+            &stack.emulator.sqs.endpoint,
+        ),
+        (
+            "keep-alive front (connections reused)",
+            &dynamodb_front,
+            &sqs_front,
+        ),
+    ] {
+        let dynamodb_sdk = chathooks_tests::moto::sdk_config(dynamodb_endpoint).await;
+        let sqs_sdk = chathooks_tests::moto::sdk_config(sqs_endpoint).await;
+        variants.extend(
+            client_variants(&dynamodb_sdk, &sqs_sdk)
+                .into_iter()
+                .map(|(name, dynamodb, sqs)| (format!("{name}, {transport}"), dynamodb, sqs)),
+        );
+    }
+    println!(
+        "SDK floor: {calls} empty calls per operation and configuration, each configuration on a thread of its own (load {:.2})",
+        load_average()
+    );
+    let mut run = results::Run::new("sdk-floor", command_line());
+    for (index, (name, dynamodb, sqs)) in variants.into_iter().enumerate() {
+        let thread = FunctionThread::spawn(&format!("sdk-floor-{index}"))?;
+        for op in ["GetItem", "ReceiveMessage"] {
+            let (dynamodb, sqs, table, queue) =
+                (dynamodb.clone(), sqs.clone(), table.clone(), queue.clone());
+            let measured = thread
+                .run(move || async move {
+                    let one = || async {
+                        if op == "GetItem" {
+                            dynamodb
+                                .get_item()
+                                .table_name(&table)
+                                .key(
+                                    "pk",
+                                    aws_sdk_dynamodb::types::AttributeValue::S("floor".into()),
+                                )
+                                .key(
+                                    "sk",
+                                    aws_sdk_dynamodb::types::AttributeValue::S("missing".into()),
+                                )
+                                .send()
+                                .await
+                                .map(|_| ())
+                                .map_err(|e| e.to_string())
+                        } else {
+                            sqs.receive_message()
+                                .queue_url(&queue)
+                                .wait_time_seconds(0)
+                                .send()
+                                .await
+                                .map(|_| ())
+                                .map_err(|e| e.to_string())
+                        }
+                    };
+                    for _ in 0..20 {
+                        one().await?;
+                    }
+                    let (cpu0, (a0, b0)) = (
+                        thread_cpu_ns(),
+                        chathooks_tests::bench::alloc::this_thread(),
+                    );
+                    let t0 = Instant::now();
+                    for _ in 0..calls {
+                        one().await?;
+                    }
+                    let wall = t0.elapsed();
+                    let (cpu1, (a1, b1)) = (
+                        thread_cpu_ns(),
+                        chathooks_tests::bench::alloc::this_thread(),
+                    );
+                    Ok::<_, String>((cpu1 - cpu0, a1 - a0, b1 - b0, wall))
+                })
+                .await?;
+            let (cpu_ns, allocs, bytes, wall) = measured;
+            let n = f64::from(calls);
+            println!(
+                "  {name:<86} {op:<15} {:>6.1} µs CPU, {:>5.0} allocations ({:>6.0} bytes), {:>5.2} ms wall per call",
+                cpu_ns as f64 / 1e3 / n,
+                allocs as f64 / n,
+                bytes as f64 / n,
+                wall.as_secs_f64() * 1e3 / n
+            );
+            let key = format!("{index}_{op}");
+            run.figure(&format!("{key}_cpu"), cpu_ns as f64 / 1e3 / n, "µs")
+                .figure(&format!("{key}_allocs"), allocs as f64 / n, "allocations");
+        }
+    }
+    record(&run);
+    Ok(())
+}
+
+/// The client configurations `sdk-floor` compares, from one SDK config per service.
+fn client_variants(
+    dynamodb_sdk: &aws_config::SdkConfig,
+    sqs_sdk: &aws_config::SdkConfig,
+) -> Vec<(&'static str, aws_sdk_dynamodb::Client, aws_sdk_sqs::Client)> {
+    use chathooks::adapters::aws::{dynamodb_config, sqs_config};
+    let counter = AwsCounter::new();
+    vec![
+        (
+            "SDK defaults (Client::new)",
+            aws_sdk_dynamodb::Client::new(dynamodb_sdk),
+            aws_sdk_sqs::Client::new(sqs_sdk),
+        ),
+        (
+            "the functions' clients (adapters::aws)",
+            aws_sdk_dynamodb::Client::from_conf(dynamodb_config(dynamodb_sdk).build()),
+            aws_sdk_sqs::Client::from_conf(sqs_config(sqs_sdk).build()),
+        ),
+        (
+            "the functions' clients + the request counter",
+            aws_sdk_dynamodb::Client::from_conf(
+                dynamodb_config(dynamodb_sdk)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            aws_sdk_sqs::Client::from_conf(sqs_config(sqs_sdk).interceptor(counter).build()),
+        ),
+    ]
 }

@@ -11,11 +11,11 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
-use flate2::read::DeflateDecoder;
-use flate2::{Compress, CompressError, Compression, FlushCompress, Status};
+use flate2::{
+    Compress, CompressError, Compression, Decompress, FlushCompress, FlushDecompress, Status,
+};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::Read;
 
 use super::keys::{EVENT_SK, EXPIRES_AT, PK, SK, event_pk};
 use super::{
@@ -103,15 +103,49 @@ fn deflate(input: &[u8]) -> Result<Vec<u8>, CompressError> {
     })
 }
 
+thread_local! {
+    /// One decompressor per thread, reset between events, for the same
+    /// reason as the compressor (a new one allocates its 32 KiB window).
+    static INFLATE: RefCell<Decompress> = RefCell::new(Decompress::new(false));
+}
+
 /// The event back from its deflated JSON (bounded: a corrupt item cannot
 /// inflate past the largest event the intake accepts).
 pub fn decompress(bytes: &[u8]) -> Result<Event, StoreError> {
-    let mut json = Vec::with_capacity(bytes.len() * 4);
-    DeflateDecoder::new(bytes)
-        .take(MAX_EVENT_BYTES as u64 * 2)
-        .read_to_end(&mut json)
+    let json = inflate(bytes, MAX_EVENT_BYTES * 2)
         .map_err(|e| StoreError::Corrupt(format!("event: {e}")))?;
     serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("event: {e}")))
+}
+
+/// Raw inflate of `input`, refusing output longer than `limit` bytes or a
+/// stream that ends early.
+fn inflate(input: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+    INFLATE.with_borrow_mut(|inflater| {
+        inflater.reset(false);
+        let mut out = Vec::with_capacity((input.len() * 4).clamp(256, limit));
+        loop {
+            let consumed = usize::try_from(inflater.total_in()).unwrap_or(input.len());
+            let rest = input.get(consumed..).unwrap_or_default();
+            let before = (inflater.total_in(), out.len());
+            match inflater
+                .decompress_vec(rest, &mut out, FlushDecompress::Finish)
+                .map_err(|e| e.to_string())?
+            {
+                Status::StreamEnd => return Ok(out),
+                Status::Ok | Status::BufError => {
+                    if out.len() > limit {
+                        return Err(format!("inflates past {limit} bytes"));
+                    }
+                    if out.len() < out.capacity() && (inflater.total_in(), out.len()) == before {
+                        return Err("the deflate stream ends early".into());
+                    }
+                    if out.len() == out.capacity() {
+                        out.reserve(out.capacity().max(256));
+                    }
+                }
+            }
+        }
+    })
 }
 
 fn token_of(item: &Item) -> Option<String> {
@@ -350,10 +384,26 @@ mod tests {
         let packed = deflate(&noise).unwrap();
         assert!(packed.len() > noise.len() / 2 + 64);
         let mut back = Vec::new();
-        DeflateDecoder::new(&packed[..])
-            .read_to_end(&mut back)
-            .unwrap();
+        std::io::Read::read_to_end(
+            &mut flate2::read::DeflateDecoder::new(&packed[..]),
+            &mut back,
+        )
+        .unwrap();
         assert_eq!(back, noise);
+        // ...and the reused decompressor grows its output to the whole of it
+        assert_eq!(inflate(&packed, noise.len()).unwrap(), noise);
+    }
+
+    #[test]
+    fn inflating_stops_at_the_limit_and_at_a_stream_that_ends_early() {
+        let zeros = vec![0u8; 100_000];
+        let packed = deflate(&zeros).unwrap();
+        assert_eq!(inflate(&packed, zeros.len()).unwrap(), zeros);
+        assert!(inflate(&packed, 10_000).unwrap_err().contains("past 10000"));
+        let cut = &packed[..packed.len() / 2];
+        assert!(inflate(cut, zeros.len()).is_err());
+        // the next event still inflates afresh
+        assert_eq!(inflate(&packed, zeros.len()).unwrap(), zeros);
     }
 
     #[test]
