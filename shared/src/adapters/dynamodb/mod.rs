@@ -122,6 +122,21 @@ impl ConditionFailure for aws_sdk_dynamodb::operation::delete_item::DeleteItemEr
     }
 }
 
+/// A transaction cancelled because one of its conditions did not hold.
+impl ConditionFailure
+    for aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError
+{
+    fn is_condition_failure(&self) -> bool {
+        match self {
+            Self::TransactionCanceledException(e) => e
+                .cancellation_reasons()
+                .iter()
+                .any(|r| r.code() == Some("ConditionalCheckFailed")),
+            _ => false,
+        }
+    }
+}
+
 /// The item at (`pk`, `sk`), read strongly consistent.
 pub(crate) async fn get_consistent(
     client: &aws_sdk_dynamodb::Client,
@@ -268,7 +283,6 @@ pub(crate) async fn create_all(
     table: &str,
     items: Vec<Item>,
 ) -> Result<(), StoreError> {
-    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
     use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
     let mut request = client.transact_write_items();
     for item in items {
@@ -282,20 +296,8 @@ pub(crate) async fn create_all(
     }
     match request.send().await {
         Ok(_) => Ok(()),
-        Err(err) => {
-            let taken = match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
-                    .cancellation_reasons()
-                    .iter()
-                    .any(|r| r.code() == Some("ConditionalCheckFailed")),
-                _ => false,
-            };
-            Err(if taken {
-                StoreError::AlreadyExists
-            } else {
-                unavailable(err)
-            })
-        }
+        Err(err) if is_condition_failure(&err) => Err(StoreError::AlreadyExists),
+        Err(err) => Err(unavailable(err)),
     }
 }
 

@@ -11,7 +11,6 @@
 //! it) and `expires_at` (TTL: the event's retention).
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, PutRequest, TransactWriteItem, Update, WriteRequest,
 };
@@ -172,16 +171,8 @@ impl SequenceStore for DynamoDbSequenceStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err) => match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(e))
-                    if e.cancellation_reasons()
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed")) =>
-                {
-                    Ok(false)
-                }
-                _ => Err(unavailable(err)),
-            },
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(unavailable(err)),
         }
     }
 

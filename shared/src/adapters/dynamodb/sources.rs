@@ -12,9 +12,9 @@
 //! `DELETED_KEPT` (TTL), so a deleted source's URL answers 404 before it
 //! becomes an unknown one. Every item carries `tenant_id` or sits in the
 //! tenant's partition: the tenant purge removes them.
+use super::is_condition_failure;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
@@ -176,20 +176,8 @@ impl DynamoDbSourceStore {
             .await
         {
             Ok(_) => Ok(true),
-            Err(err) => {
-                let condition = match err.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
-                        .cancellation_reasons()
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed")),
-                    _ => false,
-                };
-                if condition {
-                    Ok(false)
-                } else {
-                    Err(unavailable(err))
-                }
-            }
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(unavailable(err)),
         }
     }
 }
