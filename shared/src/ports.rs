@@ -241,25 +241,38 @@ pub trait EventStore: Send + Sync {
     async fn remove(&self, tenant: &TenantId, id: &EventId, token: &str) -> Result<(), StoreError>;
     async fn get(&self, tenant: &TenantId, id: &EventId)
     -> Result<Option<StoredEvent>, StoreError>;
-    /// Several events at once (the events of a dispatcher batch), read as
-    /// strongly as `get`; a key missing from the answer is not stored. One
-    /// `get` per key unless the store can do better.
-    async fn get_many(
-        &self,
-        keys: &[EventKey],
-    ) -> Result<HashMap<EventKey, StoredEvent>, StoreError> {
-        let mut found = HashMap::with_capacity(keys.len());
-        for (tenant, id) in keys {
-            if let Some(stored) = self.get(tenant, id).await? {
-                found.insert((tenant.clone(), id.clone()), stored);
-            }
-        }
-        Ok(found)
-    }
 }
 
 /// A stored event's key: the tenant and the event id.
 pub type EventKey = (TenantId, EventId);
+
+/// An integration's key: its tenant and its id.
+pub type IntegrationKey = (TenantId, IntegrationId);
+
+/// What a dispatcher batch reads before its jobs run: each event, each
+/// integration and each tenant's status once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AheadKeys {
+    pub events: Vec<EventKey>,
+    pub integrations: Vec<IntegrationKey>,
+    pub tenants: Vec<TenantId>,
+}
+
+/// What a read ahead found. A key with `None` is known not to be stored; a
+/// key missing was not read (the job concerned reads it for itself).
+#[derive(Debug, Clone, Default)]
+pub struct AheadItems {
+    pub events: HashMap<EventKey, Option<StoredEvent>>,
+    pub integrations: HashMap<IntegrationKey, Option<Integration>>,
+    pub tenants: HashMap<TenantId, Option<TenantStatus>>,
+}
+
+/// The read ahead of a dispatcher batch, as strong as each store's own
+/// reads (strongly consistent), in as few requests as the store allows.
+#[async_trait]
+pub trait ReadAhead: Send + Sync {
+    async fn read_ahead(&self, keys: &AheadKeys) -> Result<AheadItems, StoreError>;
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryQuery {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::adapters::aws::{dynamodb_client, load_sdk_config, sqs_client};
 use crate::adapters::dynamodb::{
     DynamoDbAttemptStats, DynamoDbChatDeliveries, DynamoDbDeliveryLog, DynamoDbEventStore,
-    DynamoDbIntegrationStore, DynamoDbPortalSessionStore, DynamoDbSequenceStore,
+    DynamoDbIntegrationStore, DynamoDbPortalSessionStore, DynamoDbReadAhead, DynamoDbSequenceStore,
     DynamoDbSourceStore, DynamoDbTenantStore,
 };
 use crate::adapters::egress::{EgressConfig, HttpWebhookSender};
@@ -65,6 +65,7 @@ impl Wiring {
             chats: Arc::new(DynamoDbChatDeliveries::new(dynamodb.clone(), table.clone())),
             sources: Arc::new(DynamoDbSourceStore::new(dynamodb.clone(), table.clone())),
             sequences: Arc::new(DynamoDbSequenceStore::new(dynamodb.clone(), table.clone())),
+            read_ahead: Arc::new(DynamoDbReadAhead::new(dynamodb.clone(), table.clone())),
             deliveries: Arc::new(DynamoDbDeliveryLog::new(dynamodb, table, config.retention)),
         };
         Self {
@@ -125,6 +126,7 @@ impl Wiring {
             sender,
             clock: Arc::new(SystemClock),
             tenants: self.stores.tenants.clone(),
+            read_ahead: self.stores.read_ahead.clone(),
             settings: DispatchSettings {
                 disable_after: self.config.disable_after,
                 retry_after_cap: self.config.retry_after_cap,

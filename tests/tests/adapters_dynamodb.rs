@@ -3,7 +3,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 
 use chathooks::adapters::dynamodb::{
-    DynamoDbDeliveryLog, DynamoDbEventStore, DynamoDbIntegrationStore, DynamoDbTenantStore,
+    DynamoDbDeliveryLog, DynamoDbEventStore, DynamoDbIntegrationStore, DynamoDbReadAhead,
+    DynamoDbTenantStore,
 };
 use chathooks::domain::catalogue::EventType;
 use chathooks::domain::delivery::{Attempt, Delivery, DeliveryStatus, ErrorKind};
@@ -14,9 +15,10 @@ use chathooks::domain::integration::{
 };
 use chathooks::domain::retry::RetryPolicy;
 use chathooks::domain::target_url::UrlPolicy;
+use chathooks::domain::tenant::TenantStatus;
 use chathooks::ports::{
-    DeliveryLog, DeliveryQuery, EventStore, InsertOutcome, IntegrationStore, StoreError, Tenant,
-    TenantStore,
+    AheadKeys, DeliveryLog, DeliveryQuery, EventStore, InsertOutcome, IntegrationStore, ReadAhead,
+    StoreError, Tenant, TenantStore,
 };
 use chathooks_tests::fixtures::fresh_table;
 
@@ -387,12 +389,30 @@ async fn events_are_stored_once_and_repeats_can_move_the_token() {
 }
 
 #[tokio::test]
-async fn events_read_many_at_once_across_tenants_and_past_one_request() {
+async fn a_batch_reads_its_events_integrations_and_tenants_at_once() {
     // GIVEN 120 stored events (more than one BatchGetItem takes) in two
-    // tenants, short ones stored as text and transcripts deflated
+    // tenants, short ones stored as text and transcripts deflated; an
+    // integration of the first tenant, which is suspended; the second
+    // tenant not stored
     let (client, table) = fresh_table().await.unwrap();
-    let store = DynamoDbEventStore::new(client, table);
-    let (a, b) = (TenantId::generate(), TenantId::generate());
+    let counter = chathooks_tests::bench::aws_count::AwsCounter::new();
+    let counted = aws_sdk_dynamodb::Client::from_conf(
+        client
+            .config()
+            .to_builder()
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let reader = DynamoDbReadAhead::new(counted, table.clone());
+    let store = DynamoDbEventStore::new(client.clone(), table.clone());
+    let tenants = DynamoDbTenantStore::new(client.clone(), table.clone());
+    let integrations = DynamoDbIntegrationStore::new(client, table);
+    let (tenant_a, key) = tenant_and_key("A");
+    tenants.create(&tenant_a, &key, "ahead").await.unwrap();
+    tenants.set_suspended(&tenant_a.id, true).await.unwrap();
+    let (a, b) = (tenant_a.id.clone(), TenantId::generate());
+    let hook = integration(&a, "crm");
+    integrations.create(&hook).await.unwrap();
     let expires = Utc::now() + Duration::days(30);
     let transcript: Vec<_> = (0..30)
         .map(|i| json!({"author_type": "visitor", "text": format!("line {i} of a long chat"), "sent_at": "2026-11-21T10:00:00Z"}))
@@ -414,24 +434,34 @@ async fn events_read_many_at_once_across_tenants_and_past_one_request() {
             .unwrap();
         stored.push((tenant.clone(), event));
     }
-    // AND keys for events that are not there: another tenant's id, an unknown id
-    let mut keys: Vec<_> = stored
-        .iter()
-        .map(|(t, e)| (t.clone(), e.id.clone()))
-        .collect();
+    // AND keys for what is not there: another tenant's event id, an unknown
+    // id, the integration's id under the other tenant
+    let mut keys = AheadKeys {
+        events: stored
+            .iter()
+            .map(|(t, e)| (t.clone(), e.id.clone()))
+            .collect(),
+        integrations: vec![
+            (a.clone(), hook.id().clone()),
+            (b.clone(), hook.id().clone()),
+        ],
+        tenants: vec![a.clone(), b.clone()],
+    };
     let stray = [
         (b.clone(), EventId::parse("evt-0").unwrap()),
         (a.clone(), EventId::parse("never-seen").unwrap()),
     ];
-    keys.extend(stray.iter().cloned());
+    keys.events.extend(stray.iter().cloned());
 
     // WHEN they are read at once
-    let found = store.get_many(&keys).await.unwrap();
+    let found = reader.read_ahead(&keys).await.unwrap();
 
-    // THEN every stored event reads back whole, with its own token, and the strays are absent
-    assert_eq!(found.len(), 120);
+    // THEN every stored event reads back whole, with its own token
+    assert_eq!(found.events.len(), 122);
     for (i, (tenant, event)) in stored.iter().enumerate() {
-        let got = &found[&(tenant.clone(), event.id.clone())];
+        let got = found.events[&(tenant.clone(), event.id.clone())]
+            .as_ref()
+            .unwrap();
         assert_eq!(&got.event, event);
         assert_eq!(
             got.acceptance_token.as_deref(),
@@ -439,11 +469,31 @@ async fn events_read_many_at_once_across_tenants_and_past_one_request() {
         );
         assert!(got.received_at.is_some());
     }
+    // AND what is not stored is known absent, not left unread
     for key in &stray {
-        assert!(!found.contains_key(key), "{key:?}");
+        assert_eq!(found.events.get(key), Some(&None), "{key:?}");
     }
+    assert_eq!(
+        found.integrations[&(a.clone(), hook.id().clone())],
+        Some(hook.clone())
+    );
+    assert_eq!(found.integrations[&(b.clone(), hook.id().clone())], None);
+    assert_eq!(found.tenants[&a], Some(TenantStatus::Suspended));
+    assert_eq!(found.tenants[&b], None);
+    // AND 126 keys took two BatchGetItem requests, and nothing else
+    let tally = counter.snapshot();
+    assert_eq!(
+        tally
+            .requests
+            .iter()
+            .map(|((_, op), n)| (op.as_str(), *n))
+            .collect::<Vec<_>>(),
+        vec![("BatchGetItem", 2)]
+    );
     // AND an empty read asks nothing
-    assert!(store.get_many(&[]).await.unwrap().is_empty());
+    let none = reader.read_ahead(&AheadKeys::default()).await.unwrap();
+    assert!(none.events.is_empty() && none.tenants.is_empty());
+    assert_eq!(counter.snapshot().total_requests(), 2);
 }
 
 #[tokio::test]

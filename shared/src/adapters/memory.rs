@@ -328,10 +328,8 @@ impl IntegrationStore for MemoryIntegrationStore {
 #[derive(Default)]
 pub struct MemoryEventStore {
     events: Mutex<HashMap<(TenantId, EventId), StoredEvent>>,
-    /// Read requests (`get`, and `get_many` as one) served so far.
+    /// Read requests served so far.
     pub reads: AtomicUsize,
-    /// Make `get_many` fail (the store unavailable for batch reads).
-    pub fail_batch_reads: AtomicBool,
 }
 
 #[async_trait]
@@ -402,24 +400,6 @@ impl EventStore for MemoryEventStore {
         Ok(lock(&self.events)
             .get(&(tenant.clone(), id.clone()))
             .cloned())
-    }
-
-    /// One read request, as DynamoDB's BatchGetItem.
-    async fn get_many(
-        &self,
-        keys: &[EventKey],
-    ) -> Result<HashMap<EventKey, StoredEvent>, StoreError> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        if self.fail_batch_reads.load(Ordering::SeqCst) {
-            return Err(StoreError::Unavailable(
-                "memory event store set to fail batch reads".into(),
-            ));
-        }
-        let events = lock(&self.events);
-        Ok(keys
-            .iter()
-            .filter_map(|k| events.get(k).map(|e| (k.clone(), e.clone())))
-            .collect())
     }
 }
 

@@ -1,29 +1,26 @@
-//! What a dispatcher batch reads, read once before its jobs run: the events
-//! in one batch read, each integration once and each tenant's status once,
-//! where each job would otherwise make its own three reads. The reads are as strong and as recent
+//! What a dispatcher batch reads, read once before its jobs run: each
+//! event, each integration and each tenant's status once, in one request
+//! ([`ReadAhead`]: one BatchGetItem on DynamoDB), where each job would
+//! otherwise make its own three reads. The reads are as strong and as recent
 //! as the jobs' own (they happen at the same moment: the jobs of a batch
-//! start together). A read that fails leaves its keys out, and the jobs
-//! concerned then read for themselves.
+//! start together). What the read ahead leaves out (it failed, or the store
+//! left keys unprocessed) the jobs concerned read for themselves.
+use async_trait::async_trait;
 use futures::future::join_all;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::sync::Arc;
 
-use crate::domain::ids::{IntegrationId, TenantId};
 use crate::domain::integration::Integration;
 use crate::domain::message::DeliveryJob;
 use crate::domain::tenant::TenantStatus;
-use crate::ports::{EventKey, EventStore, IntegrationStore, StoreError, StoredEvent, TenantStore};
-
-type IntegrationKey = (TenantId, IntegrationId);
+use crate::ports::{
+    AheadItems, AheadKeys, EventStore, IntegrationStore, ReadAhead, StoreError, StoredEvent,
+    TenantStore,
+};
 
 #[derive(Default)]
 pub struct BatchReads {
-    /// `None`: the events were not read (no batch, or the read failed).
-    events: Option<HashMap<EventKey, StoredEvent>>,
-    /// Each integration read, `None` inside when it does not exist.
-    integrations: HashMap<IntegrationKey, Option<Integration>>,
-    /// Each tenant's status read, `None` inside when the tenant does not exist.
-    tenants: HashMap<TenantId, Option<TenantStatus>>,
+    found: AheadItems,
 }
 
 impl BatchReads {
@@ -32,43 +29,22 @@ impl BatchReads {
         Self::default()
     }
 
-    pub async fn read(
-        jobs: &[DeliveryJob],
-        events: &dyn EventStore,
-        integrations: &dyn IntegrationStore,
-        tenants: &dyn TenantStore,
-    ) -> Self {
-        let event_keys = distinct(jobs, |j| (j.tenant_id.clone(), j.event_id.clone()));
-        let integration_keys = distinct(jobs, |j| (j.tenant_id.clone(), j.integration_id.clone()));
-        let tenant_keys = distinct(jobs, |j| j.tenant_id.clone());
-        let integration_reads = join_all(
-            integration_keys
-                .iter()
-                .map(|(tenant, id)| integrations.get(tenant, id)),
-        );
-        let tenant_reads = join_all(tenant_keys.iter().map(|id| status_of(tenants, id)));
-        let (events, read, tenant_read) = futures::join!(
-            events.get_many(&event_keys),
-            integration_reads,
-            tenant_reads
-        );
-        let events = events
-            .inspect_err(|e| tracing::warn!(error = %crate::telemetry::chain(e), "batch read of events failed; each job reads its own"))
-            .ok();
-        let integrations = integration_keys
-            .into_iter()
-            .zip(read)
-            .filter_map(|(key, result)| result.ok().map(|found| (key, found)))
-            .collect();
-        let tenants = tenant_keys
-            .into_iter()
-            .zip(tenant_read)
-            .filter_map(|(key, result)| result.ok().map(|found| (key, found)))
-            .collect();
-        Self {
-            events,
-            integrations,
-            tenants,
+    /// The jobs' events, integrations and tenants' statuses, each once.
+    pub async fn read(jobs: &[DeliveryJob], reader: &dyn ReadAhead) -> Self {
+        if jobs.is_empty() {
+            return Self::none();
+        }
+        let keys = AheadKeys {
+            events: distinct(jobs, |j| (j.tenant_id.clone(), j.event_id.clone())),
+            integrations: distinct(jobs, |j| (j.tenant_id.clone(), j.integration_id.clone())),
+            tenants: distinct(jobs, |j| j.tenant_id.clone()),
+        };
+        match reader.read_ahead(&keys).await {
+            Ok(found) => Self { found },
+            Err(e) => {
+                tracing::warn!(error = %crate::telemetry::chain(&e), "the batch's read ahead failed; each job reads its own");
+                Self::none()
+            }
         }
     }
 
@@ -79,10 +55,12 @@ impl BatchReads {
         job: &DeliveryJob,
         store: &dyn EventStore,
     ) -> Result<Option<Cow<'_, StoredEvent>>, StoreError> {
-        match &self.events {
-            Some(found) => Ok(found
-                .get(&(job.tenant_id.clone(), job.event_id.clone()))
-                .map(Cow::Borrowed)),
+        match self
+            .found
+            .events
+            .get(&(job.tenant_id.clone(), job.event_id.clone()))
+        {
+            Some(found) => Ok(found.as_ref().map(Cow::Borrowed)),
             None => Ok(store
                 .get(&job.tenant_id, &job.event_id)
                 .await?
@@ -97,6 +75,7 @@ impl BatchReads {
         store: &dyn IntegrationStore,
     ) -> Result<Option<Integration>, StoreError> {
         match self
+            .found
             .integrations
             .get(&(job.tenant_id.clone(), job.integration_id.clone()))
         {
@@ -112,16 +91,56 @@ impl BatchReads {
         job: &DeliveryJob,
         store: &dyn TenantStore,
     ) -> Result<Option<TenantStatus>, StoreError> {
-        match self.tenants.get(&job.tenant_id) {
+        match self.found.tenants.get(&job.tenant_id) {
             Some(found) => Ok(*found),
             None => status_of(store, &job.tenant_id).await,
         }
     }
 }
 
+/// The read ahead made of each store's own reads, one per key, at once: for
+/// stores that cannot read several kinds of item in one request (memory).
+pub struct EachStoreReads {
+    pub events: Arc<dyn EventStore>,
+    pub integrations: Arc<dyn IntegrationStore>,
+    pub tenants: Arc<dyn TenantStore>,
+}
+
+#[async_trait]
+impl ReadAhead for EachStoreReads {
+    async fn read_ahead(&self, keys: &AheadKeys) -> Result<AheadItems, StoreError> {
+        let (events, integrations, tenants) = futures::join!(
+            join_all(keys.events.iter().map(|(t, id)| self.events.get(t, id))),
+            join_all(
+                keys.integrations
+                    .iter()
+                    .map(|(t, id)| self.integrations.get(t, id))
+            ),
+            join_all(keys.tenants.iter().map(|id| status_of(&*self.tenants, id))),
+        );
+        Ok(AheadItems {
+            events: read_ones(&keys.events, events),
+            integrations: read_ones(&keys.integrations, integrations),
+            tenants: read_ones(&keys.tenants, tenants),
+        })
+    }
+}
+
+/// The keys whose read succeeded, with what it found.
+fn read_ones<K: Clone + std::hash::Hash + Eq, V>(
+    keys: &[K],
+    results: Vec<Result<Option<V>, StoreError>>,
+) -> std::collections::HashMap<K, Option<V>> {
+    keys.iter()
+        .cloned()
+        .zip(results)
+        .filter_map(|(key, result)| result.ok().map(|found| (key, found)))
+        .collect()
+}
+
 async fn status_of(
     store: &dyn TenantStore,
-    id: &TenantId,
+    id: &crate::domain::ids::TenantId,
 ) -> Result<Option<TenantStatus>, StoreError> {
     Ok(store.get(id).await?.map(|t| t.status))
 }
@@ -141,16 +160,26 @@ mod tests {
     use crate::app::integrations::tests::integration_for;
     use crate::domain::catalogue::EventType;
     use crate::domain::event::Event;
-    use crate::domain::ids::EventId;
+    use crate::domain::ids::{EventId, TenantId};
     use chrono::Utc;
     use serde_json::json;
-    use std::sync::atomic::Ordering;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     struct Stores {
-        events: MemoryEventStore,
-        integrations: MemoryIntegrationStore,
-        tenants: MemoryTenantStore,
+        events: Arc<MemoryEventStore>,
+        integrations: Arc<MemoryIntegrationStore>,
+        tenants: Arc<MemoryTenantStore>,
         integration: Integration,
+    }
+
+    impl Stores {
+        fn each_store_reads(&self) -> EachStoreReads {
+            EachStoreReads {
+                events: self.events.clone(),
+                integrations: self.integrations.clone(),
+                tenants: self.tenants.clone(),
+            }
+        }
     }
 
     /// An integration and the stored events `ids`.
@@ -170,9 +199,9 @@ mod tests {
                 .unwrap();
         }
         Stores {
-            events,
-            integrations,
-            tenants: MemoryTenantStore::default(),
+            events: Arc::new(events),
+            integrations: Arc::new(integrations),
+            tenants: Arc::new(MemoryTenantStore::default()),
             integration,
         }
     }
@@ -196,43 +225,141 @@ mod tests {
         )
     }
 
-    #[tokio::test]
-    async fn a_batch_reads_its_events_once_and_each_integration_once() {
-        // GIVEN three jobs of one integration: two stored events, one gone
-        let s = stores(&["e1", "e2"]).await;
-        let jobs = [job(&s, "e1"), job(&s, "e2"), job(&s, "gone")];
+    /// A read ahead that counts its requests and answers what `inner` does,
+    /// or fails, or leaves out the events.
+    struct Scripted {
+        inner: EachStoreReads,
+        requests: AtomicUsize,
+        asked: std::sync::Mutex<Vec<AheadKeys>>,
+        fail: bool,
+        leave_out_events: bool,
+    }
 
-        // WHEN the batch is read ahead
-        let ahead = BatchReads::read(&jobs, &s.events, &s.integrations, &s.tenants).await;
-
-        // THEN one event read, one integration read and one tenant read served all three
-        assert_eq!(reads(&s), (1, 1, 1));
-        for j in &jobs[..2] {
-            let stored = ahead.event(j, &s.events).await.unwrap().unwrap();
-            assert_eq!(stored.event.id, j.event_id);
-            let found = ahead.integration(j, &s.integrations).await.unwrap();
-            assert_eq!(found.unwrap().id(), s.integration.id());
-            assert_eq!(ahead.tenant_status(j, &s.tenants).await.unwrap(), None);
+    impl Scripted {
+        fn new(s: &Stores) -> Self {
+            Self {
+                inner: s.each_store_reads(),
+                requests: AtomicUsize::new(0),
+                asked: std::sync::Mutex::new(Vec::new()),
+                fail: false,
+                leave_out_events: false,
+            }
         }
-        // AND the event not stored is known absent without another read
-        assert!(ahead.event(&jobs[2], &s.events).await.unwrap().is_none());
-        assert_eq!(reads(&s), (1, 1, 1));
+    }
+
+    #[async_trait]
+    impl ReadAhead for Scripted {
+        async fn read_ahead(&self, keys: &AheadKeys) -> Result<AheadItems, StoreError> {
+            self.requests.fetch_add(1, Ordering::SeqCst);
+            self.asked.lock().unwrap().push(keys.clone());
+            if self.fail {
+                return Err(StoreError::Unavailable("scripted outage".into()));
+            }
+            let mut found = self.inner.read_ahead(keys).await?;
+            if self.leave_out_events {
+                found.events.clear();
+            }
+            Ok(found)
+        }
     }
 
     #[tokio::test]
-    async fn when_the_batch_read_fails_each_job_reads_its_own_event() {
+    async fn a_batch_asks_for_each_event_integration_and_tenant_once_in_one_request() {
+        // GIVEN three jobs of one integration: two stored events, one gone, one event twice
         let s = stores(&["e1", "e2"]).await;
-        s.events.fail_batch_reads.store(true, Ordering::SeqCst);
+        let jobs = [job(&s, "e1"), job(&s, "e2"), job(&s, "gone"), job(&s, "e1")];
+        let reader = Scripted::new(&s);
+
+        // WHEN the batch is read ahead
+        let ahead = BatchReads::read(&jobs, &reader).await;
+
+        // THEN one request asked for each key once
+        assert_eq!(reader.requests.load(Ordering::SeqCst), 1);
+        let asked = reader.asked.lock().unwrap()[0].clone();
+        assert_eq!(asked.events.len(), 3);
+        assert_eq!(asked.integrations.len(), 1);
+        assert_eq!(asked.tenants, vec![s.integration.tenant_id().clone()]);
+        let before = reads(&s);
+        // AND the jobs find what it found without reading again
+        for j in &jobs[..2] {
+            let stored = ahead.event(j, &*s.events).await.unwrap().unwrap();
+            assert_eq!(stored.event.id, j.event_id);
+            let found = ahead.integration(j, &*s.integrations).await.unwrap();
+            assert_eq!(found.unwrap().id(), s.integration.id());
+            assert_eq!(ahead.tenant_status(j, &*s.tenants).await.unwrap(), None);
+        }
+        // AND the event not stored is known absent without another read
+        assert!(ahead.event(&jobs[2], &*s.events).await.unwrap().is_none());
+        assert_eq!(reads(&s), before);
+    }
+
+    #[tokio::test]
+    async fn a_lone_job_is_read_ahead_too() {
+        let s = stores(&["e1"]).await;
+        let reader = Scripted::new(&s);
+        let ahead = BatchReads::read(&[job(&s, "e1")], &reader).await;
+        assert_eq!(reader.requests.load(Ordering::SeqCst), 1);
+        let before = reads(&s);
+        assert!(
+            ahead
+                .event(&job(&s, "e1"), &*s.events)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(reads(&s), before);
+        // AND no jobs ask nothing
+        BatchReads::read(&[], &reader).await;
+        assert_eq!(reader.requests.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn when_the_read_ahead_fails_each_job_reads_its_own() {
+        let s = stores(&["e1", "e2"]).await;
+        let reader = Scripted {
+            fail: true,
+            ..Scripted::new(&s)
+        };
         let jobs = [job(&s, "e1"), job(&s, "e2")];
 
-        let ahead = BatchReads::read(&jobs, &s.events, &s.integrations, &s.tenants).await;
+        let ahead = BatchReads::read(&jobs, &reader).await;
 
         for j in &jobs {
-            let stored = ahead.event(j, &s.events).await.unwrap().unwrap();
+            let stored = ahead.event(j, &*s.events).await.unwrap().unwrap();
             assert_eq!(stored.event.id, j.event_id);
+            assert!(
+                ahead
+                    .integration(j, &*s.integrations)
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
         }
-        // the failed batch read, then one read per job
-        assert_eq!(reads(&s).0, 3);
+        // one read per job of each
+        assert_eq!(reads(&s), (2, 2, 0));
+    }
+
+    #[tokio::test]
+    async fn what_the_read_ahead_left_out_its_job_reads() {
+        // GIVEN a read ahead that found the integration and tenant but not the events
+        let s = stores(&["e1"]).await;
+        let reader = Scripted {
+            leave_out_events: true,
+            ..Scripted::new(&s)
+        };
+        let j = job(&s, "e1");
+        let ahead = BatchReads::read(std::slice::from_ref(&j), &reader).await;
+        let before = reads(&s);
+        // THEN the job reads its event, and only its event
+        assert!(ahead.event(&j, &*s.events).await.unwrap().is_some());
+        assert!(
+            ahead
+                .integration(&j, &*s.integrations)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(reads(&s), (before.0 + 1, before.1, before.2));
     }
 
     #[tokio::test]
@@ -240,14 +367,14 @@ mod tests {
         let s = stores(&["e1"]).await;
         let j = job(&s, "e1");
         let none = BatchReads::none();
-        assert!(none.event(&j, &s.events).await.unwrap().is_some());
+        assert!(none.event(&j, &*s.events).await.unwrap().is_some());
         assert!(
-            none.integration(&j, &s.integrations)
+            none.integration(&j, &*s.integrations)
                 .await
                 .unwrap()
                 .is_some()
         );
-        assert_eq!(none.tenant_status(&j, &s.tenants).await.unwrap(), None);
+        assert_eq!(none.tenant_status(&j, &*s.tenants).await.unwrap(), None);
         assert_eq!(reads(&s), (1, 1, 1));
     }
 }

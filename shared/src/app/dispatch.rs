@@ -14,8 +14,8 @@ use crate::domain::integration::{Integration, deliverable};
 use crate::domain::message::{DeliveryJob, QueueMessage, ReceiveCount, RetryJob};
 use crate::domain::sequence::{InOrder, SequenceEntry, Turn, turn};
 use crate::ports::{
-    Clock, DeliveryLog, EventStore, IntegrationStore, JobQueue, OutgoingMessage, SendOutcome,
-    SequenceStore, StoreError, StoredEvent, TenantStore, WebhookSender,
+    Clock, DeliveryLog, EventStore, IntegrationStore, JobQueue, OutgoingMessage, ReadAhead,
+    SendOutcome, SequenceStore, StoreError, StoredEvent, TenantStore, WebhookSender,
 };
 
 #[derive(Debug, Clone)]
@@ -91,6 +91,8 @@ pub struct Dispatcher {
     pub settings: DispatchSettings,
     /// Read once per batch: a suspended tenant's deliveries stop with the reason.
     pub tenants: Arc<dyn TenantStore>,
+    /// A batch's events, integrations and tenants' statuses, in one read.
+    pub read_ahead: Arc<dyn ReadAhead>,
     /// Attempts and disabled integrations, recorded here; the handler
     /// records the jobs' outcomes and flushes once per invocation.
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -171,13 +173,10 @@ impl Dispatcher {
             .await
     }
 
-    /// What a batch of jobs will read, read once ahead (`deliver_with`).
-    /// A lone job reads for itself: one GetItem is the cheaper call.
+    /// What a batch of jobs will read, read once ahead (`deliver_with`): one
+    /// request for a lone job's three reads too.
     pub async fn read_ahead(&self, jobs: &[DeliveryJob]) -> BatchReads {
-        if jobs.len() < 2 {
-            return BatchReads::none();
-        }
-        BatchReads::read(jobs, &*self.events, &*self.integrations, &*self.tenants).await
+        BatchReads::read(jobs, &*self.read_ahead).await
     }
 
     /// `deliver`, with the event and integration taken from `reads` where
@@ -696,6 +695,8 @@ mod tests {
             .insert(integration.tenant_id(), &closed_chat(), "t1", expires)
             .await
             .unwrap();
+        let tenants: Arc<dyn TenantStore> =
+            Arc::new(crate::adapters::memory::MemoryTenantStore::default());
         let d = Dispatcher {
             integrations: integrations.clone(),
             events: events.clone(),
@@ -705,7 +706,12 @@ mod tests {
             sequences: Arc::new(MemorySequenceStore::default()),
             sender: sender.clone(),
             clock: clock.clone(),
-            tenants: Arc::new(crate::adapters::memory::MemoryTenantStore::default()),
+            read_ahead: Arc::new(crate::app::batch_reads::EachStoreReads {
+                events: events.clone(),
+                integrations: integrations.clone(),
+                tenants: tenants.clone(),
+            }),
+            tenants,
             settings: DispatchSettings {
                 disable_after: chrono::Duration::days(5),
                 retry_after_cap: Duration::from_secs(3600),
@@ -742,7 +748,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_batch_reads_ahead_and_a_lone_job_reads_for_itself() {
+    async fn a_batch_reads_ahead_and_so_does_a_lone_job() {
         use std::sync::atomic::Ordering::SeqCst;
         let ok = ScriptedSender::status(200);
         let f = fixture(vec![ok.clone(), ok.clone(), ok], RetryPolicy::STANDARD).await;
@@ -759,10 +765,10 @@ mod tests {
             );
         }
         assert_eq!((reads.load(SeqCst), integration_reads.load(SeqCst)), (1, 1));
-        // GIVEN a lone job THEN nothing is read ahead: it makes its own two reads
+        // GIVEN a lone job THEN it is read ahead as well, and its attempt reads nothing more
         let lone = [job(&f, 3)];
         let ahead = f.d.read_ahead(&lone).await;
-        assert_eq!((reads.load(SeqCst), integration_reads.load(SeqCst)), (1, 1));
+        assert_eq!((reads.load(SeqCst), integration_reads.load(SeqCst)), (2, 2));
         assert_eq!(
             f.d.deliver_with(&lone[0], &ahead, ReceiveCount::FIRST)
                 .await

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::domain::ValidationError;
 use crate::ports::{
     AttemptStats, ChatDeliveries, DeliveryLog, EventStore, IntegrationStore, PortalSessionStore,
-    QueueError, SequenceStore, SourceStore, StoreError, TenantStore,
+    QueueError, ReadAhead, SequenceStore, SourceStore, StoreError, TenantStore,
 };
 
 pub mod api_keys;
@@ -72,4 +72,6 @@ pub struct Stores {
     pub sources: Arc<dyn SourceStore>,
     /// The chats' sequences of ordered integrations.
     pub sequences: Arc<dyn SequenceStore>,
+    /// A dispatcher batch's reads, in one request.
+    pub read_ahead: Arc<dyn ReadAhead>,
 }

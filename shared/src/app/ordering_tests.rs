@@ -133,6 +133,7 @@ impl Stack {
             cache: TtlCache::new(std::time::Duration::ZERO),
             metrics: crate::metrics::Metrics::discard(crate::metrics::EVENT_INTAKE),
         };
+        let tenants: Arc<dyn crate::ports::TenantStore> = Arc::new(MemoryTenantStore::default());
         let dispatcher = Dispatcher {
             integrations: integrations.clone(),
             events: events.clone(),
@@ -148,7 +149,12 @@ impl Stack {
                 max_queue_delay: 900,
                 max_receive_count: 5,
             },
-            tenants: Arc::new(MemoryTenantStore::default()),
+            read_ahead: Arc::new(crate::app::batch_reads::EachStoreReads {
+                events: events.clone(),
+                integrations: integrations.clone(),
+                tenants: tenants.clone(),
+            }),
+            tenants,
             metrics: crate::metrics::Metrics::discard(crate::metrics::DISPATCHER),
         };
         let scheduler = RetryScheduler {

@@ -15,16 +15,14 @@ use flate2::{
     Compress, CompressError, Compression, Decompress, FlushCompress, FlushDecompress, Status,
 };
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use super::keys::{EVENT_SK, EXPIRES_AT, PK, SK, event_pk};
 use super::{
-    Item, batch_get, epoch, get_consistent, is_condition_failure, s, string_attr, to_attribute,
-    unavailable,
+    Item, epoch, get_consistent, is_condition_failure, s, string_attr, to_attribute, unavailable,
 };
 use crate::domain::event::{Event, MAX_EVENT_BYTES};
 use crate::domain::ids::{EventId, TenantId};
-use crate::ports::{EventKey, EventStore, InsertOutcome, StoreError, StoredEvent};
+use crate::ports::{EventStore, InsertOutcome, StoreError, StoredEvent};
 
 /// The compressed event JSON.
 const PAYLOAD: &str = "event_deflate";
@@ -266,48 +264,10 @@ impl EventStore for DynamoDbEventStore {
             None => Ok(None),
         }
     }
-
-    /// BatchGetItem with consistent reads, 100 keys a request; keys
-    /// DynamoDB leaves unprocessed are asked again, then read one by one.
-    async fn get_many(
-        &self,
-        keys: &[EventKey],
-    ) -> Result<HashMap<EventKey, StoredEvent>, StoreError> {
-        let mut found = HashMap::with_capacity(keys.len());
-        let by_pk: HashMap<String, &EventKey> =
-            keys.iter().map(|k| (event_pk(&k.0, &k.1), k)).collect();
-        let keys = by_pk
-            .keys()
-            .map(|pk| {
-                [
-                    (PK.to_string(), s(pk.as_str())),
-                    (SK.to_string(), s(EVENT_SK)),
-                ]
-                .into()
-            })
-            .collect();
-        let (items, left) = batch_get(&self.client, &self.table, keys).await?;
-        for item in items {
-            if let Some(AttributeValue::S(pk)) = item.get(PK)
-                && let Some(key) = by_pk.get(pk)
-            {
-                found.insert((*key).clone(), stored_event(&item)?);
-            }
-        }
-        for key in left {
-            if let Some(AttributeValue::S(pk)) = key.get(PK)
-                && let Some((tenant, id)) = by_pk.get(pk)
-                && let Some(stored) = self.get(tenant, id).await?
-            {
-                found.insert((tenant.clone(), id.clone()), stored);
-            }
-        }
-        Ok(found)
-    }
 }
 
 /// The event, its token and arrival time, from its item.
-fn stored_event(item: &Item) -> Result<StoredEvent, StoreError> {
+pub(crate) fn stored_event(item: &Item) -> Result<StoredEvent, StoreError> {
     let event = match item.get(PAYLOAD) {
         Some(AttributeValue::B(blob)) => decompress(blob.as_ref())?,
         // Short events (and items written before compression) are text.

@@ -101,7 +101,7 @@ fn time_attr(item: &Item, name: &str, what: &str) -> Result<Option<DateTime<Utc>
     }
 }
 
-fn tenant_from_item(item: &Item) -> Result<Tenant, StoreError> {
+pub(crate) fn tenant_from_item(item: &Item) -> Result<Tenant, StoreError> {
     const WHAT: &str = "tenant";
     let id = TenantId::parse(string_attr(item, "tenant_id", WHAT)?)
         .map_err(|e| StoreError::Corrupt(format!("{WHAT}: tenant_id: {}", e.message)))?;
