@@ -121,6 +121,19 @@ pub trait TenantStore: Send + Sync {
     /// The key a hash names, read strongly so a revocation counts at once;
     /// expired keys are returned (the caller checks).
     async fn key_by_hash(&self, key_hash: &str) -> Result<Option<StoredKey>, StoreError>;
+    /// The key a hash names and its tenant (`None` inside when the tenant is
+    /// gone), both read strongly, as `key_by_hash` then `get`. One request
+    /// when the store already knows which tenant the key belongs to.
+    async fn key_with_tenant(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<(StoredKey, Option<Tenant>)>, StoreError> {
+        let Some(key) = self.key_by_hash(key_hash).await? else {
+            return Ok(None);
+        };
+        let tenant = self.get(key.tenant()).await?;
+        Ok(Some((key, tenant)))
+    }
     /// Give an unnamed key (`StoredKey::Unnamed`) its id, name and dates and
     /// list it with the tenant's keys; nothing when it already has them.
     async fn adopt_key(&self, key: &ApiKey, key_hash: &str) -> Result<(), StoreError>;

@@ -151,6 +151,101 @@ async fn tenants_are_found_by_key_hash_and_a_reused_key_is_rejected() {
     );
 }
 
+/// The requests `counter` saw since `before`, by operation.
+fn requests_since(
+    counter: &chathooks_tests::bench::aws_count::AwsCounter,
+    before: &chathooks_tests::bench::aws_count::Tally,
+) -> Vec<(String, u64)> {
+    counter
+        .snapshot()
+        .requests
+        .into_iter()
+        .map(|((_, op), n)| {
+            let earlier = before
+                .requests
+                .iter()
+                .find(|((_, o), _)| *o == op)
+                .map_or(0, |(_, n)| *n);
+            (op, n - earlier)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_known_key_is_read_with_its_tenant_in_one_request_and_both_fresh() {
+    // GIVEN a tenant with two keys, and the store of a warm function that
+    // counts its requests (another function's store makes the changes)
+    let (client, table) = fresh_table().await.unwrap();
+    let counter = chathooks_tests::bench::aws_count::AwsCounter::new();
+    let counted = aws_sdk_dynamodb::Client::from_conf(
+        client
+            .config()
+            .to_builder()
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let warm = DynamoDbTenantStore::new(counted, table.clone());
+    let admin = DynamoDbTenantStore::new(client, table);
+    let (tenant, first) = tenant_and_key("Acme");
+    admin.create(&tenant, &first, "hash-1").await.unwrap();
+    let second = chathooks::domain::api_key::ApiKey {
+        id: chathooks::domain::ids::ApiKeyId::generate(),
+        name: "second".into(),
+        ..first.clone()
+    };
+    admin.add_key(&second, "hash-2", 10).await.unwrap();
+    let read = async |hash: &str| {
+        let before = counter.snapshot();
+        let found = warm.key_with_tenant(hash).await.unwrap();
+        (found, requests_since(&counter, &before))
+    };
+    let status = |found: &Option<(chathooks::ports::StoredKey, Option<Tenant>)>| {
+        found
+            .as_ref()
+            .map(|(k, t)| (k.tenant().clone(), t.as_ref().map(|t| t.status)))
+    };
+    let active = Some((tenant.id.clone(), Some(TenantStatus::Active)));
+
+    // WHEN the warm function first reads a key THEN the key, then its tenant
+    let (found, asked) = read("hash-1").await;
+    assert_eq!(status(&found), active);
+    assert_eq!(asked, vec![("GetItem".to_string(), 2)]);
+    // WHEN it reads the key again THEN both come in one request
+    let (found, asked) = read("hash-1").await;
+    assert_eq!(status(&found), active);
+    assert_eq!(asked, vec![("BatchGetItem".to_string(), 1)]);
+
+    // WHEN the tenant is suspended elsewhere THEN the very next read says so
+    admin.set_suspended(&tenant.id, true).await.unwrap();
+    let (found, asked) = read("hash-1").await;
+    assert_eq!(
+        status(&found),
+        Some((tenant.id.clone(), Some(TenantStatus::Suspended)))
+    );
+    assert_eq!(asked, vec![("BatchGetItem".to_string(), 1)]);
+    admin.set_suspended(&tenant.id, false).await.unwrap();
+
+    // WHEN a known key is revoked elsewhere THEN the very next read finds no key
+    assert!(read("hash-2").await.0.is_some());
+    admin.revoke_key(&tenant.id, &second.id).await.unwrap();
+    let (found, asked) = read("hash-2").await;
+    assert!(found.is_none());
+    assert_eq!(asked, vec![("BatchGetItem".to_string(), 1)]);
+    // AND it is forgotten: the next read asks for the key alone
+    let (found, asked) = read("hash-2").await;
+    assert!(found.is_none());
+    assert_eq!(asked, vec![("GetItem".to_string(), 1)]);
+
+    // WHEN the tenant is being deleted THEN its known key reads so at once
+    admin.mark_deleting(&tenant.id).await.unwrap();
+    let (found, _) = read("hash-1").await;
+    assert_eq!(
+        status(&found),
+        Some((tenant.id.clone(), Some(TenantStatus::Deleting)))
+    );
+}
+
 #[tokio::test]
 async fn integrations_are_created_read_and_scoped_to_their_tenant() {
     let (client, table) = fresh_table().await.unwrap();

@@ -1,7 +1,7 @@
 //! API keys: random, shown once, stored only as a SHA-256 hash; each
 //! request's key is looked up strongly (a revoked or expired key is refused
 //! on the next request, on every warm function: nothing caches keys), with
-//! its tenant's status.
+//! its tenant's status (`TenantStore::key_with_tenant`).
 use chrono::{DateTime, Utc};
 
 use super::AppError;
@@ -58,8 +58,9 @@ pub fn admit(tenant: Option<Tenant>) -> Result<Tenant, AppError> {
 
 /// The tenant owning the API key, or `Unauthorized` (unknown, revoked or
 /// expired key; tenant being deleted), or 403 `tenant_suspended`. Two strong
-/// reads (the key, its tenant), plus at most one conditional write a minute
-/// per key to record its last use.
+/// reads (the key, its tenant; one request once the store knows the key's
+/// tenant), plus at most one conditional write a minute per key to record
+/// its last use.
 pub async fn tenant_for_key(
     store: &dyn TenantStore,
     key: Option<&str>,
@@ -76,8 +77,8 @@ pub async fn tenant_for_key_at(
         .filter(|k| api_key::shape(k) != KeyShape::Invalid)
         .ok_or(AppError::Unauthorized)?;
     let hash = key_hash(key);
-    let stored = store
-        .key_by_hash(&hash)
+    let (stored, tenant) = store
+        .key_with_tenant(&hash)
         .await?
         .ok_or(AppError::Unauthorized)?;
     if let StoredKey::Named(k) = &stored
@@ -85,7 +86,7 @@ pub async fn tenant_for_key_at(
     {
         return Err(AppError::Unauthorized);
     }
-    let tenant = admit(store.get(stored.tenant()).await?)?;
+    let tenant = admit(tenant)?;
     // Recording the use is best effort: a failed write never fails the request.
     let recorded = match stored {
         StoredKey::Named(k) if k.needs_touch(now) => store.touch_key(&hash, now).await,

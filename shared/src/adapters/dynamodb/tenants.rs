@@ -12,6 +12,12 @@
 //! one transaction deleting the key and decrementing the count only while it
 //! is above 1.
 //!
+//! Which tenant a key hash belongs to never changes, so the store remembers
+//! it from each key it reads (`KeyOwners`, for the life of the warm
+//! function) and reads a known key together with its tenant in one strongly
+//! consistent BatchGetItem: the key's validity and the tenant's status are
+//! still read on every request, never remembered.
+//!
 //! Purging a tenant walks the whole table with a paged, strongly consistent
 //! Scan (the log is keyed by delivery, and events by tenant and event id, so
 //! no index lists everything of a tenant), deleting each item of the tenant:
@@ -70,6 +76,7 @@ const LAST_USED_AT: &str = "last_used_at";
 pub struct DynamoDbTenantStore {
     client: Client,
     table: String,
+    owners: KeyOwners,
 }
 
 impl DynamoDbTenantStore {
@@ -77,6 +84,37 @@ impl DynamoDbTenantStore {
         Self {
             client,
             table: table.into(),
+            owners: KeyOwners::default(),
+        }
+    }
+}
+
+/// The most key hashes a warm function remembers the tenant of; past it the
+/// memory starts afresh (the next read of each key is two reads again).
+const MAX_KEY_OWNERS: usize = 10_000;
+
+/// Key hash → the tenant it belongs to, as read: an immutable fact about a
+/// key, not its validity.
+#[derive(Default)]
+struct KeyOwners(std::sync::Mutex<HashMap<String, TenantId>>);
+
+impl KeyOwners {
+    fn get(&self, key_hash: &str) -> Option<TenantId> {
+        self.0.lock().ok()?.get(key_hash).cloned()
+    }
+
+    fn remember(&self, key_hash: &str, tenant: &TenantId) {
+        if let Ok(mut owners) = self.0.lock() {
+            if owners.len() >= MAX_KEY_OWNERS {
+                owners.clear();
+            }
+            owners.insert(key_hash.to_string(), tenant.clone());
+        }
+    }
+
+    fn forget(&self, key_hash: &str) {
+        if let Ok(mut owners) = self.0.lock() {
+            owners.remove(key_hash);
         }
     }
 }
@@ -384,7 +422,55 @@ impl TenantStore for DynamoDbTenantStore {
 
     async fn key_by_hash(&self, key_hash: &str) -> Result<Option<StoredKey>, StoreError> {
         let item = get_consistent(&self.client, &self.table, key_pk(key_hash), KEY_SK).await?;
-        item.as_ref().map(key_from_item).transpose()
+        let key = item.as_ref().map(key_from_item).transpose()?;
+        match &key {
+            Some(key) => self.owners.remember(key_hash, key.tenant()),
+            None => self.owners.forget(key_hash),
+        }
+        Ok(key)
+    }
+
+    /// A key whose tenant is known: both items in one BatchGetItem. Any
+    /// other case (first read, a key left unprocessed, a tenant that is not
+    /// the one remembered) reads one after the other.
+    async fn key_with_tenant(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<(StoredKey, Option<Tenant>)>, StoreError> {
+        let read_apart = async || -> Result<Option<(StoredKey, Option<Tenant>)>, StoreError> {
+            let Some(key) = self.key_by_hash(key_hash).await? else {
+                return Ok(None);
+            };
+            let tenant = self.get(key.tenant()).await?;
+            Ok(Some((key, tenant)))
+        };
+        let Some(owner) = self.owners.get(key_hash) else {
+            return read_apart().await;
+        };
+        let (key_pk, tenant_pk) = (key_pk(key_hash), tenant_pk(&owner));
+        let wanted = [(&key_pk, KEY_SK), (&tenant_pk, TENANT_SK)]
+            .into_iter()
+            .map(|(pk, sk)| [(PK.to_string(), s(pk.as_str())), (SK.to_string(), s(sk))].into())
+            .collect();
+        let (items, left) = batch_get(&self.client, &self.table, wanted).await?;
+        if !left.is_empty() {
+            return read_apart().await;
+        }
+        let is = |item: &&Item, pk: &str| item.get(PK) == Some(&s(pk));
+        let Some(key_item) = items.iter().find(|i| is(i, &key_pk)) else {
+            self.owners.forget(key_hash);
+            return Ok(None);
+        };
+        let key = key_from_item(key_item)?;
+        if key.tenant() != &owner {
+            return read_apart().await;
+        }
+        let tenant = items
+            .iter()
+            .find(|i| is(i, &tenant_pk))
+            .map(tenant_from_item)
+            .transpose()?;
+        Ok(Some((key, tenant)))
     }
 
     async fn adopt_key(&self, key: &ApiKey, key_hash: &str) -> Result<(), StoreError> {
