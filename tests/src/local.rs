@@ -63,6 +63,10 @@ pub struct LocalOptions {
     /// (`bench::threads::FunctionThread`), so its CPU time can be read apart
     /// from the HTTP server's, the pollers' and the caller's.
     pub function_threads: bool,
+    /// With `function_threads`, each function's runtime: 0, single-threaded
+    /// (the bootstraps' `#[tokio::main(flavor = "current_thread")]`), or
+    /// multi-threaded with this many workers.
+    pub function_workers: usize,
     /// Reach moto through a keep-alive HTTP front (`bench::keepalive`): the
     /// SDK clients reuse their connections as they do against AWS, where
     /// moto closes every one after its response.
@@ -111,6 +115,7 @@ impl Default for LocalOptions {
             instruments: Instruments::default(),
             check_iam: true,
             function_threads: false,
+            function_workers: 0,
             keep_alive: false,
         }
     }
@@ -135,12 +140,12 @@ pub struct FunctionThreads {
 }
 
 impl FunctionThreads {
-    fn spawn() -> std::io::Result<Self> {
+    fn spawn(workers: usize) -> std::io::Result<Self> {
         Ok(Self {
-            config_api: FunctionThread::spawn("config-api")?,
-            event_intake: FunctionThread::spawn("event-intake")?,
-            dispatcher: FunctionThread::spawn("dispatcher")?,
-            retry_scheduler: FunctionThread::spawn("retry-scheduler")?,
+            config_api: FunctionThread::spawn_with("config-api", workers)?,
+            event_intake: FunctionThread::spawn_with("event-intake", workers)?,
+            dispatcher: FunctionThread::spawn_with("dispatcher", workers)?,
+            retry_scheduler: FunctionThread::spawn_with("retry-scheduler", workers)?,
         })
     }
 
@@ -284,7 +289,7 @@ impl LocalStack {
             dispatcher: dispatcher::init_with(&wiring(DISPATCHER)),
             retry_scheduler: retry_scheduler::init_with(&wiring(RETRY_SCHEDULER)),
             threads: if options.function_threads {
-                Some(FunctionThreads::spawn()?)
+                Some(FunctionThreads::spawn(options.function_workers)?)
             } else {
                 None
             },

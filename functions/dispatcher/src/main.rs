@@ -1,7 +1,9 @@
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
-#[tokio::main]
+// Lambda sends one invocation at a time: one thread drives it, with no
+// worker pool to wake (BENCHMARKS.md, "CPU per delivery").
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     chathooks::telemetry::init();
     let dispatcher = dispatcher::init().await?;

@@ -1,6 +1,8 @@
 use lambda_http::{Error, Request, run, service_fn};
 
-#[tokio::main]
+// Lambda sends one invocation at a time: one thread drives it, with no
+// worker pool to wake (BENCHMARKS.md, "CPU per delivery").
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     chathooks::telemetry::init();
     let api = event_intake::init().await?;

@@ -137,12 +137,26 @@ pub struct FunctionThread {
 
 impl FunctionThread {
     pub fn spawn(name: &str) -> std::io::Result<Self> {
+        Self::spawn_with(name, 0)
+    }
+
+    /// With `workers` 0, a single-threaded runtime; otherwise a
+    /// multi-threaded one with that many workers (what `#[tokio::main]`
+    /// builds: one per CPU), every thread of it in the group.
+    pub fn spawn_with(name: &str, workers: usize) -> std::io::Result<Self> {
         let group = ThreadGroup::default();
         let (jobs, mut rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
         let (start, stop, main) = (group.clone(), group.clone(), group.clone());
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        let mut builder = if workers == 0 {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(workers);
+            b
+        };
+        let runtime = builder
             .enable_all()
-            .thread_name(format!("{name}-blocking"))
+            .thread_name(format!("{name}-worker"))
             .on_thread_start(move || start.join())
             .on_thread_stop(move || stop.leave())
             .build()?;
@@ -191,7 +205,8 @@ impl FunctionThread {
     }
 
     /// The thread's allocations and bytes so far (zero without the
-    /// counting allocator), exact: read on the thread.
+    /// counting allocator), exact: read on the thread (on a single-threaded
+    /// runtime, the function's only thread).
     pub async fn allocations(&self) -> (u64, u64) {
         self.run(|| async { crate::bench::alloc::this_thread() })
             .await

@@ -140,6 +140,10 @@ struct E2eArgs {
     /// functions had threads of their own (no per-function CPU figures).
     #[arg(long)]
     shared_runtime: bool,
+    /// Each function's runtime: 0, single-threaded, as the bootstraps run;
+    /// N, multi-threaded with N workers (`#[tokio::main]`'s default).
+    #[arg(long, default_value_t = 0)]
+    function_workers: usize,
 }
 
 #[derive(Debug, Args)]
@@ -266,6 +270,12 @@ async fn e2e(args: &E2eArgs) -> Result<(), BoxError> {
             ""
         }
     );
+    if !args.shared_runtime {
+        match args.function_workers {
+            0 => println!("each function on a single-threaded runtime of its own"),
+            n => println!("each function on a multi-threaded runtime of its own, {n} workers"),
+        }
+    }
 
     let counter = AwsCounter::new();
     let invocations = Arc::new(Mutex::new(Invocations::default()));
@@ -301,6 +311,7 @@ async fn e2e(args: &E2eArgs) -> Result<(), BoxError> {
         poll_wait_seconds: 20,
         check_iam: instrumented,
         function_threads: !args.shared_runtime,
+        function_workers: args.function_workers,
         keep_alive: args.keep_alive,
         ..LocalOptions::default()
     })
