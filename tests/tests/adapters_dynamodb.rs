@@ -151,6 +151,25 @@ async fn tenants_are_found_by_key_hash_and_a_reused_key_is_rejected() {
     );
 }
 
+/// A fresh table, its client, and a client of it that counts its requests.
+async fn counted_table() -> (
+    aws_sdk_dynamodb::Client,
+    aws_sdk_dynamodb::Client,
+    chathooks_tests::bench::aws_count::AwsCounter,
+    String,
+) {
+    let (client, table) = fresh_table().await.unwrap();
+    let counter = chathooks_tests::bench::aws_count::AwsCounter::new();
+    let counted = aws_sdk_dynamodb::Client::from_conf(
+        client
+            .config()
+            .to_builder()
+            .interceptor(counter.clone())
+            .build(),
+    );
+    (client, counted, counter, table)
+}
+
 /// The requests `counter` saw since `before`, by operation.
 fn requests_since(
     counter: &chathooks_tests::bench::aws_count::AwsCounter,
@@ -176,15 +195,7 @@ fn requests_since(
 async fn a_known_key_is_read_with_its_tenant_in_one_request_and_both_fresh() {
     // GIVEN a tenant with two keys, and the store of a warm function that
     // counts its requests (another function's store makes the changes)
-    let (client, table) = fresh_table().await.unwrap();
-    let counter = chathooks_tests::bench::aws_count::AwsCounter::new();
-    let counted = aws_sdk_dynamodb::Client::from_conf(
-        client
-            .config()
-            .to_builder()
-            .interceptor(counter.clone())
-            .build(),
-    );
+    let (client, counted, counter, table) = counted_table().await;
     let warm = DynamoDbTenantStore::new(counted, table.clone());
     let admin = DynamoDbTenantStore::new(client, table);
     let (tenant, first) = tenant_and_key("Acme");
@@ -489,15 +500,7 @@ async fn a_batch_reads_its_events_integrations_and_tenants_at_once() {
     // tenants, short ones stored as text and transcripts deflated; an
     // integration of the first tenant, which is suspended; the second
     // tenant not stored
-    let (client, table) = fresh_table().await.unwrap();
-    let counter = chathooks_tests::bench::aws_count::AwsCounter::new();
-    let counted = aws_sdk_dynamodb::Client::from_conf(
-        client
-            .config()
-            .to_builder()
-            .interceptor(counter.clone())
-            .build(),
-    );
+    let (client, counted, counter, table) = counted_table().await;
     let reader = DynamoDbReadAhead::new(counted, table.clone());
     let store = DynamoDbEventStore::new(client.clone(), table.clone());
     let tenants = DynamoDbTenantStore::new(client.clone(), table.clone());
