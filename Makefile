@@ -139,9 +139,13 @@ bench: venv
 	$(BENCH) e2e --events 2000 --integrations 1 --batch-size 10 --concurrency 16 --rate 20 --uninstrumented
 	$(BENCH) e2e --events 2000 --integrations 1 --mode single --concurrency 16 --rate 0 --uninstrumented --keep-alive
 	$(BENCH) e2e --events 2000 --integrations 1 --batch-size 10 --concurrency 16 --rate 20 --uninstrumented --keep-alive
+	$(BENCH) e2e --events 1000 --integrations 1 --mode single --concurrency 16 --rate 20 --uninstrumented
+	$(BENCH) e2e --events 1000 --integrations 1 --mode single --concurrency 16 --rate 20 --uninstrumented --function-workers 2
 	$(BENCH) sdk-floor --calls 1000
 	$(BENCH) batch10 --repeat 5
 	python3 scripts/cold-start.py --runs 20
+	cargo build --release -p chathooks-tests --bin chathooks-local
+	python3 scripts/stack-under-load.py --events 2000 --concurrency 16
 	python3 scripts/bench-table.py
 
 # A CPU profile of the single-post run as a flame graph (perf + inferno):
