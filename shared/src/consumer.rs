@@ -74,11 +74,11 @@ where
     E: std::fmt::Display,
 {
     let results = join_all(records.into_iter().map(|record| {
-        let delivery_id = match &record.message {
-            Ok(QueueMessage::DeliveryV1(job)) => Some(job.delivery_id.as_str()),
-            Ok(QueueMessage::RetryV1(retry)) => Some(retry.job.delivery_id.as_str()),
-            Err(_) => None,
-        };
+        let delivery_id = record
+            .message
+            .as_ref()
+            .ok()
+            .map(|m| m.job().delivery_id.as_str());
         // At DEBUG: a span costs its fields' formatting on every message;
         // the lines that matter name their delivery themselves.
         let span = tracing::debug_span!(
@@ -114,10 +114,7 @@ where
             return false;
         }
     };
-    let delivery_id = match &message {
-        QueueMessage::DeliveryV1(job) => job.delivery_id.as_str().to_owned(),
-        QueueMessage::RetryV1(retry) => retry.job.delivery_id.as_str().to_owned(),
-    };
+    let delivery_id = message.job().delivery_id.clone();
     let receive = record.receive;
     match handle(message, receive).await {
         Ok(()) => true,

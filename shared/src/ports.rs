@@ -80,6 +80,19 @@ impl StoredKey {
     }
 }
 
+/// The key a hash names, then its tenant: two strong reads, one after the
+/// other (`TenantStore::key_with_tenant` without a better way).
+pub async fn key_then_tenant<S: TenantStore + ?Sized>(
+    store: &S,
+    key_hash: &str,
+) -> Result<Option<(StoredKey, Option<Tenant>)>, StoreError> {
+    let Some(key) = store.key_by_hash(key_hash).await? else {
+        return Ok(None);
+    };
+    let tenant = store.get(key.tenant()).await?;
+    Ok(Some((key, tenant)))
+}
+
 /// What revoking a key did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Revoked {
@@ -128,11 +141,7 @@ pub trait TenantStore: Send + Sync {
         &self,
         key_hash: &str,
     ) -> Result<Option<(StoredKey, Option<Tenant>)>, StoreError> {
-        let Some(key) = self.key_by_hash(key_hash).await? else {
-            return Ok(None);
-        };
-        let tenant = self.get(key.tenant()).await?;
-        Ok(Some((key, tenant)))
+        key_then_tenant(self, key_hash).await
     }
     /// Give an unnamed key (`StoredKey::Unnamed`) its id, name and dates and
     /// list it with the tenant's keys; nothing when it already has them.

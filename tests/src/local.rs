@@ -131,6 +131,28 @@ pub struct Functions {
     pub threads: Option<FunctionThreads>,
 }
 
+impl Functions {
+    /// Run `handle` as the function `pick` names: on that function's own
+    /// thread when the functions have threads, else on the caller's runtime.
+    async fn invoke<T, Fut>(
+        self: &Arc<Self>,
+        pick: fn(&FunctionThreads) -> &FunctionThread,
+        handle: impl FnOnce(Arc<Self>) -> Fut + Send + 'static,
+    ) -> T
+    where
+        Fut: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        match &self.threads {
+            Some(threads) => {
+                let f = self.clone();
+                pick(threads).run(move || handle(f)).await
+            }
+            None => handle(self.clone()).await,
+        }
+    }
+}
+
 /// The functions' own threads, each a single-threaded runtime.
 pub struct FunctionThreads {
     pub config_api: FunctionThread,
@@ -368,18 +390,11 @@ impl LocalStack {
             let handler: Handler = Arc::new(move |event| {
                 let f = f.clone();
                 Box::pin(async move {
-                    match &f.threads {
-                        Some(threads) => {
-                            let g = f.clone();
-                            threads
-                                .dispatcher
-                                .run(move || async move {
-                                    dispatcher::handle(&g.dispatcher, event).await
-                                })
-                                .await
-                        }
-                        None => dispatcher::handle(&f.dispatcher, event).await,
-                    }
+                    f.invoke(
+                        |t| &t.dispatcher,
+                        move |g| async move { dispatcher::handle(&g.dispatcher, event).await },
+                    )
+                    .await
                 })
             });
             self.spawn_poller(delivery.clone(), delivery_in_flight.clone(), handler);
@@ -387,18 +402,13 @@ impl LocalStack {
             let handler: Handler = Arc::new(move |event| {
                 let f = f.clone();
                 Box::pin(async move {
-                    match &f.threads {
-                        Some(threads) => {
-                            let g = f.clone();
-                            threads
-                                .retry_scheduler
-                                .run(move || async move {
-                                    retry_scheduler::handle(&g.retry_scheduler, event).await
-                                })
-                                .await
-                        }
-                        None => retry_scheduler::handle(&f.retry_scheduler, event).await,
-                    }
+                    f.invoke(
+                        |t| &t.retry_scheduler,
+                        move |g| async move {
+                            retry_scheduler::handle(&g.retry_scheduler, event).await
+                        },
+                    )
+                    .await
                 })
             });
             self.spawn_poller(retry.clone(), retry_in_flight.clone(), handler);
@@ -672,24 +682,20 @@ async fn route(functions: &Arc<Functions>, req: Request) -> Response<Body> {
             .strip_prefix("/in/")
             .is_some_and(|token| !token.is_empty() && !token.contains('/'));
     let to_intake = req.method() == http::Method::POST && to_intake;
-    if let Some(threads) = &functions.threads {
-        let f = functions.clone();
-        return if to_intake {
-            threads
-                .event_intake
-                .run(move || async move { event_intake::handle(&f.event_intake, req).await })
-                .await
-        } else {
-            threads
-                .config_api
-                .run(move || async move { config_api::handle(&f.config_api, req).await })
-                .await
-        };
-    }
     if to_intake {
-        event_intake::handle(&functions.event_intake, req).await
+        functions
+            .invoke(
+                |t| &t.event_intake,
+                move |f| async move { event_intake::handle(&f.event_intake, req).await },
+            )
+            .await
     } else {
-        config_api::handle(&functions.config_api, req).await
+        functions
+            .invoke(
+                |t| &t.config_api,
+                move |f| async move { config_api::handle(&f.config_api, req).await },
+            )
+            .await
     }
 }
 

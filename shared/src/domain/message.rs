@@ -54,6 +54,14 @@ pub struct RetryJob {
 }
 
 impl QueueMessage {
+    /// The job the message carries, whichever queue it is on.
+    pub fn job(&self) -> &DeliveryJob {
+        match self {
+            Self::DeliveryV1(job) => job,
+            Self::RetryV1(retry) => &retry.job,
+        }
+    }
+
     pub fn to_json(&self) -> String {
         // Serializing these plain structs cannot fail (no maps with non-string keys).
         serde_json::to_string(self).unwrap_or_default()

@@ -51,6 +51,7 @@ use crate::domain::ids::{ApiKeyId, TenantId};
 use crate::domain::tenant::TenantStatus;
 use crate::ports::{
     Added, Page, PurgeProgress, Revoked, StoreError, StoredKey, Tenant, TenantStore,
+    key_then_tenant,
 };
 
 /// The index partition every tenant item is listed in.
@@ -437,13 +438,7 @@ impl TenantStore for DynamoDbTenantStore {
         &self,
         key_hash: &str,
     ) -> Result<Option<(StoredKey, Option<Tenant>)>, StoreError> {
-        let read_apart = async || -> Result<Option<(StoredKey, Option<Tenant>)>, StoreError> {
-            let Some(key) = self.key_by_hash(key_hash).await? else {
-                return Ok(None);
-            };
-            let tenant = self.get(key.tenant()).await?;
-            Ok(Some((key, tenant)))
-        };
+        let read_apart = || key_then_tenant(self, key_hash);
         let Some(owner) = self.owners.get(key_hash) else {
             return read_apart().await;
         };
